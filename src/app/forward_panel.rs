@@ -1,0 +1,326 @@
+//! The Forward panel: an image noised t by t under every compared schedule, with the same ε.
+
+use eframe::egui::{self, Color32, RichText};
+use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
+
+use super::App;
+use super::image_view::{ImageStyle, image_view};
+use super::schedules_panel::SLOT_COLORS;
+use crate::data::FASHION_CLASSES;
+use crate::diffusion::ForwardMode;
+use crate::render::{Colormap, ValueRange};
+
+/// Images in the film strip of each schedule.
+const STRIP_FRAMES: usize = 10;
+/// Bins of the pixel histogram over [−4, 4].
+const HISTOGRAM_BINS: usize = 40;
+const HISTOGRAM_LIMIT: f64 = 4.0;
+
+/// Draws the panel.
+pub fn forward_ui(ui: &mut egui::Ui, app: &mut App) {
+    source_ui(ui, app);
+    ui.separator();
+    controls_ui(ui, app);
+    t_slider_ui(ui, app);
+    ui.separator();
+    if let Some(error) = &app.forward.error {
+        ui.colored_label(Color32::from_rgb(235, 80, 80), error);
+    }
+    if app.forward.stacks.len() != app.slots.len() {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("computing x_t for every t…");
+        });
+        return;
+    }
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        frames_ui(ui, app);
+        ui.separator();
+        film_strips_ui(ui, app);
+        ui.separator();
+        histogram_ui(ui, app);
+    });
+}
+
+fn source_ui(ui: &mut egui::Ui, app: &mut App) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("Image:").strong());
+        ui.label(&app.source.name);
+        ui.separator();
+        match &app.dataset {
+            Ok(dataset) => {
+                let mut index = app.settings.dataset_index;
+                let last = dataset.len().saturating_sub(1);
+                let label = ui.label("dataset #");
+                let changed = ui
+                    .add(egui::DragValue::new(&mut index).range(0..=last))
+                    .labelled_by(label.id)
+                    .changed();
+                let mut next_class = None;
+                egui::ComboBox::from_label("next of class")
+                    .selected_text("choose…")
+                    .show_ui(ui, |ui| {
+                        for (class, name) in FASHION_CLASSES.iter().enumerate() {
+                            if ui.selectable_label(false, *name).clicked() {
+                                next_class = Some(class as u8);
+                            }
+                        }
+                    });
+                let from = app.settings.dataset_index;
+                if let Some(found) = next_class.and_then(|c| dataset.next_of_class(c, from)) {
+                    index = found;
+                }
+                if changed || index != app.settings.dataset_index || next_class.is_some() {
+                    app.select_dataset_image(index);
+                }
+            }
+            Err(message) => {
+                ui.colored_label(
+                    Color32::from_rgb(235, 80, 80),
+                    format!("dataset unavailable: {message}"),
+                );
+            }
+        }
+        ui.separator();
+        if ui.button("Open image…").clicked()
+            && let Some(path) = rfd::FileDialog::new()
+                .add_filter(
+                    "images",
+                    &[
+                        "png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff", "pnm", "pgm",
+                        "ppm",
+                    ],
+                )
+                .pick_file()
+        {
+            app.load_image_file(path);
+        }
+        ui.label(RichText::new("or drop an image file on the window").weak());
+        if app.loading_image {
+            ui.spinner();
+        }
+    });
+    for note in &app.source.notes {
+        ui.label(RichText::new(format!("ℹ {note}")).small().weak());
+    }
+    if let Some(error) = &app.image_error {
+        ui.colored_label(Color32::from_rgb(235, 80, 80), error);
+    }
+}
+
+fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
+    let settings = &mut app.settings;
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label("seed of ε");
+        ui.add(egui::DragValue::new(&mut settings.seed))
+            .labelled_by(label.id);
+        if ui.button("New seed").clicked() {
+            settings.seed = settings
+                .seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+        }
+        ui.separator();
+        ui.radio_value(&mut settings.mode, ForwardMode::ClosedForm, "closed form")
+            .on_hover_text("x_t = √ᾱ_t x0 + √(1 − ᾱ_t) ε, one ε for every t");
+        ui.radio_value(&mut settings.mode, ForwardMode::MarkovChain, "Markov chain")
+            .on_hover_text(
+                "x_t = √α_t x_{t−1} + √β_t z_t, fresh noise each step: the same distribution",
+            );
+        ui.separator();
+        egui::ComboBox::from_label("colours")
+            .selected_text(settings.colormap.name())
+            .show_ui(ui, |ui| {
+                for map in Colormap::ALL {
+                    ui.selectable_value(&mut settings.colormap, map, map.name());
+                }
+            });
+        ui.checkbox(&mut settings.auto_range, "stretch each frame")
+            .on_hover_text("Map each frame's own min..max instead of [−1, 1]");
+    });
+}
+
+fn t_slider_ui(ui: &mut egui::Ui, app: &mut App) {
+    let max_t = app.max_steps();
+    ui.horizontal(|ui| {
+        ui.spacing_mut().slider_width = (ui.available_width() - 160.0).max(120.0);
+        ui.add(egui::Slider::new(&mut app.settings.cursor_t, 1..=max_t).text("t"))
+            .on_hover_text("←/→ step by 1, Shift+←/→ by 10");
+    });
+}
+
+fn style(app: &App) -> ImageStyle {
+    ImageStyle {
+        range: (!app.settings.auto_range).then(ValueRange::default),
+        colormap: app.settings.colormap,
+        gpu: app.gpu_draw,
+    }
+}
+
+fn frames_ui(ui: &mut egui::Ui, app: &App) {
+    let columns = app.slots.len() + 1;
+    let side = ((ui.available_width() - 20.0 * columns as f32) / columns as f32).clamp(96.0, 280.0);
+    let style = style(app);
+    ui.horizontal_top(|ui| {
+        ui.vertical(|ui| {
+            ui.label(RichText::new("x0").strong());
+            image_view(
+                ui,
+                ui.scope_id().with("x0"),
+                &app.source.image,
+                0,
+                side,
+                style,
+            );
+            ui.label(RichText::new("the original").small().weak());
+        });
+        for (index, (slot, stack)) in app.slots.iter().zip(&app.forward.stacks).enumerate() {
+            let schedule = &slot.schedule;
+            let row = app.row_for(index);
+            let t = row + 1;
+            ui.vertical(|ui| {
+                ui.label(
+                    RichText::new(format!("{}: {}", index + 1, schedule.spec().label()))
+                        .color(SLOT_COLORS[index])
+                        .strong(),
+                );
+                image_view(
+                    ui,
+                    ui.scope_id().with(("frame", index)),
+                    stack,
+                    row,
+                    side,
+                    style,
+                );
+                let clamped = if t < app.settings.cursor_t {
+                    " (its last step)"
+                } else {
+                    ""
+                };
+                ui.monospace(format!("t = {t}{clamped}"));
+                ui.monospace(format!("ᾱ_t = {:.5}", schedule.alpha_bar_at(t)));
+                ui.monospace(format!("λ_t = {:.3}", schedule.log_snr()[row]));
+            });
+        }
+    });
+}
+
+/// ~10 evenly spaced t from 1 to T.
+fn strip_steps(steps: usize) -> Vec<usize> {
+    let count = STRIP_FRAMES.min(steps);
+    (0..count)
+        .map(|k| 1 + (steps - 1) * k / (count - 1).max(1))
+        .collect()
+}
+
+fn film_strips_ui(ui: &mut egui::Ui, app: &mut App) {
+    ui.label(RichText::new("Film strips (click a frame to go to its t)").strong());
+    let side = ((ui.available_width() - 140.0) / STRIP_FRAMES as f32 - 6.0).clamp(40.0, 90.0);
+    let style = style(app);
+    let mut clicked = None;
+    for (index, (slot, stack)) in app.slots.iter().zip(&app.forward.stacks).enumerate() {
+        ui.horizontal(|ui| {
+            ui.add_sized(
+                [110.0, side],
+                egui::Label::new(
+                    RichText::new(slot.schedule.spec().label()).color(SLOT_COLORS[index]),
+                ),
+            );
+            for t in strip_steps(slot.schedule.steps()) {
+                ui.vertical(|ui| {
+                    let key = ui.scope_id().with(("strip", index, t));
+                    if image_view(ui, key, stack, t - 1, side, style)
+                        .on_hover_text(format!("t = {t}"))
+                        .clicked()
+                    {
+                        clicked = Some(t);
+                    }
+                    ui.label(RichText::new(format!("t={t}")).small());
+                });
+            }
+        });
+    }
+    if let Some(t) = clicked {
+        app.settings.cursor_t = t;
+    }
+}
+
+/// Density histogram of values over [−4, 4] as (bin centre, density) points.
+fn histogram(values: &[f32]) -> Vec<[f64; 2]> {
+    let width = 2.0 * HISTOGRAM_LIMIT / HISTOGRAM_BINS as f64;
+    let mut counts = [0usize; HISTOGRAM_BINS];
+    for &v in values {
+        let bin = ((f64::from(v) + HISTOGRAM_LIMIT) / width).floor();
+        if (0.0..HISTOGRAM_BINS as f64).contains(&bin) {
+            counts[bin as usize] += 1;
+        }
+    }
+    let total = values.len().max(1) as f64;
+    counts
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            [
+                -HISTOGRAM_LIMIT + (i as f64 + 0.5) * width,
+                c as f64 / (total * width),
+            ]
+        })
+        .collect()
+}
+
+fn histogram_ui(ui: &mut egui::Ui, app: &App) {
+    ui.label(RichText::new("Pixel values of x_t against N(0, 1)").strong());
+    Plot::new("histogram")
+        .height(200.0)
+        .legend(Legend::default())
+        .include_y(0.0)
+        .show(ui, |plot_ui| {
+            for (index, slot) in app.slots.iter().enumerate() {
+                if let Some(frame) = app.displayed_frame(index) {
+                    let points: PlotPoints<'_> = histogram(frame).into_iter().collect();
+                    plot_ui.line(
+                        Line::new(slot.schedule.spec().label(), points)
+                            .color(SLOT_COLORS[index])
+                            .width(1.5),
+                    );
+                }
+            }
+            let normal: PlotPoints<'_> = (0..=160)
+                .map(|i| {
+                    let x = -HISTOGRAM_LIMIT + f64::from(i) * 0.05;
+                    [
+                        x,
+                        (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt(),
+                    ]
+                })
+                .collect();
+            plot_ui.line(
+                Line::new("N(0, 1)", normal)
+                    .color(Color32::GRAY)
+                    .style(LineStyle::dashed_dense()),
+            );
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strip_spans_first_to_last_step() {
+        assert_eq!(
+            strip_steps(1000),
+            vec![1, 112, 223, 334, 445, 556, 667, 778, 889, 1000]
+        );
+        assert_eq!(strip_steps(3), vec![1, 2, 3]);
+        assert_eq!(strip_steps(2), vec![1, 2]);
+    }
+
+    #[test]
+    fn histogram_integrates_to_the_share_inside_the_limits() {
+        let values = [0.0f32, 0.1, -0.1, 3.9, 10.0];
+        let width = 2.0 * HISTOGRAM_LIMIT / HISTOGRAM_BINS as f64;
+        let area: f64 = histogram(&values).iter().map(|[_, d]| d * width).sum();
+        assert!((area - 0.8).abs() < 1e-12, "{area}");
+    }
+}

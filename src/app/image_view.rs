@@ -1,0 +1,83 @@
+//! One image of a stack on screen: through the WGSL paint callback when the UI is drawn with
+//! wgpu, otherwise through an egui texture made by the shader's Rust reference.
+
+use eframe::egui;
+
+use crate::render::{Colormap, ImageCallback, ImageStack, ValueRange, to_rgba8};
+
+/// How an image is drawn.
+#[derive(Clone, Copy, Debug)]
+pub struct ImageStyle {
+    /// The values at the ends of the colour map; `None` stretches each image's own range.
+    pub range: Option<ValueRange>,
+    /// The colour map.
+    pub colormap: Colormap,
+    /// Whether the paint callback is available (the UI is drawn with wgpu).
+    pub gpu: bool,
+}
+
+/// Draws row `row` of `stack` as a `side`×`side` square; the response can be clicked.
+pub fn image_view(
+    ui: &mut egui::Ui,
+    key: egui::Id,
+    stack: &ImageStack,
+    row: usize,
+    side: f32,
+    style: ImageStyle,
+) -> egui::Response {
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::click());
+    if !ui.is_rect_visible(rect) {
+        return response;
+    }
+    let range = style
+        .range
+        .unwrap_or_else(|| ValueRange::of(stack.row(row)));
+    if style.gpu {
+        ImageCallback {
+            key,
+            stack: stack.clone(),
+            row,
+            range,
+            colormap: style.colormap,
+        }
+        .paint(ui.painter(), rect);
+    } else {
+        let texture = texture_for(ui.ctx(), key, stack, row, range, style.colormap);
+        let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+        ui.painter()
+            .image(texture.id(), rect, uv, egui::Color32::WHITE);
+    }
+    response
+}
+
+/// What a cached texture shows: stack, row, range bits and colour map.
+type Stamp = (u64, usize, u32, u32, Colormap);
+
+/// The texture of one image, cached under `key` until what it shows changes.
+fn texture_for(
+    ctx: &egui::Context,
+    key: egui::Id,
+    stack: &ImageStack,
+    row: usize,
+    range: ValueRange,
+    colormap: Colormap,
+) -> egui::TextureHandle {
+    let stamp: Stamp = (
+        stack.id(),
+        row,
+        range.low.to_bits(),
+        range.high.to_bits(),
+        colormap,
+    );
+    let cached: Option<(Stamp, egui::TextureHandle)> = ctx.data(|d| d.get_temp(key));
+    if let Some((old, handle)) = cached
+        && old == stamp
+    {
+        return handle;
+    }
+    let rgba = to_rgba8(stack.row(row), range, colormap);
+    let image = egui::ColorImage::from_rgba_unmultiplied([stack.width(), stack.height()], &rgba);
+    let handle = ctx.load_texture(format!("{key:?}"), image, egui::TextureOptions::NEAREST);
+    ctx.data_mut(|d| d.insert_temp(key, (stamp, handle.clone())));
+    handle
+}

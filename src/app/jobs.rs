@@ -1,0 +1,174 @@
+//! Work that takes longer than a frame, on a named worker thread that owns the compute device.
+//!
+//! The UI sends a [`Job`]; the worker streams [`Event`]s back and asks for a repaint. A job is
+//! cancelled (or superseded) by raising the latest generation: the worker drops stale work at
+//! its next check.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::Instant;
+
+use burn::tensor::Device;
+use eframe::egui;
+
+use crate::data::{IMAGE_SIDE, LoadedImage, load_user_image};
+use crate::diffusion::{ForwardMode, forward_all_steps, tensor_to_vec};
+use crate::render::ImageStack;
+use crate::schedule::Schedule;
+
+/// A request to the worker.
+pub enum Job {
+    /// x_1..x_T of one image under each schedule.
+    Forward {
+        /// Identifies the request; stale generations are dropped.
+        generation: u64,
+        /// The image, in [−1, 1].
+        x0: ImageStack,
+        /// The schedules, in slot order.
+        schedules: Vec<Schedule>,
+        /// Closed form or chain.
+        mode: ForwardMode,
+        /// Seed of the noise.
+        seed: u64,
+    },
+    /// Read and convert an image file.
+    LoadImage(PathBuf),
+}
+
+/// What the worker reports.
+pub enum Event {
+    /// Schedules done so far of a forward job.
+    Progress {
+        /// The job.
+        generation: u64,
+        /// Schedules finished.
+        done: usize,
+        /// Schedules in the job.
+        total: usize,
+    },
+    /// A forward job finished.
+    Forward {
+        /// The job.
+        generation: u64,
+        /// One stack per schedule, or why it failed.
+        result: Result<Vec<ImageStack>, String>,
+        /// Wall time of the computation.
+        seconds: f64,
+    },
+    /// An image file was read, or refused.
+    ImageLoaded(Result<LoadedImage, String>),
+}
+
+/// The UI's handle on the worker thread.
+pub struct Worker {
+    jobs: Sender<Job>,
+    events: Receiver<Event>,
+    latest: Arc<AtomicU64>,
+}
+
+impl Worker {
+    /// Starts the worker thread with the device it computes on.
+    pub fn spawn(device: Device, ctx: egui::Context) -> std::io::Result<Self> {
+        let (jobs, job_rx) = channel();
+        let (event_tx, events) = channel();
+        let latest = Arc::new(AtomicU64::new(0));
+        let worker_latest = Arc::clone(&latest);
+        std::thread::Builder::new()
+            .name("noisescope-worker".to_owned())
+            .spawn(move || {
+                for job in job_rx {
+                    let mut send = |event| {
+                        let _ = event_tx.send(event);
+                        ctx.request_repaint();
+                    };
+                    run_job(job, &device, &worker_latest, &mut send);
+                }
+            })?;
+        Ok(Self {
+            jobs,
+            events,
+            latest,
+        })
+    }
+
+    /// A new generation number, which also cancels every older job.
+    pub fn next_generation(&self) -> u64 {
+        self.latest.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Cancels whatever forward job is running.
+    pub fn cancel(&self) {
+        self.latest.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Queues a job; false if the worker is gone.
+    pub fn send(&self, job: Job) -> bool {
+        self.jobs.send(job).is_ok()
+    }
+
+    /// Events that have arrived since the last call.
+    pub fn drain(&self) -> Vec<Event> {
+        self.events.try_iter().collect()
+    }
+}
+
+impl Drop for Worker {
+    /// Closing the window cancels the running job; the thread ends when the channel closes.
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+fn run_job(job: Job, device: &Device, latest: &AtomicU64, send: &mut impl FnMut(Event)) {
+    match job {
+        Job::LoadImage(path) => {
+            let result = load_user_image(&path).map_err(|e| e.to_string());
+            send(Event::ImageLoaded(result));
+        }
+        Job::Forward {
+            generation,
+            x0,
+            schedules,
+            mode,
+            seed,
+        } => {
+            let started = Instant::now();
+            let total = schedules.len();
+            let mut stacks = Vec::with_capacity(total);
+            for (done, schedule) in schedules.iter().enumerate() {
+                if latest.load(Ordering::SeqCst) != generation {
+                    return;
+                }
+                let computed = catch_unwind(AssertUnwindSafe(|| {
+                    tensor_to_vec(forward_all_steps(x0.row(0), schedule, mode, seed, device))
+                }));
+                let Ok(values) = computed else {
+                    let message = format!(
+                        "computing {} failed on the compute device",
+                        schedule.spec().label()
+                    );
+                    send(Event::Forward {
+                        generation,
+                        result: Err(message),
+                        seconds: 0.0,
+                    });
+                    return;
+                };
+                stacks.extend(ImageStack::new(values, IMAGE_SIDE, IMAGE_SIDE));
+                send(Event::Progress {
+                    generation,
+                    done: done + 1,
+                    total,
+                });
+            }
+            send(Event::Forward {
+                generation,
+                result: Ok(stacks),
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+    }
+}

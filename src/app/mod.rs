@@ -1,0 +1,380 @@
+//! The eframe app: state, the worker, and the panels (one per file).
+
+mod fonts;
+mod forward_panel;
+mod image_view;
+mod jobs;
+mod schedules_panel;
+mod settings;
+mod slots;
+mod source;
+
+use eframe::egui;
+
+pub use settings::{MAX_SCHEDULES, Settings, Tab, XAxis};
+pub use slots::ScheduleSlot;
+pub use source::SourceImage;
+
+use crate::data::BuiltinDataset;
+use crate::diffusion::ForwardMode;
+use crate::gpu::{self, ComputeDevice};
+use crate::render::{ImageRenderer, ImageStack};
+use crate::schedule::ScheduleSpec;
+use jobs::{Event, Job, Worker};
+
+const SETTINGS_KEY: &str = "noisescope-settings";
+
+/// What a set of forward stacks was computed from.
+#[derive(Clone, Debug, PartialEq)]
+struct ForwardKey {
+    source: u64,
+    specs: Vec<ScheduleSpec>,
+    mode: ForwardMode,
+    seed: u64,
+}
+
+/// Results and progress of forward noising.
+#[derive(Default)]
+struct ForwardState {
+    requested: Option<ForwardKey>,
+    generation: u64,
+    shown: Option<ForwardKey>,
+    stacks: Vec<ImageStack>,
+    progress: Option<(usize, usize)>,
+    seconds: Option<f64>,
+    error: Option<String>,
+}
+
+/// The Noisescope app.
+pub struct App {
+    settings: Settings,
+    slots: Vec<ScheduleSlot>,
+    compute: ComputeDevice,
+    gpu_draw: bool,
+    dataset: Result<BuiltinDataset, String>,
+    source: SourceImage,
+    image_error: Option<String>,
+    loading_image: bool,
+    forward: ForwardState,
+    worker: Result<Worker, String>,
+}
+
+impl App {
+    /// Builds the app: restores settings, chooses the compute device, loads the dataset and
+    /// starts the worker.
+    pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
+        let settings: Settings = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, SETTINGS_KEY))
+            .unwrap_or_default();
+        fonts::install_fallback_font(&cc.egui_ctx);
+        let render_state = cc.wgpu_render_state.as_ref();
+        if let Some(state) = render_state {
+            ImageRenderer::install(state);
+        }
+        let compute = gpu::compute_device(render_state);
+        let dataset = BuiltinDataset::load_shipped().map_err(|e| e.to_string());
+        let source = dataset
+            .as_ref()
+            .ok()
+            .and_then(|d| SourceImage::from_dataset(d, settings.dataset_index))
+            .unwrap_or_else(SourceImage::test_pattern);
+        let worker = Worker::spawn(compute.device.clone(), cc.egui_ctx.clone())
+            .map_err(|e| format!("cannot start the worker thread: {e}"));
+        let mut slots: Vec<ScheduleSlot> = settings
+            .specs
+            .iter()
+            .take(MAX_SCHEDULES)
+            .cloned()
+            .map(ScheduleSlot::new)
+            .collect();
+        if slots.is_empty() {
+            slots = Settings::default()
+                .specs
+                .into_iter()
+                .map(ScheduleSlot::new)
+                .collect();
+        }
+        Self {
+            settings,
+            slots,
+            compute,
+            gpu_draw: render_state.is_some(),
+            dataset,
+            source,
+            image_error: None,
+            loading_image: false,
+            forward: ForwardState::default(),
+            worker,
+        }
+    }
+
+    /// The settings as they stand.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The compared schedules.
+    pub fn slots(&self) -> &[ScheduleSlot] {
+        &self.slots
+    }
+
+    /// The image being noised.
+    pub fn source(&self) -> &SourceImage {
+        &self.source
+    }
+
+    /// Why the last image file was refused, while that is shown.
+    pub fn image_error(&self) -> Option<&str> {
+        self.image_error.as_deref()
+    }
+
+    /// The status line: devices, then the state of the work.
+    pub fn status_line(&self) -> String {
+        self.compute.status_line()
+    }
+
+    /// Whether the forward frames shown match the current image, schedules, mode and seed.
+    pub fn forward_ready(&self) -> bool {
+        self.forward.shown.is_some() && self.forward.shown == Some(self.forward_key())
+    }
+
+    /// The frame x_t shown for schedule `slot` at the cursor (t clamped to its T).
+    pub fn displayed_frame(&self, slot: usize) -> Option<&[f32]> {
+        let stack = self.forward.stacks.get(slot)?;
+        Some(stack.row(self.row_for(slot)))
+    }
+
+    /// The 0-based row of slot `slot`'s stack at the cursor.
+    fn row_for(&self, slot: usize) -> usize {
+        let steps = self.slots.get(slot).map_or(1, |s| s.schedule.steps());
+        self.settings.cursor_t.clamp(1, steps) - 1
+    }
+
+    fn forward_key(&self) -> ForwardKey {
+        ForwardKey {
+            source: self.source.id,
+            specs: self
+                .slots
+                .iter()
+                .map(|s| s.schedule.spec().clone())
+                .collect(),
+            mode: self.settings.mode,
+            seed: self.settings.seed,
+        }
+    }
+
+    /// Sends a forward job when what is shown is not what is wanted.
+    fn request_forward(&mut self) {
+        let key = self.forward_key();
+        if self.forward.requested.as_ref() == Some(&key) {
+            return;
+        }
+        let Ok(worker) = &self.worker else { return };
+        let generation = worker.next_generation();
+        let job = Job::Forward {
+            generation,
+            x0: self.source.image.clone(),
+            schedules: self.slots.iter().map(|s| s.schedule.clone()).collect(),
+            mode: key.mode,
+            seed: key.seed,
+        };
+        if worker.send(job) {
+            self.forward.generation = generation;
+            self.forward.requested = Some(key);
+            self.forward.progress = Some((0, self.slots.len()));
+        }
+    }
+
+    /// Cancels the running forward job.
+    fn cancel_forward(&mut self) {
+        if let Ok(worker) = &self.worker {
+            worker.cancel();
+        }
+        self.forward.progress = None;
+        self.forward.error = Some("cancelled — change anything to compute again".to_owned());
+    }
+
+    /// Asks the worker to read an image file; the current image stays until it succeeds.
+    fn load_image_file(&mut self, path: std::path::PathBuf) {
+        if let Ok(worker) = &self.worker
+            && worker.send(Job::LoadImage(path))
+        {
+            self.loading_image = true;
+        }
+    }
+
+    /// Shows dataset image `index`.
+    fn select_dataset_image(&mut self, index: usize) {
+        if let Ok(dataset) = &self.dataset
+            && let Some(source) = SourceImage::from_dataset(dataset, index)
+        {
+            self.settings.dataset_index = index % dataset.len();
+            self.source = source;
+            self.image_error = None;
+        }
+    }
+
+    fn apply_events(&mut self) {
+        let events = match &self.worker {
+            Ok(worker) => worker.drain(),
+            Err(_) => Vec::new(),
+        };
+        for event in events {
+            match event {
+                Event::Progress {
+                    generation,
+                    done,
+                    total,
+                } if generation == self.forward.generation => {
+                    self.forward.progress = Some((done, total));
+                }
+                Event::Forward {
+                    generation,
+                    result,
+                    seconds,
+                } if generation == self.forward.generation => {
+                    self.forward.progress = None;
+                    match result {
+                        Ok(stacks) => {
+                            self.forward.stacks = stacks;
+                            self.forward.shown = self.forward.requested.clone();
+                            self.forward.seconds = Some(seconds);
+                            self.forward.error = None;
+                        }
+                        Err(message) => self.forward.error = Some(message),
+                    }
+                }
+                Event::ImageLoaded(result) => {
+                    self.loading_image = false;
+                    match result {
+                        Ok(loaded) => {
+                            self.source = SourceImage::from_file(loaded);
+                            self.image_error = None;
+                        }
+                        Err(message) => {
+                            self.image_error =
+                                Some(format!("{message} — still showing {}", self.source.name));
+                        }
+                    }
+                }
+                Event::Progress { .. } | Event::Forward { .. } => {}
+            }
+        }
+    }
+
+    fn handle_input(&mut self, ctx: &egui::Context) {
+        let dropped = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .next()
+                .map(|f| f.path().to_path_buf())
+        });
+        if let Some(path) = dropped {
+            self.settings.tab = Tab::Forward;
+            self.load_image_file(path);
+        }
+        if ctx.memory(|m| m.focused().is_some()) {
+            return;
+        }
+        let (left, right, shift) = ctx.input(|i| {
+            (
+                i.key_pressed(egui::Key::ArrowLeft),
+                i.key_pressed(egui::Key::ArrowRight),
+                i.modifiers.shift,
+            )
+        });
+        let stride = if shift { 10 } else { 1 };
+        let max_t = self.max_steps();
+        if left {
+            self.settings.cursor_t = self.settings.cursor_t.saturating_sub(stride).max(1);
+        }
+        if right {
+            self.settings.cursor_t = (self.settings.cursor_t + stride).min(max_t);
+        }
+    }
+
+    /// The largest T among the compared schedules.
+    fn max_steps(&self) -> usize {
+        self.slots
+            .iter()
+            .map(|s| s.schedule.steps())
+            .max()
+            .unwrap_or(1)
+    }
+
+    fn status_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label(egui::RichText::new(self.compute.status_line()).small());
+            if let Err(message) = &self.worker {
+                ui.colored_label(egui::Color32::RED, message);
+            }
+            if let Some((done, total)) = self.forward.progress {
+                ui.separator();
+                ui.spinner();
+                ui.label(format!("noising: {done}/{total} schedules"));
+                if ui.button("Cancel").clicked() {
+                    self.cancel_forward();
+                }
+            } else if let Some(seconds) = self.forward.seconds {
+                ui.separator();
+                ui.label(
+                    egui::RichText::new(format!("forward frames in {:.0} ms", seconds * 1e3))
+                        .small(),
+                );
+            }
+        });
+    }
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        self.apply_events();
+        self.handle_input(&ctx);
+        egui::Panel::top("tabs").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading("Noisescope");
+                ui.separator();
+                ui.selectable_value(&mut self.settings.tab, Tab::Schedules, "Schedules");
+                ui.selectable_value(&mut self.settings.tab, Tab::Forward, "Forward");
+            });
+        });
+        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
+        egui::CentralPanel::default().show(ui, |ui| match self.settings.tab {
+            Tab::Schedules => {
+                schedules_panel::schedules_ui(ui, &mut self.slots, &mut self.settings)
+            }
+            Tab::Forward => forward_panel::forward_ui(ui, self),
+        });
+        self.settings.cursor_t = self.settings.cursor_t.clamp(1, self.max_steps());
+        self.settings.specs = self.slots.iter().map(|s| s.draft.clone()).collect();
+        if self.settings.tab == Tab::Forward {
+            self.request_forward();
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, SETTINGS_KEY, &self.settings);
+    }
+}
+
+/// Opens the Noisescope window.
+pub fn run_native() -> anyhow::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Noisescope")
+            .with_inner_size([1280.0, 820.0])
+            .with_min_inner_size([720.0, 480.0])
+            .with_drag_and_drop(true),
+        wgpu_options: gpu::wgpu_configuration(),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Noisescope",
+        options,
+        Box::new(|cc| Ok(Box::new(App::new(cc)))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}

@@ -1,0 +1,333 @@
+//! The Schedules panel: up to four schedules edited live, their plots, and a sanity read-out.
+
+use eframe::egui::{self, Color32, RichText};
+use egui_plot::{HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints, VLine};
+
+use super::settings::{MAX_SCHEDULES, Settings, XAxis};
+use super::slots::ScheduleSlot;
+use crate::schedule::{Schedule, ScheduleKind, ScheduleSpec};
+
+/// Colours of the compared schedules, by slot.
+pub const SLOT_COLORS: [Color32; MAX_SCHEDULES] = [
+    Color32::from_rgb(66, 133, 244),
+    Color32::from_rgb(240, 134, 40),
+    Color32::from_rgb(52, 168, 83),
+    Color32::from_rgb(171, 71, 188),
+];
+
+const WARNING: Color32 = Color32::from_rgb(230, 160, 40);
+const ERROR: Color32 = Color32::from_rgb(235, 80, 80);
+
+/// Draws the panel.
+pub fn schedules_ui(ui: &mut egui::Ui, slots: &mut Vec<ScheduleSlot>, settings: &mut Settings) {
+    egui::Panel::left("schedule_editors")
+        .resizable(true)
+        .default_size(330.0)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| editors_ui(ui, slots));
+        });
+    egui::CentralPanel::default().show(ui, |ui| plots_ui(ui, slots, settings));
+}
+
+fn editors_ui(ui: &mut egui::Ui, slots: &mut Vec<ScheduleSlot>) {
+    ui.horizontal(|ui| {
+        ui.heading("Schedules");
+        let can_add = slots.len() < MAX_SCHEDULES;
+        let add = ui.add_enabled(can_add, egui::Button::new("+ Add schedule"));
+        if add
+            .on_disabled_hover_text("at most four schedules")
+            .clicked()
+        {
+            slots.push(ScheduleSlot::new(ScheduleSpec::new(
+                ScheduleKind::ScaledLinear,
+            )));
+        }
+    });
+    let mut remove = None;
+    let removable = slots.len() > 1;
+    for (index, slot) in slots.iter_mut().enumerate() {
+        ui.separator();
+        if editor_ui(ui, index, slot, removable) {
+            remove = Some(index);
+        }
+    }
+    if let Some(index) = remove {
+        slots.remove(index);
+    }
+}
+
+/// One schedule's editor; returns true when the user asked to remove it.
+fn editor_ui(ui: &mut egui::Ui, index: usize, slot: &mut ScheduleSlot, removable: bool) -> bool {
+    let mut remove = false;
+    let before = slot.draft.clone();
+    ui.push_id(index, |ui| {
+        ui.horizontal(|ui| {
+            let title = ui.label(
+                RichText::new(format!("■ Schedule {}", index + 1))
+                    .color(SLOT_COLORS[index])
+                    .strong(),
+            );
+            kind_combo(ui, &mut slot.draft).labelled_by(title.id);
+            if removable
+                && ui
+                    .button("Remove")
+                    .on_hover_text("Remove this schedule from the comparison")
+                    .clicked()
+            {
+                remove = true;
+            }
+        });
+        ui.label(RichText::new(slot.draft.kind.explanation()).small().weak());
+        parameters_ui(ui, &mut slot.draft);
+        if slot.draft != before {
+            slot.apply_draft();
+        }
+        if let Some(error) = &slot.error {
+            ui.colored_label(ERROR, format!("Rejected: {error}"));
+        }
+        sanity_ui(ui, &slot.schedule);
+    });
+    remove
+}
+
+fn kind_combo(ui: &mut egui::Ui, spec: &mut ScheduleSpec) -> egui::Response {
+    egui::ComboBox::from_id_salt("kind")
+        .selected_text(spec.kind.cli_name())
+        .show_ui(ui, |ui| {
+            for kind in ScheduleKind::ALL {
+                ui.selectable_value(&mut spec.kind, kind, kind.cli_name());
+            }
+        })
+        .response
+}
+
+/// The parameters the kind uses.
+fn parameters_ui(ui: &mut egui::Ui, spec: &mut ScheduleSpec) {
+    egui::Grid::new("parameters").num_columns(2).show(ui, |ui| {
+        let label = ui.label("T (steps)");
+        ui.add(egui::DragValue::new(&mut spec.steps).speed(5.0))
+            .labelled_by(label.id);
+        ui.end_row();
+        if spec.kind.uses_beta_range() {
+            beta_row(ui, "β_start", &mut spec.beta_start);
+            beta_row(ui, "β_end", &mut spec.beta_end);
+        }
+        match spec.kind {
+            ScheduleKind::Cosine => {
+                let label = ui.label("offset s");
+                ui.add(
+                    egui::DragValue::new(&mut spec.cosine_s)
+                        .speed(1e-4)
+                        .max_decimals(6),
+                )
+                .labelled_by(label.id);
+                ui.end_row();
+                beta_row(ui, "max β", &mut spec.max_beta);
+            }
+            ScheduleKind::LinearCombine => beta_row(ui, "β1", &mut spec.beta1),
+            _ => {}
+        }
+    });
+    ui.checkbox(
+        &mut spec.zero_terminal_snr,
+        "rescale to zero terminal SNR (Lin et al. 2023)",
+    );
+}
+
+fn beta_row(ui: &mut egui::Ui, name: &str, value: &mut f64) {
+    let label = ui.label(name);
+    ui.add(
+        egui::DragValue::new(value)
+            .speed(1e-5)
+            .max_decimals(8)
+            .custom_formatter(|v, _| format!("{v:.6}")),
+    )
+    .labelled_by(label.id);
+    ui.end_row();
+}
+
+fn sanity_ui(ui: &mut egui::Ui, schedule: &Schedule) {
+    let report = schedule.sanity();
+    let crossing = report
+        .log_snr_zero_crossing
+        .map_or_else(|| "never".to_owned(), |t| format!("t = {t}"));
+    egui::Grid::new("sanity").num_columns(2).show(ui, |ui| {
+        for (name, value) in [
+            ("ᾱ_T", format!("{:.4e}", report.terminal_alpha_bar)),
+            (
+                "λ_T (terminal log-SNR)",
+                format!("{:.3}", report.terminal_log_snr),
+            ),
+            ("λ_1", format!("{:.3}", report.first_log_snr)),
+            ("β clipped", report.clipped.to_string()),
+            ("λ crosses 0 at", crossing),
+        ] {
+            ui.label(RichText::new(name).weak());
+            ui.monospace(value);
+            ui.end_row();
+        }
+    });
+    for warning in &report.warnings {
+        ui.colored_label(WARNING, format!("⚠ {warning}"));
+    }
+}
+
+/// What one plot shows of a schedule.
+#[derive(Clone, Copy)]
+enum Quantity {
+    Beta,
+    AlphaBar,
+    LogSnr,
+    Coefficients,
+}
+
+impl Quantity {
+    const ALL: [Self; 4] = [Self::Beta, Self::AlphaBar, Self::LogSnr, Self::Coefficients];
+
+    fn title(self) -> &'static str {
+        match self {
+            Self::Beta => "β_t",
+            Self::AlphaBar => "ᾱ_t",
+            Self::LogSnr => "log-SNR λ_t = ln(ᾱ_t / (1 − ᾱ_t))",
+            Self::Coefficients => "√ᾱ_t (signal, solid) and √(1 − ᾱ_t) (noise, dashed)",
+        }
+    }
+
+    /// The series of this quantity, with a name suffix and a line style each.
+    fn series(self, schedule: &Schedule) -> Vec<(&'static str, Vec<f64>, LineStyle)> {
+        match self {
+            Self::Beta => vec![("", schedule.betas().to_vec(), LineStyle::Solid)],
+            Self::AlphaBar => vec![("", schedule.alpha_bar(), LineStyle::Solid)],
+            Self::LogSnr => vec![("", schedule.log_snr(), LineStyle::Solid)],
+            Self::Coefficients => vec![
+                (" √ᾱ", schedule.signal_coefficient(), LineStyle::Solid),
+                (
+                    " √(1−ᾱ)",
+                    schedule.noise_coefficient(),
+                    LineStyle::dashed_loose(),
+                ),
+            ],
+        }
+    }
+}
+
+fn plots_ui(ui: &mut egui::Ui, slots: &[ScheduleSlot], settings: &mut Settings) {
+    ui.horizontal(|ui| {
+        ui.label("x axis:");
+        ui.selectable_value(&mut settings.x_axis, XAxis::Step, "t");
+        ui.selectable_value(&mut settings.x_axis, XAxis::Fraction, "t/T");
+        ui.separator();
+        ui.label(format!("cursor t = {}", settings.cursor_t))
+            .on_hover_text(
+                "Click or drag in a plot to move it; ←/→ step it. The Forward panel shows this t.",
+            );
+    });
+    let reference_steps = slots.first().map_or(1000, |s| s.schedule.steps());
+    let height = ((ui.available_height() - 40.0) / 4.0).max(120.0);
+    let group = ui.scope_id().with("schedule_plots");
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        for quantity in Quantity::ALL {
+            ui.label(RichText::new(quantity.title()).strong());
+            let plot = Plot::new(quantity.title())
+                .height(height)
+                .legend(Legend::default())
+                .link_axis(group, [true, false])
+                .link_cursor(group, [true, false])
+                .allow_drag(false)
+                .label_formatter(hover_label)
+                .x_axis_label(match settings.x_axis {
+                    XAxis::Step => "t",
+                    XAxis::Fraction => "t/T",
+                });
+            let response = plot.show(ui, |plot_ui| {
+                for (index, slot) in slots.iter().enumerate() {
+                    add_series(plot_ui, index, &slot.schedule, quantity, settings.x_axis);
+                }
+                add_marks(plot_ui, slots, settings);
+                let pressed = plot_ui.response().is_pointer_button_down_on();
+                plot_ui.pointer_coordinate().filter(|_| pressed)
+            });
+            if let Some(point) = response.inner {
+                let t = match settings.x_axis {
+                    XAxis::Step => point.x,
+                    XAxis::Fraction => point.x * reference_steps as f64,
+                };
+                settings.cursor_t = t.round().clamp(1.0, 10_000.0) as usize;
+            }
+        }
+    });
+}
+
+fn x_of(t: usize, steps: usize, axis: XAxis) -> f64 {
+    match axis {
+        XAxis::Step => t as f64,
+        XAxis::Fraction => t as f64 / steps as f64,
+    }
+}
+
+fn add_series(
+    plot_ui: &mut egui_plot::PlotUi<'_>,
+    index: usize,
+    schedule: &Schedule,
+    quantity: Quantity,
+    axis: XAxis,
+) {
+    let steps = schedule.steps();
+    for (suffix, values, style) in quantity.series(schedule) {
+        let points: PlotPoints<'_> = values
+            .iter()
+            .enumerate()
+            .filter(|(_, y)| y.is_finite())
+            .map(|(i, &y)| [x_of(i + 1, steps, axis), y])
+            .collect();
+        let name = format!("{}: {}{suffix}", index + 1, schedule.spec().label());
+        plot_ui.line(
+            Line::new(name, points)
+                .color(SLOT_COLORS[index])
+                .style(style)
+                .width(1.5),
+        );
+    }
+}
+
+/// The 10 % marks and the cursor.
+fn add_marks(plot_ui: &mut egui_plot::PlotUi<'_>, slots: &[ScheduleSlot], settings: &Settings) {
+    let mut marked = Vec::new();
+    for slot in slots {
+        let steps = slot.schedule.steps();
+        let x = x_of(steps.div_ceil(10), steps, settings.x_axis);
+        if !marked.iter().any(|m: &f64| (m - x).abs() < 1e-9) {
+            marked.push(x);
+            plot_ui.vline(
+                VLine::new("10 % of the steps", x)
+                    .color(Color32::GRAY)
+                    .style(LineStyle::dotted_dense()),
+            );
+        }
+    }
+    let reference = slots.first().map_or(1000, |s| s.schedule.steps());
+    plot_ui.vline(
+        VLine::new(
+            format!("cursor t = {}", settings.cursor_t),
+            x_of(settings.cursor_t, reference, settings.x_axis),
+        )
+        .color(Color32::from_rgb(220, 50, 50))
+        .width(1.5),
+    );
+}
+
+fn hover_label(position: &HoverPosition<'_>) -> Option<String> {
+    match position {
+        HoverPosition::NearDataPoint {
+            plot_name,
+            position,
+            index,
+        } if !plot_name.is_empty() => Some(format!(
+            "{plot_name}\nt = {}  (x = {})\ny = {}",
+            index + 1,
+            position.x,
+            position.y
+        )),
+        _ => None,
+    }
+}

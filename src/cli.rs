@@ -1,0 +1,306 @@
+//! The command line: `noisescope` with no subcommand opens the app; subcommands print
+//! schedules, the DAED switching point, and write forward-noised images.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::data::{IMAGE_SIDE, load_user_image, to_bytes};
+use crate::diffusion::{ForwardMode, forward_all_steps, tensor_to_vec};
+use crate::schedule::{Schedule, ScheduleKind, ScheduleSpec, daed_switch};
+
+/// Noisescope: an explorer of denoising diffusion models.
+#[derive(Debug, Parser)]
+#[command(name = "noisescope", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; without one, the app opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a schedule's per-step table (t = 1..T).
+    Schedule {
+        /// linear, cosine, scaled-linear, sigmoid or linear-combine.
+        #[arg(value_parser = parse_kind)]
+        kind: ScheduleKind,
+        /// The schedule's parameters.
+        #[command(flatten)]
+        params: ScheduleArgs,
+        /// csv (header t,beta,alpha_bar,log_snr,posterior_variance) or json.
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+    },
+    /// Print DAED's automatic switching point: the t whose ᾱ_t is closest to 1 − β1.
+    ///
+    /// JSON fields: t (1-based), alpha_bar, log_snr, and steps_left = T − t, the reverse steps
+    /// the diffusion model still runs before the denoising autoencoder takes over.
+    DaedSwitch {
+        /// The schedule of the diffusion model.
+        #[arg(long, value_parser = parse_kind)]
+        schedule: ScheduleKind,
+        /// The schedule's parameters.
+        #[command(flatten)]
+        params: ScheduleArgs,
+    },
+    /// Write x_t of an image at chosen steps as PNG files (t250.png, …, and original.png).
+    Forward {
+        /// The image (PNG, JPEG, GIF, BMP, WebP, TIFF, PNM); converted to 28×28 grayscale.
+        #[arg(long)]
+        image: PathBuf,
+        /// The schedule.
+        #[arg(long, value_parser = parse_kind)]
+        schedule: ScheduleKind,
+        /// The schedule's parameters.
+        #[command(flatten)]
+        params: ScheduleArgs,
+        /// Comma-separated 1-based steps, e.g. 1,250,500,1000.
+        #[arg(long, value_delimiter = ',', required = true)]
+        t: Vec<usize>,
+        /// Seed of the noise.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// closed-form or markov-chain.
+        #[arg(long, value_enum, default_value_t = ModeArg::ClosedForm)]
+        mode: ModeArg,
+        /// Where the tensors are computed.
+        #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+        device: DeviceArg,
+        /// Enlarge each pixel to N×N in the written files.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+        scale: u32,
+        /// Output folder (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Parameters shared by every schedule kind; each kind reads the ones it uses.
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// T, the number of diffusion steps (2–10000).
+    #[arg(long, default_value_t = 1000)]
+    pub steps: usize,
+    /// β at t = 1 (linear, scaled-linear, sigmoid, linear-combine).
+    #[arg(long, default_value_t = 1e-4)]
+    pub beta_start: f64,
+    /// β at t = T (linear, scaled-linear, sigmoid, linear-combine).
+    #[arg(long, default_value_t = 0.02)]
+    pub beta_end: f64,
+    /// The cosine schedule's offset s.
+    #[arg(long, default_value_t = 0.008)]
+    pub cosine_s: f64,
+    /// β1: linear-combine's first β, and daed-switch's DAE noise level.
+    #[arg(long)]
+    pub beta1: Option<f64>,
+    /// Rescale to zero terminal SNR (Lin et al. 2023).
+    #[arg(long)]
+    pub zero_terminal_snr: bool,
+}
+
+impl ScheduleArgs {
+    fn build(&self, kind: ScheduleKind) -> anyhow::Result<Schedule> {
+        let defaults = ScheduleSpec::new(kind);
+        let spec = ScheduleSpec {
+            kind,
+            steps: self.steps,
+            beta_start: self.beta_start,
+            beta_end: self.beta_end,
+            cosine_s: self.cosine_s,
+            beta1: self.beta1.unwrap_or(defaults.beta1),
+            zero_terminal_snr: self.zero_terminal_snr,
+            ..defaults
+        };
+        Ok(Schedule::new(spec)?)
+    }
+}
+
+/// Output formats of `schedule`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    /// Comma-separated values with a header.
+    Csv,
+    /// One JSON object.
+    Json,
+}
+
+/// Forward modes on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ModeArg {
+    /// x_t = √ᾱ_t x0 + √(1 − ᾱ_t) ε.
+    ClosedForm,
+    /// x_t = √α_t x_{t−1} + √β_t z_t.
+    MarkovChain,
+}
+
+/// Compute devices on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DeviceArg {
+    /// burn's CPU backend (flex).
+    Cpu,
+    /// burn on the default wgpu adapter.
+    Gpu,
+}
+
+fn parse_kind(name: &str) -> Result<ScheduleKind, String> {
+    ScheduleKind::from_cli_name(name).ok_or_else(|| {
+        let names: Vec<&str> = ScheduleKind::ALL.iter().map(|k| k.cli_name()).collect();
+        format!(
+            "unknown schedule kind; expected one of {}",
+            names.join(", ")
+        )
+    })
+}
+
+/// Runs a subcommand, writing its results to `out`.
+pub fn run(command: Command, out: &mut impl Write) -> anyhow::Result<()> {
+    match command {
+        Command::Schedule {
+            kind,
+            params,
+            format,
+        } => {
+            let schedule = params.build(kind)?;
+            match format {
+                Format::Csv => write_csv(&schedule, out)?,
+                Format::Json => writeln!(out, "{}", schedule_json(&schedule))?,
+            }
+        }
+        Command::DaedSwitch { schedule, params } => {
+            let Some(beta1) = params.beta1 else {
+                bail!("--beta1 is required: the denoising autoencoder's noise level, in (0, 1)");
+            };
+            let switch = daed_switch(&params.build(schedule)?, beta1)?;
+            writeln!(out, "{}", serde_json::to_string(&switch)?)?;
+        }
+        Command::Forward {
+            image,
+            schedule,
+            params,
+            t,
+            seed,
+            mode,
+            device,
+            scale,
+            out: folder,
+        } => {
+            let schedule = params.build(schedule)?;
+            let mode = match mode {
+                ModeArg::ClosedForm => ForwardMode::ClosedForm,
+                ModeArg::MarkovChain => ForwardMode::MarkovChain,
+            };
+            let request = ForwardFiles {
+                image: &image,
+                t: &t,
+                seed,
+                mode,
+                scale,
+                folder: &folder,
+            };
+            let written = write_forward_pngs(&schedule, &request, device)?;
+            writeln!(out, "wrote {written} images to {}", folder.display())?;
+        }
+    }
+    Ok(())
+}
+
+fn write_csv(schedule: &Schedule, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(out, "t,beta,alpha_bar,log_snr,posterior_variance")?;
+    let (alpha_bar, log_snr, variance) = (
+        schedule.alpha_bar(),
+        schedule.log_snr(),
+        schedule.posterior_variance(),
+    );
+    for (i, beta) in schedule.betas().iter().enumerate() {
+        writeln!(
+            out,
+            "{},{beta},{},{},{}",
+            i + 1,
+            alpha_bar[i],
+            log_snr[i],
+            variance[i]
+        )?;
+    }
+    Ok(())
+}
+
+/// The JSON form of a schedule; non-finite values (λ_T = −∞ at zero terminal SNR) are `null`.
+pub fn schedule_json(schedule: &Schedule) -> serde_json::Value {
+    serde_json::json!({
+        "kind": schedule.spec().kind.cli_name(),
+        "steps": schedule.steps(),
+        "beta": schedule.betas(),
+        "alpha_bar": schedule.alpha_bar(),
+        "log_snr": schedule.log_snr(),
+        "posterior_variance": schedule.posterior_variance(),
+    })
+}
+
+struct ForwardFiles<'a> {
+    image: &'a Path,
+    t: &'a [usize],
+    seed: u64,
+    mode: ForwardMode,
+    scale: u32,
+    folder: &'a Path,
+}
+
+fn write_forward_pngs(
+    schedule: &Schedule,
+    request: &ForwardFiles<'_>,
+    device: DeviceArg,
+) -> anyhow::Result<usize> {
+    let steps = schedule.steps();
+    if let Some(bad) = request.t.iter().find(|&&t| t == 0 || t > steps) {
+        bail!("t = {bad} is outside 1..={steps}");
+    }
+    let loaded = load_user_image(request.image)?;
+    for note in &loaded.notes {
+        eprintln!("note: {note}");
+    }
+    let device = match device {
+        DeviceArg::Cpu => burn::tensor::Device::flex(),
+        DeviceArg::Gpu => burn::tensor::Device::wgpu_options()
+            .init()
+            .context("no wgpu device for --device gpu")?,
+    };
+    let frames = tensor_to_vec(forward_all_steps(
+        &loaded.pixels,
+        schedule,
+        request.mode,
+        request.seed,
+        &device,
+    ));
+    std::fs::create_dir_all(request.folder)
+        .with_context(|| format!("cannot create {}", request.folder.display()))?;
+    let save = |name: String, values: &[f32]| -> anyhow::Result<()> {
+        let path = request.folder.join(name);
+        save_png(values, request.scale, &path)
+            .with_context(|| format!("cannot write {}", path.display()))
+    };
+    save("original.png".to_owned(), &loaded.pixels)?;
+    let pixels = loaded.pixels.len();
+    for &t in request.t {
+        save(format!("t{t}.png"), &frames[(t - 1) * pixels..t * pixels])?;
+    }
+    Ok(request.t.len() + 1)
+}
+
+/// Writes a [−1, 1] grayscale image as PNG, each pixel enlarged to `scale`×`scale`.
+pub fn save_png(values: &[f32], scale: u32, path: &Path) -> anyhow::Result<()> {
+    let side = IMAGE_SIDE as u32;
+    let image = image::GrayImage::from_raw(side, side, to_bytes(values))
+        .context("image has the wrong number of pixels")?;
+    let image = image::imageops::resize(
+        &image,
+        side * scale,
+        side * scale,
+        image::imageops::FilterType::Nearest,
+    );
+    image.save(path)?;
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! The command line, run as a user runs it.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use noisescope::schedule::{Schedule, ScheduleKind, ScheduleSpec, daed_switch};
+
+fn noisescope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_noisescope"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("noisescope-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn schedule_csv_has_the_exact_header_and_full_precision() {
+    let output = noisescope(&["schedule", "linear"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "t,beta,alpha_bar,log_snr,posterior_variance");
+    assert_eq!(lines.len(), 1001);
+    let first: Vec<f64> = lines[1]
+        .split(',')
+        .map(|v| v.parse().expect("number"))
+        .collect();
+    let expected = [1.0, 1e-4, 0.9999, (0.9999f64 / 1e-4).ln(), 0.0];
+    for (value, expected) in first.iter().zip(expected) {
+        assert!(
+            (value - expected).abs() <= 1e-14 * expected.abs(),
+            "{first:?}"
+        );
+    }
+    assert!(
+        lines[2].split(',').all(|v| v.len() > 12 || v == "2"),
+        "{}",
+        lines[2]
+    );
+    let row_488: Vec<f64> = lines[488]
+        .split(',')
+        .map(|v| v.parse().expect("number"))
+        .collect();
+    assert_eq!(row_488[0], 488.0);
+    assert!((row_488[4] - 0.00979).abs() < 1e-5, "{row_488:?}");
+}
+
+#[test]
+fn schedule_json_has_the_named_arrays() {
+    let output = noisescope(&["schedule", "cosine", "--steps", "50", "--format", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("valid JSON");
+    assert_eq!(json["kind"], "cosine");
+    assert_eq!(json["steps"], 50);
+    for key in ["beta", "alpha_bar", "log_snr", "posterior_variance"] {
+        assert_eq!(json[key].as_array().expect(key).len(), 50, "{key}");
+    }
+    assert_eq!(json["beta"][49], 0.999);
+}
+
+#[test]
+fn zero_terminal_snr_prints_minus_infinity_as_null_in_json() {
+    let output = noisescope(&[
+        "schedule",
+        "linear",
+        "--zero-terminal-snr",
+        "--format",
+        "json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("valid JSON");
+    assert!(json["log_snr"][999].is_null());
+    assert_eq!(json["alpha_bar"][999], 0.0);
+}
+
+#[test]
+fn daed_switch_prints_the_closest_step() {
+    let output = noisescope(&["daed-switch", "--schedule", "linear", "--beta1", "0.02"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("valid JSON");
+    let t = json["t"].as_u64().expect("t");
+    let alpha_bar = json["alpha_bar"].as_f64().expect("alpha_bar");
+    let linear = Schedule::new(ScheduleSpec::new(ScheduleKind::Linear)).expect("valid");
+    let expected = daed_switch(&linear, 0.02).expect("valid β1");
+    assert_eq!(t, expected.t as u64);
+    assert!((alpha_bar - expected.alpha_bar).abs() < 1e-15, "{json}");
+    assert!((alpha_bar - 0.98).abs() < 5e-4, "{json}");
+    assert_eq!(json["steps_left"].as_u64(), Some(1000 - t));
+    assert!(json["log_snr"].is_number());
+}
+
+#[test]
+fn bad_arguments_exit_non_zero_with_one_line() {
+    let cases: [&[&str]; 9] = [
+        &["schedule", "linear", "--steps", "0"],
+        &["schedule", "linear", "--steps", "1"],
+        &["schedule", "linear", "--beta-end", "1.5"],
+        &["schedule", "linear", "--beta-start", "NaN"],
+        &["schedule", "cosine", "--cosine-s", "-0.1"],
+        &["schedule", "quad"],
+        &["daed-switch", "--schedule", "linear"],
+        &[
+            "forward",
+            "--image",
+            "/nonexistent.png",
+            "--schedule",
+            "linear",
+            "--t",
+            "1",
+            "--out",
+            "/tmp",
+        ],
+        &["schedule", "linear", "--steps", "ten"],
+    ];
+    for args in cases {
+        let output = noisescope(args);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        let message = stderr(&output);
+        assert_eq!(
+            message.trim_end().lines().count(),
+            1,
+            "{args:?}: {message:?}"
+        );
+        assert!(!message.contains("panicked"), "{args:?}: {message}");
+        assert!(stdout(&output).is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn forward_writes_one_png_per_t_and_the_original() {
+    let dir = temp_dir("forward");
+    let input = dir.join("input.png");
+    image::RgbImage::from_fn(40, 30, |x, y| {
+        image::Rgb([(x * 6) as u8, (y * 8) as u8, 128])
+    })
+    .save(&input)
+    .expect("input image");
+    let out = dir.join("out");
+    let output = noisescope(&[
+        "forward",
+        "--image",
+        input.to_str().expect("utf-8 path"),
+        "--schedule",
+        "linear",
+        "--t",
+        "1,250,500,1000",
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("cropped to the centre 30×30"));
+    for name in ["original", "t1", "t250", "t500", "t1000"] {
+        let image = image::open(out.join(format!("{name}.png")))
+            .expect(name)
+            .to_luma8();
+        assert_eq!(image.dimensions(), (28, 28), "{name}");
+    }
+    let first = image::open(out.join("t1.png")).expect("t1").to_luma8();
+    let original = image::open(out.join("original.png"))
+        .expect("original")
+        .to_luma8();
+    let last = image::open(out.join("t1000.png"))
+        .expect("t1000")
+        .to_luma8();
+    let distance = |a: &image::GrayImage| -> f64 {
+        a.pixels()
+            .zip(original.pixels())
+            .map(|(p, q)| f64::from(p.0[0].abs_diff(q.0[0])))
+            .sum::<f64>()
+            / 784.0
+    };
+    assert!(distance(&first) < 5.0, "x_1 is close to x0");
+    assert!(distance(&last) > 40.0, "x_T is mostly noise");
+    let out_of_range = noisescope(&[
+        "forward",
+        "--image",
+        input.to_str().expect("utf-8"),
+        "--schedule",
+        "linear",
+        "--t",
+        "1001",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(!out_of_range.status.success());
+    assert!(stderr(&out_of_range).contains("t = 1001 is outside 1..=1000"));
+}

@@ -1,0 +1,57 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use burn::tensor::Device;
+
+/// Environment variable with which CI demands a wgpu adapter: tests fail without one.
+pub const REQUIRE_GPU_ENV: &str = "NOISESCOPE_REQUIRE_GPU";
+
+/// Whether a missing adapter must fail the test.
+pub fn gpu_required() -> bool {
+    std::env::var(REQUIRE_GPU_ENV).is_ok_and(|v| v == "1")
+}
+
+/// burn's default wgpu device, or `None` (with a note) when there is none and none is required.
+///
+/// # Panics
+/// When no adapter is found and `NOISESCOPE_REQUIRE_GPU=1`.
+pub fn wgpu_device_or_fail() -> Option<Device> {
+    let adapter = pollster_adapter();
+    match adapter {
+        Some(info) => {
+            eprintln!("wgpu adapter: {} ({:?})", info.name, info.backend);
+            Some(
+                Device::wgpu_options()
+                    .init()
+                    .expect("burn must initialise wgpu on the adapter that was found"),
+            )
+        }
+        None if gpu_required() => panic!("{REQUIRE_GPU_ENV}=1 but no wgpu adapter was found"),
+        None => {
+            eprintln!("no wgpu adapter found; set {REQUIRE_GPU_ENV}=1 to make this a failure");
+            None
+        }
+    }
+}
+
+fn pollster_adapter() -> Option<eframe::egui_wgpu::wgpu::AdapterInfo> {
+    use eframe::egui_wgpu::wgpu;
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+    let adapter =
+        pollster_block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()));
+    adapter.ok().map(|a| a.get_info())
+}
+
+/// Runs a future to completion on this thread.
+pub fn pollster_block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let waker = std::task::Waker::noop();
+    let mut context = std::task::Context::from_waker(waker);
+    loop {
+        if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut context) {
+            return value;
+        }
+        std::thread::yield_now();
+    }
+}

@@ -1,0 +1,185 @@
+//! The app driven as a person drives it, through egui_kittest and AccessKit.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use noisescope::App;
+use noisescope::app::Tab;
+use noisescope::schedule::ScheduleKind;
+
+/// A file dropped on the window, as the windowing layer hands it to egui.
+#[derive(Debug)]
+struct DroppedPath(PathBuf);
+
+impl egui::DroppedFile for DroppedPath {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+fn drop_file(harness: &mut Harness<'static, App>, path: PathBuf) {
+    harness
+        .input_mut()
+        .dropped_files
+        .push(Arc::new(DroppedPath(path)));
+}
+
+fn harness() -> Harness<'static, App> {
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 950.0))
+        .build_eframe(|cc| App::new(cc))
+}
+
+/// Steps frames until `done` holds, waiting for the worker thread; fails after a minute.
+fn run_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
+    let started = Instant::now();
+    while !done(harness.state()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.run_steps(2);
+}
+
+fn open_forward_panel(harness: &mut Harness<'static, App>) {
+    harness
+        .get_by_role_and_label(Role::Button, "Forward")
+        .click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings().tab, Tab::Forward);
+    run_until(harness, "the forward frames", App::forward_ready);
+}
+
+#[test]
+fn changing_a_schedule_kind_changes_the_plotted_schedule() {
+    let mut harness = harness();
+    let before = harness.state().slots()[0].schedule.betas().to_vec();
+    harness.get_by_value("linear").click();
+    harness.run();
+    harness.get_by_label("sigmoid").click();
+    harness.run();
+    let slot = &harness.state().slots()[0];
+    assert_eq!(slot.schedule.spec().kind, ScheduleKind::Sigmoid);
+    assert_ne!(slot.schedule.betas(), before.as_slice());
+    assert!(slot.error.is_none());
+}
+
+#[test]
+fn editing_a_parameter_changes_the_schedule_and_bad_values_are_rejected() {
+    let mut harness = harness();
+    let steps = harness.get_all_by_value("1000").next();
+    steps
+        .expect("the T field of the first schedule")
+        .set_value_accesskit(250.0);
+    harness.run();
+    assert_eq!(harness.state().slots()[0].schedule.steps(), 250);
+    assert_eq!(harness.state().slots()[0].schedule.betas().len(), 250);
+
+    let beta_end = harness.get_by_value("0.020000");
+    beta_end.set_value_accesskit(1.5);
+    harness.run();
+    let slot = &harness.state().slots()[0];
+    let error = slot.error.as_deref().expect("β_end = 1.5 is rejected");
+    assert!(error.contains("β_end = 1.5"), "{error}");
+    assert_eq!(
+        slot.schedule.spec().beta_end,
+        0.02,
+        "the last valid schedule is kept"
+    );
+    assert_eq!(slot.schedule.steps(), 250);
+    harness.get_by_label_contains("Rejected: β_end = 1.5");
+}
+
+#[test]
+fn adding_schedules_stops_at_four() {
+    let mut harness = harness();
+    for _ in 0..3 {
+        harness.get_by_label("+ Add schedule").click();
+        harness.run();
+    }
+    assert_eq!(harness.state().slots().len(), 4);
+}
+
+#[test]
+fn moving_t_changes_the_displayed_frame() {
+    let mut harness = harness();
+    open_forward_panel(&mut harness);
+    let t = harness.state().settings().cursor_t;
+    let before = harness
+        .state()
+        .displayed_frame(0)
+        .expect("a frame")
+        .to_vec();
+    harness.key_press(egui::Key::ArrowRight);
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings().cursor_t, t + 1);
+    let after = harness
+        .state()
+        .displayed_frame(0)
+        .expect("a frame")
+        .to_vec();
+    assert_ne!(before, after, "x_t at t+1 differs from x_t");
+
+    harness
+        .get_by_role_and_label(Role::Slider, "t")
+        .set_value_accesskit(900.0);
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings().cursor_t, 900);
+    let late = harness
+        .state()
+        .displayed_frame(0)
+        .expect("a frame")
+        .to_vec();
+    assert_ne!(late, after);
+}
+
+#[test]
+fn a_corrupt_image_shows_an_error_and_keeps_the_previous_image() {
+    let mut harness = harness();
+    open_forward_panel(&mut harness);
+    let previous = harness.state().source().name.clone();
+    let path = std::env::temp_dir().join(format!("noisescope-corrupt-{}.png", std::process::id()));
+    std::fs::write(&path, b"\x89PNG\r\n\x1a\nthis is not really a png").expect("temp file");
+    drop_file(&mut harness, path);
+    run_until(&mut harness, "the error", |app| app.image_error().is_some());
+    let error = harness.state().image_error().expect("an error").to_owned();
+    assert!(error.contains("not a readable image"), "{error}");
+    assert_eq!(harness.state().source().name, previous);
+    harness.get_by_label_contains("still showing");
+}
+
+#[test]
+fn a_dropped_image_is_converted_and_noised() {
+    let mut harness = harness();
+    open_forward_panel(&mut harness);
+    let path = std::env::temp_dir().join(format!("noisescope-drop-{}.png", std::process::id()));
+    image::RgbaImage::from_pixel(64, 48, image::Rgba([250, 250, 250, 255]))
+        .save(&path)
+        .expect("temp image");
+    drop_file(&mut harness, path);
+    run_until(&mut harness, "the dropped image", |app| {
+        app.source().name.starts_with("noisescope-drop")
+    });
+    assert!(
+        harness
+            .state()
+            .source()
+            .notes
+            .iter()
+            .any(|n| n.contains("cropped"))
+    );
+    run_until(&mut harness, "its frames", App::forward_ready);
+    harness.get_by_label_contains("resized from 48×48 to 28×28");
+}

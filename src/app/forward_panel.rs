@@ -37,8 +37,6 @@ pub fn forward_ui(ui: &mut egui::Ui, app: &mut App) {
         frames_ui(ui, app);
         ui.separator();
         film_strips_ui(ui, app);
-        ui.separator();
-        histogram_ui(ui, app);
     });
 }
 
@@ -158,8 +156,9 @@ fn style(app: &App) -> ImageStyle {
 }
 
 fn frames_ui(ui: &mut egui::Ui, app: &App) {
-    let columns = app.slots.len() + 1;
-    let side = ((ui.available_width() - 20.0 * columns as f32) / columns as f32).clamp(96.0, 280.0);
+    // The original, one column per schedule, and the histogram (as wide as two images).
+    let columns = app.slots.len() + 3;
+    let side = ((ui.available_width() - 20.0 * columns as f32) / columns as f32).clamp(96.0, 260.0);
     let style = style(app);
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
@@ -202,6 +201,7 @@ fn frames_ui(ui: &mut egui::Ui, app: &App) {
                 ui.monospace(format!("λ_t = {:.3}", schedule.log_snr()[row]));
             });
         }
+        ui.vertical(|ui| histogram_ui(ui, app, side));
     });
 }
 
@@ -268,10 +268,11 @@ fn histogram(values: &[f32]) -> Vec<[f64; 2]> {
         .collect()
 }
 
-fn histogram_ui(ui: &mut egui::Ui, app: &App) {
+fn histogram_ui(ui: &mut egui::Ui, app: &App, height: f32) {
     ui.label(RichText::new("Pixel values of x_t against N(0, 1)").strong());
     Plot::new("histogram")
-        .height(200.0)
+        .height(height)
+        .width(ui.available_width().max(200.0))
         .legend(Legend::default())
         .include_y(0.0)
         .show(ui, |plot_ui| {

@@ -264,13 +264,7 @@ impl App {
     }
 
     fn handle_input(&mut self, ctx: &egui::Context) {
-        let dropped = ctx.input(|i| {
-            i.raw
-                .dropped_files
-                .iter()
-                .next()
-                .map(|f| f.path().to_path_buf())
-        });
+        let dropped = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
         if let Some(path) = dropped {
             self.settings.tab = Tab::Forward;
             self.load_image_file(path);
@@ -344,7 +338,7 @@ impl eframe::App for App {
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         egui::CentralPanel::default().show(ui, |ui| match self.settings.tab {
             Tab::Schedules => {
-                schedules_panel::schedules_ui(ui, &mut self.slots, &mut self.settings)
+                schedules_panel::schedules_ui(ui, &mut self.slots, &mut self.settings);
             }
             Tab::Forward => forward_panel::forward_ui(ui, self),
         });

@@ -175,18 +175,27 @@ fn sanity_ui(ui: &mut egui::Ui, schedule: &Schedule) {
 /// What one plot shows of a schedule.
 #[derive(Clone, Copy)]
 enum Quantity {
-    Beta,
+    /// β_t, on a log₁₀ scale when true.
+    Beta(bool),
     AlphaBar,
     LogSnr,
     Coefficients,
 }
 
 impl Quantity {
-    const ALL: [Self; 4] = [Self::Beta, Self::AlphaBar, Self::LogSnr, Self::Coefficients];
+    fn all(log_beta: bool) -> [Self; 4] {
+        [
+            Self::Beta(log_beta),
+            Self::AlphaBar,
+            Self::LogSnr,
+            Self::Coefficients,
+        ]
+    }
 
     fn title(self) -> &'static str {
         match self {
-            Self::Beta => "β_t",
+            Self::Beta(false) => "β_t",
+            Self::Beta(true) => "log₁₀ β_t",
             Self::AlphaBar => "ᾱ_t",
             Self::LogSnr => "log-SNR λ_t = ln(ᾱ_t / (1 − ᾱ_t))",
             Self::Coefficients => "√ᾱ_t (signal, solid) and √(1 − ᾱ_t) (noise, dashed)",
@@ -196,7 +205,11 @@ impl Quantity {
     /// The series of this quantity, with a name suffix and a line style each.
     fn series(self, schedule: &Schedule) -> Vec<(&'static str, Vec<f64>, LineStyle)> {
         match self {
-            Self::Beta => vec![("", schedule.betas().to_vec(), LineStyle::Solid)],
+            Self::Beta(false) => vec![("", schedule.betas().to_vec(), LineStyle::Solid)],
+            Self::Beta(true) => {
+                let logs = schedule.betas().iter().map(|b| b.log10()).collect();
+                vec![("", logs, LineStyle::Solid)]
+            }
             Self::AlphaBar => vec![("", schedule.alpha_bar(), LineStyle::Solid)],
             Self::LogSnr => vec![("", schedule.log_snr(), LineStyle::Solid)],
             Self::Coefficients => vec![
@@ -216,6 +229,7 @@ fn plots_ui(ui: &mut egui::Ui, slots: &[ScheduleSlot], settings: &mut Settings) 
         ui.label("x axis:");
         ui.selectable_value(&mut settings.x_axis, XAxis::Step, "t");
         ui.selectable_value(&mut settings.x_axis, XAxis::Fraction, "t/T");
+        ui.checkbox(&mut settings.log_beta, "log₁₀ β");
         ui.separator();
         ui.label(format!("cursor t = {}", settings.cursor_t))
             .on_hover_text(
@@ -223,22 +237,26 @@ fn plots_ui(ui: &mut egui::Ui, slots: &[ScheduleSlot], settings: &mut Settings) 
             );
     });
     let reference_steps = slots.first().map_or(1000, |s| s.schedule.steps());
-    let height = ((ui.available_height() - 40.0) / 4.0).max(120.0);
+    let title_height = 4.0 * (ui.text_style_height(&egui::TextStyle::Body) + 12.0);
+    let height = ((ui.available_height() - title_height) / 4.0).max(110.0);
     let group = ui.scope_id().with("schedule_plots");
     egui::ScrollArea::vertical().show(ui, |ui| {
-        for quantity in Quantity::ALL {
+        for quantity in Quantity::all(settings.log_beta) {
             ui.label(RichText::new(quantity.title()).strong());
-            let plot = Plot::new(quantity.title())
+            let mut plot = Plot::new(quantity.title())
                 .height(height)
-                .legend(Legend::default())
+                .y_axis_min_width(44.0)
                 .link_axis(group, [true, false])
                 .link_cursor(group, [true, false])
                 .allow_drag(false)
-                .label_formatter(hover_label)
+                .label_formatter(move |position| hover_label(position, quantity))
                 .x_axis_label(match settings.x_axis {
                     XAxis::Step => "t",
                     XAxis::Fraction => "t/T",
                 });
+            if matches!(quantity, Quantity::AlphaBar) {
+                plot = plot.legend(Legend::default());
+            }
             let response = plot.show(ui, |plot_ui| {
                 for (index, slot) in slots.iter().enumerate() {
                     add_series(plot_ui, index, &slot.schedule, quantity, settings.x_axis);
@@ -316,18 +334,24 @@ fn add_marks(plot_ui: &mut egui_plot::PlotUi<'_>, slots: &[ScheduleSlot], settin
     );
 }
 
-fn hover_label(position: &HoverPosition<'_>) -> Option<String> {
+/// The exact values under the pointer: the curve, t, and the value (β itself on the log plot).
+fn hover_label(position: &HoverPosition<'_>, quantity: Quantity) -> Option<String> {
     match position {
         HoverPosition::NearDataPoint {
             plot_name,
             position,
             index,
-        } if !plot_name.is_empty() => Some(format!(
-            "{plot_name}\nt = {}  (x = {})\ny = {}",
-            index + 1,
-            position.x,
-            position.y
-        )),
+        } if !plot_name.is_empty() => {
+            let value = match quantity {
+                Quantity::Beta(true) => format!("β = {}", 10f64.powf(position.y)),
+                _ => format!("y = {}", position.y),
+            };
+            Some(format!(
+                "{plot_name}\nt = {}  (x = {})\n{value}",
+                index + 1,
+                position.x
+            ))
+        }
         _ => None,
     }
 }

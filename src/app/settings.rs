@@ -39,6 +39,8 @@ pub struct Settings {
     pub specs: Vec<ScheduleSpec>,
     /// The x axis of the schedule plots.
     pub x_axis: XAxis,
+    /// Plot β on a log₁₀ scale, so small and large β show together.
+    pub log_beta: bool,
     /// The shared cursor t (1-based).
     pub cursor_t: usize,
     /// Index of the dataset image shown in the Forward panel.
@@ -62,7 +64,8 @@ impl Default for Settings {
                 ScheduleSpec::new(ScheduleKind::Cosine),
             ],
             x_axis: XAxis::default(),
-            cursor_t: 100,
+            log_beta: true,
+            cursor_t: 250,
             dataset_index: 0,
             seed: 0,
             mode: ForwardMode::default(),

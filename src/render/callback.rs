@@ -27,7 +27,7 @@ impl ImageStack {
     /// Wraps `values` (a whole number of `width`×`height` images); `None` if the sizes disagree.
     pub fn new(values: Vec<f32>, width: usize, height: usize) -> Option<Self> {
         let size = width * height;
-        if size == 0 || values.is_empty() || values.len() % size != 0 {
+        if size == 0 || values.is_empty() || !values.len().is_multiple_of(size) {
             return None;
         }
         Some(Self {

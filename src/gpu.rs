@@ -96,7 +96,13 @@ pub fn compute_device(render_state: Option<&egui_wgpu::RenderState>) -> ComputeD
     let want_gpu = match forced.as_deref() {
         Some("gpu") => true,
         Some("cpu") => false,
-        _ => is_hardware(&info),
+        Some(other) => {
+            eprintln!(
+                "{COMPUTE_ENV}={other} is neither gpu nor cpu; choosing the device automatically"
+            );
+            is_hardware(&info)
+        }
+        None => is_hardware(&info),
     };
     let reason = if forced.as_deref() == Some("cpu") {
         format!("{COMPUTE_ENV}=cpu")

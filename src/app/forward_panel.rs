@@ -163,14 +163,7 @@ fn frames_ui(ui: &mut egui::Ui, app: &App) {
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
             ui.label(RichText::new("x0").strong());
-            image_view(
-                ui,
-                ui.scope_id().with("x0"),
-                &app.source.image,
-                0,
-                side,
-                style,
-            );
+            image_view(ui, "x0", &app.source.image, 0, side, style);
             ui.label(RichText::new("the original").small().weak());
         });
         for (index, (slot, stack)) in app.slots.iter().zip(&app.forward.stacks).enumerate() {
@@ -185,7 +178,7 @@ fn frames_ui(ui: &mut egui::Ui, app: &App) {
                 );
                 image_view(
                     ui,
-                    ui.scope_id().with(("frame", index)),
+                    &format!("x_t of schedule {}", index + 1),
                     stack,
                     row,
                     side,
@@ -228,8 +221,8 @@ fn film_strips_ui(ui: &mut egui::Ui, app: &mut App) {
             );
             for t in strip_steps(slot.schedule.steps()) {
                 ui.vertical(|ui| {
-                    let key = ui.scope_id().with(("strip", index, t));
-                    if image_view(ui, key, stack, t - 1, side, style)
+                    let name = format!("schedule {} at t = {t}", index + 1);
+                    if image_view(ui, &name, stack, t - 1, side, style)
                         .on_hover_text(format!("t = {t}"))
                         .clicked()
                     {

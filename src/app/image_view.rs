@@ -16,16 +16,19 @@ pub struct ImageStyle {
     pub gpu: bool,
 }
 
-/// Draws row `row` of `stack` as a `side`×`side` square; the response can be clicked.
+/// Draws row `row` of `stack` as a `side`×`side` square named `name` for screen readers;
+/// the response can be clicked.
 pub fn image_view(
     ui: &mut egui::Ui,
-    key: egui::Id,
+    name: &str,
     stack: &ImageStack,
     row: usize,
     side: f32,
     style: ImageStyle,
 ) -> egui::Response {
+    let key = egui::Id::unique(("noisescope image", name));
     let (rect, response) = ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::click());
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, name));
     if !ui.is_rect_visible(rect) {
         return response;
     }

@@ -129,11 +129,6 @@ impl App {
         self.image_error.as_deref()
     }
 
-    /// The status line: devices, then the state of the work.
-    pub fn status_line(&self) -> String {
-        self.compute.status_line()
-    }
-
     /// Whether the forward frames shown match the current image, schedules, mode and seed.
     pub fn forward_ready(&self) -> bool {
         self.forward.shown.is_some() && self.forward.shown == Some(self.forward_key())

@@ -35,6 +35,18 @@ pub fn wgpu_device_or_fail() -> Option<Device> {
     }
 }
 
+/// Whether a wgpu adapter exists; panics when none does and one is required.
+pub fn gpu_adapter_or_fail() -> bool {
+    match pollster_adapter() {
+        Some(_) => true,
+        None if gpu_required() => panic!("{REQUIRE_GPU_ENV}=1 but no wgpu adapter was found"),
+        None => {
+            eprintln!("no wgpu adapter found; set {REQUIRE_GPU_ENV}=1 to make this a failure");
+            false
+        }
+    }
+}
+
 fn pollster_adapter() -> Option<eframe::egui_wgpu::wgpu::AdapterInfo> {
     use eframe::egui_wgpu::wgpu;
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());

@@ -1,0 +1,64 @@
+//! The Forward panel drawn through wgpu (Mesa's lavapipe in CI): the paint callback's pixels are
+//! the image shader's, which match the Rust reference.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use noisescope::App;
+use noisescope::data::IMAGE_SIDE;
+use noisescope::render::{Colormap, ValueRange, to_rgba8};
+
+#[test]
+fn forward_frames_on_screen_are_the_shader_colours() {
+    if !common::gpu_adapter_or_fail() {
+        return;
+    }
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 950.0))
+        .wgpu()
+        .build_eframe(|cc| App::new(cc));
+    harness
+        .get_by_role_and_label(Role::Button, "Forward")
+        .click();
+    let started = Instant::now();
+    while !harness.state().forward_ready() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no forward frames"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.run_steps(2);
+    let frame = harness
+        .state()
+        .displayed_frame(0)
+        .expect("a frame")
+        .to_vec();
+    let rect = harness.get_by_label("x_t of schedule 1").rect();
+    let screenshot = harness.render().expect("the wgpu renderer draws");
+    let scale = screenshot.width() as f32 / harness.ctx.content_rect().width();
+    let reference = to_rgba8(&frame, ValueRange::default(), Colormap::Gray);
+    let cell = rect.width() / IMAGE_SIDE as f32;
+    let mut worst = 0u8;
+    for y in 0..IMAGE_SIDE {
+        for x in 0..IMAGE_SIDE {
+            let px = ((rect.min.x + (x as f32 + 0.5) * cell) * scale) as u32;
+            let py = ((rect.min.y + (y as f32 + 0.5) * cell) * scale) as u32;
+            let drawn = screenshot.get_pixel(px, py).0;
+            let expected = &reference[(y * IMAGE_SIDE + x) * 4..][..3];
+            for channel in 0..3 {
+                worst = worst.max(drawn[channel].abs_diff(expected[channel]));
+            }
+        }
+    }
+    assert!(
+        worst <= 2,
+        "worst channel difference between screen and reference: {worst}"
+    );
+}

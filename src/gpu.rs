@@ -5,10 +5,13 @@
 //! same handles. On a software adapter (Mesa's lavapipe, llvmpipe) burn computes on its CPU
 //! backend `flex` instead, which is far faster there, and the adapter only draws the UI.
 
-use std::sync::Arc;
+use std::any::Any;
+use std::sync::{Arc, Mutex};
 
-use burn::tensor::Device;
+use burn::backend::wgpu::{AutoCompiler, CubeBackend, Wgpu};
+use burn::cubecl::wgpu::WgpuServer;
 use burn::tensor::wgpu::WgpuSetup;
+use burn::tensor::{Device, Tensor};
 use eframe::egui_wgpu::{self, wgpu};
 
 /// Environment variable that forces the compute device: `gpu` (the shared wgpu device) or `cpu`.
@@ -49,9 +52,7 @@ pub fn wgpu_configuration() -> egui_wgpu::WgpuConfiguration {
     let mut setup = egui_wgpu::WgpuSetupCreateNew::without_display_handle();
     setup.device_descriptor = Arc::new(|adapter: &wgpu::Adapter| wgpu::DeviceDescriptor {
         label: Some("noisescope device"),
-        required_features: adapter.features()
-            - wgpu::Features::MAPPABLE_PRIMARY_BUFFERS
-            - wgpu::Features::all_experimental_mask(),
+        required_features: features_for_burn(adapter),
         required_limits: adapter.limits(),
         memory_hints: wgpu::MemoryHints::MemoryUsage,
         ..Default::default()
@@ -60,6 +61,13 @@ pub fn wgpu_configuration() -> egui_wgpu::WgpuConfiguration {
         wgpu_setup: egui_wgpu::WgpuSetup::CreateNew(setup),
         ..Default::default()
     }
+}
+
+/// The features cubecl assumes from the adapter, minus those a shared device must not enable.
+fn features_for_burn(adapter: &wgpu::Adapter) -> wgpu::Features {
+    adapter.features()
+        - wgpu::Features::MAPPABLE_PRIMARY_BUFFERS
+        - wgpu::Features::all_experimental_mask()
 }
 
 /// A one-line description of an adapter: name, backend, and what kind of device it is.
@@ -84,27 +92,53 @@ pub fn is_hardware(info: &wgpu::AdapterInfo) -> bool {
     )
 }
 
-/// Picks the compute device once the UI's wgpu device exists, registering it with burn when
-/// it is a real GPU (or when `NOISESCOPE_COMPUTE=gpu` asks for it).
-pub fn compute_device(render_state: Option<&egui_wgpu::RenderState>) -> ComputeDevice {
+/// Where the user wants tensors computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ComputePreference {
+    /// The UI's GPU if it is a real one, burn's CPU backend otherwise.
+    #[default]
+    Auto,
+    /// The UI's wgpu device, even a software one.
+    Gpu,
+    /// burn's CPU backend.
+    Cpu,
+}
+
+impl ComputePreference {
+    /// The preference `NOISESCOPE_COMPUTE` names (`gpu`, `cpu`); `Auto` otherwise, with a note on
+    /// stderr for a value it does not know.
+    pub fn from_env() -> Self {
+        match std::env::var(COMPUTE_ENV).ok().as_deref() {
+            None => Self::Auto,
+            Some("gpu") => Self::Gpu,
+            Some("cpu") => Self::Cpu,
+            Some(other) => {
+                eprintln!(
+                    "{COMPUTE_ENV}={other} is neither gpu nor cpu; choosing the device automatically"
+                );
+                Self::Auto
+            }
+        }
+    }
+}
+
+/// Picks the compute device once the UI's wgpu device exists, registering that device with burn
+/// when it is a real GPU (or when the preference asks for it).
+pub fn compute_device(
+    render_state: Option<&egui_wgpu::RenderState>,
+    preference: ComputePreference,
+) -> ComputeDevice {
     let Some(state) = render_state else {
         return ComputeDevice::cpu("the UI is not drawn with wgpu");
     };
     let info = state.adapter.get_info();
     let draw = describe_adapter(&info);
-    let forced = std::env::var(COMPUTE_ENV).ok();
-    let want_gpu = match forced.as_deref() {
-        Some("gpu") => true,
-        Some("cpu") => false,
-        Some(other) => {
-            eprintln!(
-                "{COMPUTE_ENV}={other} is neither gpu nor cpu; choosing the device automatically"
-            );
-            is_hardware(&info)
-        }
-        None => is_hardware(&info),
+    let want_gpu = match preference {
+        ComputePreference::Auto => is_hardware(&info),
+        ComputePreference::Gpu => true,
+        ComputePreference::Cpu => false,
     };
-    let reason = if forced.as_deref() == Some("cpu") {
+    let reason = if preference == ComputePreference::Cpu {
         format!("{COMPUTE_ENV}=cpu")
     } else {
         "the only adapter is a software renderer, on which burn's CPU backend is much faster"
@@ -114,6 +148,16 @@ pub fn compute_device(render_state: Option<&egui_wgpu::RenderState>) -> ComputeD
         return ComputeDevice {
             draw,
             ..ComputeDevice::cpu(&reason)
+        };
+    }
+    // cubecl plans its kernels from the adapter's features; a device created without them fails.
+    let missing = features_for_burn(&state.adapter) - state.device.features();
+    if !missing.is_empty() {
+        return ComputeDevice {
+            draw,
+            ..ComputeDevice::cpu(&format!(
+                "the UI's device lacks adapter features burn relies on ({missing:?})"
+            ))
         };
     }
     let setup = WgpuSetup {
@@ -135,4 +179,45 @@ pub fn compute_device(render_state: Option<&egui_wgpu::RenderState>) -> ComputeD
             ..ComputeDevice::cpu(&format!("burn could not use the UI's device: {error}"))
         },
     }
+}
+
+/// A tensor's values where they already are: the wgpu buffer burn computed them in.
+///
+/// Drawing from it needs no copy to or from the CPU. The tensor and cubecl's claim on its
+/// memory are held here, so the memory is not reused while the UI may still draw it.
+pub struct GpuValues {
+    /// The buffer (usage STORAGE | COPY_SRC | COPY_DST, on the device the UI draws with).
+    pub buffer: wgpu::Buffer,
+    /// Where the tensor's first value sits in `buffer`, in bytes.
+    pub byte_offset: u64,
+    _keep_alive: Mutex<Box<dyn Any + Send>>,
+}
+
+impl std::fmt::Debug for GpuValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuValues")
+            .field("byte_offset", &self.byte_offset)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The GPU buffer behind a float tensor on burn's wgpu backend, after its pending work has been
+/// submitted; an error (with the reason) for tensors on other backends.
+pub fn gpu_values(tensor: Tensor<2>) -> Result<GpuValues, String> {
+    let fusion = tensor
+        .try_into_primitive::<Wgpu>()
+        .map_err(|e| format!("the tensor is not on burn's wgpu backend: {e:?}"))?;
+    let client = fusion.client.clone();
+    let cube = client.resolve_tensor_float::<CubeBackend>(fusion);
+    let resource = cube
+        .client
+        .get_resource::<WgpuServer<AutoCompiler>>(cube.handle.clone())
+        .map_err(|e| format!("cubecl did not hand out the tensor's buffer: {e:?}"))?;
+    let buffer = resource.resource().buffer.clone();
+    let byte_offset = resource.resource().offset;
+    Ok(GpuValues {
+        buffer,
+        byte_offset,
+        _keep_alive: Mutex::new(Box::new((cube, resource))),
+    })
 }

@@ -46,10 +46,14 @@ fn render(
     let pipeline = ImagePipeline::new(&gpu.device, format);
     let value_buffer = ImagePipeline::upload_values(&gpu.device, values);
     let params_buffer = ImagePipeline::params_buffer(&gpu.device);
-    let params = ImageParams::new(width, height, row, range, map, format);
+    let params = ImageParams::new(width, height, 0, row, range, map, format);
     gpu.queue
         .write_buffer(&params_buffer, 0, bytemuck::bytes_of(&params));
-    let bind_group = pipeline.bind(&gpu.device, &params_buffer, &value_buffer);
+    let bind_group = pipeline.bind(
+        &gpu.device,
+        &params_buffer,
+        value_buffer.as_entire_buffer_binding(),
+    );
     let texture = gpu.device.create_texture(&wgpu::TextureDescriptor {
         label: Some("shader test target"),
         size: wgpu::Extent3d {

@@ -11,17 +11,34 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use noisescope::App;
 use noisescope::data::IMAGE_SIDE;
+use noisescope::gpu::ComputePreference;
 use noisescope::render::{Colormap, ValueRange, to_rgba8};
 
 #[test]
-fn forward_frames_on_screen_are_the_shader_colours() {
+fn frames_computed_on_the_cpu_are_drawn_with_the_shader_colours() {
     if !common::gpu_adapter_or_fail() {
         return;
     }
+    let harness = screen_matches_reference(ComputePreference::Cpu);
+    assert!(!harness.state().draws_from_tensor_buffers());
+}
+
+#[test]
+fn frames_computed_on_the_shared_gpu_are_drawn_from_the_tensor_buffers() {
+    if !common::gpu_adapter_or_fail() {
+        return;
+    }
+    let harness = screen_matches_reference(ComputePreference::Gpu);
+    assert!(harness.state().draws_from_tensor_buffers());
+}
+
+/// Opens the Forward panel and compares the first schedule's x_t on screen, cell by cell, with
+/// the Rust reference of the image shader.
+fn screen_matches_reference(preference: ComputePreference) -> Harness<'static, App> {
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1400.0, 950.0))
-        .wgpu()
-        .build_eframe(|cc| App::new(cc));
+        .wgpu_setup(noisescope::gpu::wgpu_configuration().wgpu_setup)
+        .build_eframe(move |cc| App::with_compute(cc, preference));
     harness
         .get_by_role_and_label(Role::Button, "Forward")
         .click();
@@ -61,4 +78,5 @@ fn forward_frames_on_screen_are_the_shader_colours() {
         worst <= 2,
         "worst channel difference between screen and reference: {worst}"
     );
+    harness
 }

@@ -16,6 +16,7 @@ use eframe::egui;
 
 use crate::data::{IMAGE_SIDE, LoadedImage, load_user_image};
 use crate::diffusion::{ForwardMode, forward_all_steps, tensor_to_vec};
+use crate::gpu::{ComputeDevice, gpu_values};
 use crate::render::ImageStack;
 use crate::schedule::Schedule;
 
@@ -71,7 +72,9 @@ pub struct Worker {
 
 impl Worker {
     /// Starts the worker thread with the device it computes on.
-    pub fn spawn(device: Device, ctx: egui::Context) -> std::io::Result<Self> {
+    pub fn spawn(compute: &ComputeDevice, ctx: egui::Context) -> std::io::Result<Self> {
+        let device = compute.device.clone();
+        let shared_with_ui = compute.shared_with_ui;
         let (jobs, job_rx) = channel();
         let (event_tx, events) = channel();
         let latest = Arc::new(AtomicU64::new(0));
@@ -84,7 +87,11 @@ impl Worker {
                         let _ = event_tx.send(event);
                         ctx.request_repaint();
                     };
-                    run_job(job, &device, &worker_latest, &mut send);
+                    let target = Target {
+                        device: &device,
+                        shared_with_ui,
+                    };
+                    run_job(job, &target, &worker_latest, &mut send);
                 }
             })?;
         Ok(Self {
@@ -122,7 +129,37 @@ impl Drop for Worker {
     }
 }
 
-fn run_job(job: Job, device: &Device, latest: &AtomicU64, send: &mut impl FnMut(Event)) {
+/// Where the worker computes, and whether the UI draws from the same GPU.
+struct Target<'a> {
+    device: &'a Device,
+    shared_with_ui: bool,
+}
+
+/// x_1..x_T as a stack: read back for the CPU side (histogram, exports), and drawn from the
+/// tensor's own buffer when the UI shares burn's GPU.
+fn forward_stack(
+    x0: &[f32],
+    schedule: &Schedule,
+    mode: ForwardMode,
+    seed: u64,
+    target: &Target<'_>,
+) -> Option<ImageStack> {
+    let frames = forward_all_steps(x0, schedule, mode, seed, target.device);
+    let gpu = if target.shared_with_ui {
+        gpu_values(frames.clone())
+            .inspect_err(|reason| eprintln!("drawing x_t from a read-back: {reason}"))
+            .ok()
+    } else {
+        None
+    };
+    let stack = ImageStack::new(tensor_to_vec(frames), IMAGE_SIDE, IMAGE_SIDE)?;
+    Some(match gpu {
+        Some(gpu) => stack.with_gpu_values(gpu),
+        None => stack,
+    })
+}
+
+fn run_job(job: Job, target: &Target<'_>, latest: &AtomicU64, send: &mut impl FnMut(Event)) {
     match job {
         Job::LoadImage(path) => {
             let result = load_user_image(&path).map_err(|e| e.to_string());
@@ -143,9 +180,9 @@ fn run_job(job: Job, device: &Device, latest: &AtomicU64, send: &mut impl FnMut(
                     return;
                 }
                 let computed = catch_unwind(AssertUnwindSafe(|| {
-                    tensor_to_vec(forward_all_steps(x0.row(0), schedule, mode, seed, device))
+                    forward_stack(x0.row(0), schedule, mode, seed, target)
                 }));
-                let Ok(values) = computed else {
+                let Ok(stack) = computed else {
                     let message = format!(
                         "computing {} failed on the compute device",
                         schedule.spec().label()
@@ -157,7 +194,7 @@ fn run_job(job: Job, device: &Device, latest: &AtomicU64, send: &mut impl FnMut(
                     });
                     return;
                 };
-                stacks.extend(ImageStack::new(values, IMAGE_SIDE, IMAGE_SIDE));
+                stacks.extend(stack);
                 send(Event::Progress {
                     generation,
                     done: done + 1,

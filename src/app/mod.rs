@@ -17,7 +17,7 @@ pub use source::SourceImage;
 
 use crate::data::BuiltinDataset;
 use crate::diffusion::ForwardMode;
-use crate::gpu::{self, ComputeDevice};
+use crate::gpu::{self, ComputeDevice, ComputePreference};
 use crate::render::{ImageRenderer, ImageStack};
 use crate::schedule::ScheduleSpec;
 use jobs::{Event, Job, Worker};
@@ -60,9 +60,14 @@ pub struct App {
 }
 
 impl App {
+    /// Builds the app with the compute device `NOISESCOPE_COMPUTE` asks for (see [`Self::with_compute`]).
+    pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
+        Self::with_compute(cc, ComputePreference::from_env())
+    }
+
     /// Builds the app: restores settings, chooses the compute device, loads the dataset and
     /// starts the worker.
-    pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
+    pub fn with_compute(cc: &eframe::CreationContext<'_>, preference: ComputePreference) -> Self {
         let settings: Settings = cc
             .storage
             .and_then(|s| eframe::get_value(s, SETTINGS_KEY))
@@ -72,14 +77,14 @@ impl App {
         if let Some(state) = render_state {
             ImageRenderer::install(state);
         }
-        let compute = gpu::compute_device(render_state);
+        let compute = gpu::compute_device(render_state, preference);
         let dataset = BuiltinDataset::load_shipped().map_err(|e| e.to_string());
         let source = dataset
             .as_ref()
             .ok()
             .and_then(|d| SourceImage::from_dataset(d, settings.dataset_index))
             .unwrap_or_else(SourceImage::test_pattern);
-        let worker = Worker::spawn(compute.device.clone(), cc.egui_ctx.clone())
+        let worker = Worker::spawn(&compute, cc.egui_ctx.clone())
             .map_err(|e| format!("cannot start the worker thread: {e}"));
         let mut slots: Vec<ScheduleSlot> = settings
             .specs
@@ -132,6 +137,16 @@ impl App {
     /// Whether the forward frames shown match the current image, schedules, mode and seed.
     pub fn forward_ready(&self) -> bool {
         self.forward.shown.is_some() && self.forward.shown == Some(self.forward_key())
+    }
+
+    /// Whether the frames on screen are drawn straight from the tensors' GPU buffers.
+    pub fn draws_from_tensor_buffers(&self) -> bool {
+        !self.forward.stacks.is_empty()
+            && self
+                .forward
+                .stacks
+                .iter()
+                .all(ImageStack::draws_from_tensor_buffer)
     }
 
     /// The frame x_t shown for schedule `slot` at the cursor (t clamped to its T).

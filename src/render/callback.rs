@@ -11,6 +11,7 @@ use eframe::egui;
 use eframe::egui_wgpu::{self, CallbackResources, CallbackTrait, ScreenDescriptor, wgpu};
 
 use super::{Colormap, ImageParams, ImagePipeline, ValueRange};
+use crate::gpu::GpuValues;
 
 static NEXT_STACK_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -19,6 +20,7 @@ static NEXT_STACK_ID: AtomicU64 = AtomicU64::new(1);
 pub struct ImageStack {
     id: u64,
     values: Arc<[f32]>,
+    gpu: Option<Arc<GpuValues>>,
     width: usize,
     height: usize,
 }
@@ -33,9 +35,23 @@ impl ImageStack {
         Some(Self {
             id: NEXT_STACK_ID.fetch_add(1, Ordering::Relaxed),
             values: values.into(),
+            gpu: None,
             width,
             height,
         })
+    }
+
+    /// The same stack, drawn from where burn computed it on the UI's GPU instead of from an
+    /// upload of the host copy. `gpu` must hold the same values as the host copy.
+    #[must_use]
+    pub fn with_gpu_values(mut self, gpu: GpuValues) -> Self {
+        self.gpu = Some(Arc::new(gpu));
+        self
+    }
+
+    /// Whether the stack is drawn straight from the tensor's GPU buffer.
+    pub fn draws_from_tensor_buffer(&self) -> bool {
+        self.gpu.is_some()
     }
 
     /// Identifies these values: a new stack gets a new id.
@@ -70,8 +86,52 @@ impl ImageStack {
 pub struct ImageRenderer {
     pipeline: ImagePipeline,
     target: wgpu::TextureFormat,
-    stacks: HashMap<u64, wgpu::Buffer>,
+    stacks: HashMap<u64, BoundValues>,
     draws: HashMap<egui::Id, Draw>,
+}
+
+/// A stack's values on the GPU, as the shader binds them.
+struct BoundValues {
+    buffer: wgpu::Buffer,
+    /// Start of the bound range, aligned as storage bindings require.
+    bind_offset: u64,
+    /// Bytes bound from `bind_offset`.
+    bind_size: u64,
+    /// Element index of the stack's first value within the bound range.
+    base: u32,
+}
+
+impl BoundValues {
+    /// The host copy, uploaded to a buffer of its own.
+    fn upload(device: &wgpu::Device, values: &[f32]) -> Self {
+        Self {
+            buffer: ImagePipeline::upload_values(device, values),
+            bind_offset: 0,
+            bind_size: std::mem::size_of_val(values) as u64,
+            base: 0,
+        }
+    }
+
+    /// The tensor's own buffer, bound from the aligned offset at or before its first value.
+    fn borrow(device: &wgpu::Device, gpu: &GpuValues, values: usize) -> Self {
+        let alignment = u64::from(device.limits().min_storage_buffer_offset_alignment);
+        let bind_offset = gpu.byte_offset - gpu.byte_offset % alignment;
+        let lead = gpu.byte_offset - bind_offset;
+        Self {
+            buffer: gpu.buffer.clone(),
+            bind_offset,
+            bind_size: lead + 4 * values as u64,
+            base: (lead / 4) as u32,
+        }
+    }
+
+    fn binding(&self) -> wgpu::BufferBinding<'_> {
+        wgpu::BufferBinding {
+            buffer: &self.buffer,
+            offset: self.bind_offset,
+            size: std::num::NonZeroU64::new(self.bind_size),
+        }
+    }
 }
 
 struct Draw {
@@ -101,12 +161,16 @@ impl ImageRenderer {
         let values = self
             .stacks
             .entry(stack.id)
-            .or_insert_with(|| ImagePipeline::upload_values(device, &stack.values));
+            .or_insert_with(|| match &stack.gpu {
+                Some(gpu) => BoundValues::borrow(device, gpu, stack.values.len()),
+                None => BoundValues::upload(device, &stack.values),
+            });
+        let base = values.base;
         let draw = match self.draws.remove(&image.key) {
             Some(draw) if draw.stack == stack.id => draw,
             _ => {
                 let params = ImagePipeline::params_buffer(device);
-                let bind_group = self.pipeline.bind(device, &params, values);
+                let bind_group = self.pipeline.bind(device, &params, values.binding());
                 Draw {
                     params,
                     stack: stack.id,
@@ -117,6 +181,7 @@ impl ImageRenderer {
         let params = ImageParams::new(
             stack.width as u32,
             stack.height as u32,
+            base,
             image.row.min(stack.rows() - 1) as u32,
             image.range,
             image.colormap,

@@ -21,10 +21,12 @@ pub struct ImageParams {
 }
 
 impl ImageParams {
-    /// Draw image `row` (of `width`×`height` values) of a stack with a range and a map.
+    /// Draw image `row` (of `width`×`height` values) of a stack whose first value is element
+    /// `base` of the bound buffer, with a range and a map.
     pub fn new(
         width: u32,
         height: u32,
+        base: u32,
         row: u32,
         range: ValueRange,
         map: Colormap,
@@ -32,7 +34,7 @@ impl ImageParams {
     ) -> Self {
         Self {
             size: [width, height],
-            offset: row * width * height,
+            offset: base + row * width * height,
             colormap: map.shader_index(),
             range: [range.low, range.high],
             linear_output: u32::from(target.is_srgb()),
@@ -123,12 +125,12 @@ impl ImagePipeline {
         })
     }
 
-    /// Binds a parameters buffer and a values buffer together.
+    /// Binds a parameters buffer and (a range of) a values buffer together.
     pub fn bind(
         &self,
         device: &wgpu::Device,
         params: &wgpu::Buffer,
-        values: &wgpu::Buffer,
+        values: wgpu::BufferBinding<'_>,
     ) -> wgpu::BindGroup {
         device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("noisescope image bind group"),
@@ -140,7 +142,7 @@ impl ImagePipeline {
                 },
                 wgpu::BindGroupEntry {
                     binding: 1,
-                    resource: values.as_entire_binding(),
+                    resource: wgpu::BindingResource::Buffer(values),
                 },
             ],
         })

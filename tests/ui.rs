@@ -183,3 +183,19 @@ fn a_dropped_image_is_converted_and_noised() {
     run_until(&mut harness, "its frames", App::forward_ready);
     harness.get_by_label_contains("resized from 48×48 to 28×28");
 }
+
+#[test]
+fn arrow_keys_step_t_after_a_button_was_clicked() {
+    let mut harness = harness();
+    open_forward_panel(&mut harness);
+    harness.get_by_label("New seed").click();
+    harness.run_steps(2);
+    run_until(&mut harness, "frames of the new seed", App::forward_ready);
+    let t = harness.state().settings().cursor_t;
+    harness.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::ArrowRight);
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings().cursor_t, t + 10);
+    harness.key_press(egui::Key::ArrowLeft);
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings().cursor_t, t + 9);
+}

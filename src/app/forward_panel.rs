@@ -4,6 +4,7 @@ use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
 
 use super::App;
+use super::file_dialog::PendingDialog;
 use super::image_view::{ImageStyle, image_view};
 use super::schedules_panel::SLOT_COLORS;
 use crate::data::FASHION_CLASSES;
@@ -80,20 +81,19 @@ fn source_ui(ui: &mut egui::Ui, app: &mut App) {
             }
         }
         ui.separator();
-        if ui.button("Open image…").clicked()
-            && let Some(path) = rfd::FileDialog::new()
-                .add_filter(
-                    "images",
-                    &[
-                        "png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff", "pnm", "pgm",
-                        "ppm",
-                    ],
-                )
-                .pick_file()
+        let waiting = app.file_dialog.is_some();
+        if ui
+            .add_enabled(!waiting, egui::Button::new("Open image…"))
+            .clicked()
         {
-            app.load_image_file(path);
+            app.file_dialog = Some(PendingDialog::open(ui.ctx()));
         }
-        ui.label(RichText::new("or drop an image file on the window").weak());
+        if waiting {
+            ui.spinner();
+            ui.label("waiting for the file dialog — if none appears, this desktop has no file-chooser portal: drop the image on the window instead");
+        } else {
+            ui.label(RichText::new("or drop an image file on the window").weak());
+        }
         if app.loading_image {
             ui.spinner();
         }
@@ -142,8 +142,10 @@ fn t_slider_ui(ui: &mut egui::Ui, app: &mut App) {
     let max_t = app.max_steps();
     ui.horizontal(|ui| {
         ui.spacing_mut().slider_width = (ui.available_width() - 160.0).max(120.0);
-        ui.add(egui::Slider::new(&mut app.settings.cursor_t, 1..=max_t).text("t"))
+        let slider = ui
+            .add(egui::Slider::new(&mut app.settings.cursor_t, 1..=max_t).text("t"))
             .on_hover_text("←/→ step by 1, Shift+←/→ by 10");
+        app.t_slider = Some(slider.id);
     });
 }
 

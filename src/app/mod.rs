@@ -1,5 +1,6 @@
 //! The eframe app: state, the worker, and the panels (one per file).
 
+mod file_dialog;
 mod fonts;
 mod forward_panel;
 mod image_view;
@@ -55,6 +56,8 @@ pub struct App {
     source: SourceImage,
     image_error: Option<String>,
     loading_image: bool,
+    file_dialog: Option<file_dialog::PendingDialog>,
+    t_slider: Option<egui::Id>,
     forward: ForwardState,
     worker: Result<Worker, String>,
 }
@@ -109,6 +112,8 @@ impl App {
             source,
             image_error: None,
             loading_image: false,
+            file_dialog: None,
+            t_slider: None,
             forward: ForwardState::default(),
             worker,
         }
@@ -226,6 +231,25 @@ impl App {
     }
 
     fn apply_events(&mut self) {
+        if let Some(dialog) = &self.file_dialog {
+            match dialog.poll() {
+                file_dialog::DialogAnswer::Waiting => {}
+                file_dialog::DialogAnswer::Closed(path) => {
+                    self.file_dialog = None;
+                    if let Some(path) = path {
+                        self.load_image_file(path);
+                    }
+                }
+                file_dialog::DialogAnswer::Unavailable => {
+                    self.file_dialog = None;
+                    self.image_error = Some(
+                        "no file dialog could be shown (on Linux it needs xdg-desktop-portal): \
+                         drop the image file on the window instead"
+                            .to_owned(),
+                    );
+                }
+            }
+        }
         let events = match &self.worker {
             Ok(worker) => worker.drain(),
             Err(_) => Vec::new(),
@@ -279,7 +303,9 @@ impl App {
             self.settings.tab = Tab::Forward;
             self.load_image_file(path);
         }
-        if ctx.memory(|m| m.focused().is_some()) {
+        // Text fields and the t slider handle the arrows themselves.
+        let focused = ctx.memory(|m| m.focused());
+        if ctx.egui_wants_keyboard_input() || (focused.is_some() && focused == self.t_slider) {
             return;
         }
         let (left, right, shift) = ctx.input(|i| {

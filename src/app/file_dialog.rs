@@ -1,0 +1,76 @@
+//! The native Open dialog, kept from freezing the UI.
+//!
+//! On Linux rfd asks the desktop's file-chooser portal over D-Bus; where no portal runs, that
+//! call never returns, so it is made on a thread of its own there. Elsewhere the dialog must be
+//! opened from the UI thread, where it is modal and returns when closed.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, TryRecvError, channel};
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+
+/// Image file extensions offered by the dialog.
+const IMAGE_EXTENSIONS: [&str; 11] = [
+    "png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff", "pnm", "pgm", "ppm",
+];
+
+/// Faster than a person can cancel a dialog: an empty answer this quick means none was shown.
+const TOO_QUICK: Duration = Duration::from_millis(400);
+
+/// An Open dialog that has been asked for and not yet answered.
+pub struct PendingDialog {
+    answer: Receiver<Option<PathBuf>>,
+    opened: Instant,
+}
+
+/// What became of a pending dialog.
+pub enum DialogAnswer {
+    /// Still open.
+    Waiting,
+    /// Closed, with the chosen file or none.
+    Closed(Option<PathBuf>),
+    /// Answered nothing at once: no dialog could be shown.
+    Unavailable,
+}
+
+impl PendingDialog {
+    /// Opens the dialog for an image file.
+    pub fn open(ctx: &egui::Context) -> Self {
+        let (sender, receiver) = channel();
+        let ask = move || {
+            rfd::FileDialog::new()
+                .set_title("Open an image to noise")
+                .add_filter("images", &IMAGE_EXTENSIONS)
+                .pick_file()
+        };
+        if cfg!(target_os = "linux") {
+            let ctx = ctx.clone();
+            let spawned = std::thread::Builder::new()
+                .name("noisescope-file-dialog".to_owned())
+                .spawn(move || {
+                    let _ = sender.send(ask());
+                    ctx.request_repaint();
+                });
+            if let Err(error) = spawned {
+                eprintln!("cannot open the file dialog: {error}");
+            }
+        } else {
+            let _ = sender.send(ask());
+        }
+        Self {
+            answer: receiver,
+            opened: Instant::now(),
+        }
+    }
+
+    /// Whether the dialog has been answered.
+    pub fn poll(&self) -> DialogAnswer {
+        match self.answer.try_recv() {
+            Ok(None) if self.opened.elapsed() < TOO_QUICK => DialogAnswer::Unavailable,
+            Ok(path) => DialogAnswer::Closed(path),
+            Err(TryRecvError::Empty) => DialogAnswer::Waiting,
+            Err(TryRecvError::Disconnected) => DialogAnswer::Unavailable,
+        }
+    }
+}

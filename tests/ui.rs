@@ -1,8 +1,10 @@
 //! The app driven as a person drives it, through egui_kittest and AccessKit.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eframe::egui;
 use egui::accesskit::Role;
@@ -41,16 +43,7 @@ fn harness() -> Harness<'static, App> {
 
 /// Steps frames until `done` holds, waiting for the worker thread; fails after a minute.
 fn run_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
-    let started = Instant::now();
-    while !done(harness.state()) {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.run_steps(2);
+    common::run_until(harness, what, Duration::from_secs(60), done);
 }
 
 fn open_forward_panel(harness: &mut Harness<'static, App>) {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eframe::egui;
 use egui::accesskit::Role;
@@ -42,16 +42,12 @@ fn screen_matches_reference(preference: ComputePreference) -> Harness<'static, A
     harness
         .get_by_role_and_label(Role::Button, "Forward")
         .click();
-    let started = Instant::now();
-    while !harness.state().forward_ready() {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no forward frames"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.run_steps(2);
+    common::run_until(
+        &mut harness,
+        "the forward frames",
+        Duration::from_secs(120),
+        App::forward_ready,
+    );
     let frame = harness
         .state()
         .displayed_frame(0)

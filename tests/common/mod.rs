@@ -17,28 +17,20 @@ pub fn gpu_required() -> bool {
 /// # Panics
 /// When no adapter is found and `NOISESCOPE_REQUIRE_GPU=1`.
 pub fn wgpu_device_or_fail() -> Option<Device> {
-    let adapter = pollster_adapter();
-    match adapter {
-        Some(info) => {
-            eprintln!("wgpu adapter: {} ({:?})", info.name, info.backend);
-            Some(
-                Device::wgpu_options()
-                    .init()
-                    .expect("burn must initialise wgpu on the adapter that was found"),
-            )
-        }
-        None if gpu_required() => panic!("{REQUIRE_GPU_ENV}=1 but no wgpu adapter was found"),
-        None => {
-            eprintln!("no wgpu adapter found; set {REQUIRE_GPU_ENV}=1 to make this a failure");
-            None
-        }
-    }
+    gpu_adapter_or_fail().then(|| {
+        Device::wgpu_options()
+            .init()
+            .expect("burn must initialise wgpu on the adapter that was found")
+    })
 }
 
 /// Whether a wgpu adapter exists; panics when none does and one is required.
 pub fn gpu_adapter_or_fail() -> bool {
     match pollster_adapter() {
-        Some(_) => true,
+        Some(info) => {
+            eprintln!("wgpu adapter: {} ({:?})", info.name, info.backend);
+            true
+        }
         None if gpu_required() => panic!("{REQUIRE_GPU_ENV}=1 but no wgpu adapter was found"),
         None => {
             eprintln!("no wgpu adapter found; set {REQUIRE_GPU_ENV}=1 to make this a failure");
@@ -66,4 +58,20 @@ pub fn pollster_block_on<F: std::future::Future>(future: F) -> F::Output {
         }
         std::thread::yield_now();
     }
+}
+
+/// Steps an app's frames until `done` holds, waiting for its worker thread; fails after `limit`.
+pub fn run_until<S: eframe::App>(
+    harness: &mut egui_kittest::Harness<'static, S>,
+    what: &str,
+    limit: std::time::Duration,
+    done: impl Fn(&S) -> bool,
+) {
+    let started = std::time::Instant::now();
+    while !done(harness.state()) {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        harness.step();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    harness.run_steps(2);
 }

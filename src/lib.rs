@@ -8,8 +8,11 @@ pub mod cli;
 pub mod data;
 pub mod diffusion;
 pub mod gpu;
+pub mod metrics;
+pub mod model;
 pub mod noise;
 pub mod render;
 pub mod schedule;
+pub mod train;
 
 pub use app::App;

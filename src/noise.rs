@@ -12,18 +12,40 @@ pub enum NoiseStream {
     Epsilon = 0,
     /// The fresh noise z_t of each step of the forward Markov chain.
     Chain = 1,
+    /// x_T, where a reverse sampler starts.
+    SampleStart = 2,
+    /// The fresh noise z of each reverse step.
+    SampleSteps = 3,
+}
+
+/// A seeded stream of N(0, 1) samples drawn a chunk at a time.
+#[derive(Clone, Debug)]
+pub struct NoiseSource {
+    rng: ChaCha8Rng,
+}
+
+impl NoiseSource {
+    /// The stream `stream` of `seed`.
+    pub fn new(seed: u64, stream: NoiseStream) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(stream as u64);
+        Self { rng }
+    }
+
+    /// The next `len` samples.
+    pub fn next_chunk(&mut self, len: usize) -> Vec<f32> {
+        (0..len)
+            .map(|_| {
+                let sample: f64 = StandardNormal.sample(&mut self.rng);
+                sample as f32
+            })
+            .collect()
+    }
 }
 
 /// `len` independent N(0, 1) samples, the same for the same seed and stream on every machine.
 pub fn standard_normal(seed: u64, stream: NoiseStream, len: usize) -> Vec<f32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(stream as u64);
-    (0..len)
-        .map(|_| {
-            let sample: f64 = StandardNormal.sample(&mut rng);
-            sample as f32
-        })
-        .collect()
+    NoiseSource::new(seed, stream).next_chunk(len)
 }
 
 #[cfg(test)]

@@ -6,10 +6,15 @@
 mod betas;
 mod daed;
 mod report;
+mod sampling;
 mod spec;
 
 pub use daed::{DaedSwitch, daed_switch};
 pub use report::SanityReport;
+pub use sampling::{
+    DdimStep, DdpmStep, ReverseVariance, TimestepSpacing, X0Coefficients, ddim_step,
+    ddim_timesteps, ddpm_step, x0_coefficients,
+};
 pub use spec::{MAX_STEPS, MIN_STEPS, ScheduleKind, ScheduleSpec};
 
 /// Why a spec cannot become a schedule.

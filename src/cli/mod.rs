@@ -7,6 +7,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod sample;
+mod train;
+
+pub use sample::{ModelChoice, SampleArgs, SamplerArgs, save_grid};
+pub use train::{ArchitectureArgs, ModelScheduleArgs, TrainArgs, TrainClassifierArgs};
+
 use crate::data::{IMAGE_SIDE, load_user_image, to_bytes};
 use crate::diffusion::{ForwardMode, forward_all_steps, tensor_to_vec};
 use crate::schedule::{Schedule, ScheduleKind, ScheduleSpec, daed_switch};
@@ -77,6 +83,12 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Train an ε-prediction U-Net on IDX images (checkpoints, --resume, Ctrl-C saves).
+    Train(Box<TrainArgs>),
+    /// Train the Fashion-MNIST classifier used by `fid` and the quality checks.
+    TrainClassifier(TrainClassifierArgs),
+    /// Generate images with a trained U-Net (DDPM or DDIM); --frames keeps every step.
+    Sample(Box<SampleArgs>),
 }
 
 /// Parameters shared by every schedule kind; each kind reads the ones it uses.
@@ -146,6 +158,27 @@ pub enum DeviceArg {
     Gpu,
 }
 
+impl DeviceArg {
+    /// Opens the device, with a description for messages and metadata.
+    pub fn open(self) -> anyhow::Result<(burn::tensor::Device, String)> {
+        Ok(match self {
+            Self::Cpu => {
+                let threads = std::thread::available_parallelism().map_or(1, usize::from);
+                (
+                    burn::tensor::Device::flex(),
+                    format!("CPU (burn flex, {threads} threads)"),
+                )
+            }
+            Self::Gpu => (
+                burn::tensor::Device::wgpu_options()
+                    .init()
+                    .context("no wgpu device for --device gpu")?,
+                "GPU (burn wgpu, default adapter)".to_owned(),
+            ),
+        })
+    }
+}
+
 fn parse_kind(name: &str) -> Result<ScheduleKind, String> {
     ScheduleKind::from_cli_name(name).ok_or_else(|| {
         let names: Vec<&str> = ScheduleKind::ALL.iter().map(|k| k.cli_name()).collect();
@@ -204,6 +237,9 @@ pub fn run(command: Command, out: &mut impl Write) -> anyhow::Result<()> {
             let written = write_forward_pngs(&schedule, &request, device)?;
             writeln!(out, "wrote {written} images to {}", folder.display())?;
         }
+        Command::Train(args) => train::run_train(&args, out)?,
+        Command::TrainClassifier(args) => train::run_train_classifier(&args, out)?,
+        Command::Sample(args) => sample::run_sample(&args, out)?,
     }
     Ok(())
 }
@@ -262,12 +298,7 @@ fn write_forward_pngs(
     for note in &loaded.notes {
         eprintln!("note: {note}");
     }
-    let device = match device {
-        DeviceArg::Cpu => burn::tensor::Device::flex(),
-        DeviceArg::Gpu => burn::tensor::Device::wgpu_options()
-            .init()
-            .context("no wgpu device for --device gpu")?,
-    };
+    let (device, _) = device.open()?;
     let frames = tensor_to_vec(forward_all_steps(
         &loaded.pixels,
         schedule,

@@ -1,0 +1,227 @@
+//! `noisescope sample`: generate images with a trained U-Net, optionally keeping every step.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+
+use super::DeviceArg;
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, to_bytes};
+use crate::diffusion::{Sampler, SamplerConfig, SamplerKind, tensor_to_vec};
+use crate::model::{LoadedUNet, load_unet, shipped};
+use crate::schedule::{ReverseVariance, Schedule, TimestepSpacing};
+
+/// The shipped models, by schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ShippedModel {
+    /// The U-Net trained with the linear schedule.
+    Linear,
+    /// The U-Net trained with the cosine schedule.
+    Cosine,
+}
+
+impl ShippedModel {
+    fn relative_path(self) -> &'static str {
+        match self {
+            Self::Linear => shipped::UNET_LINEAR,
+            Self::Cosine => shipped::UNET_COSINE,
+        }
+    }
+}
+
+/// Which model to use: a shipped one by schedule, or a weights file.
+#[derive(Debug, Args)]
+pub struct ModelChoice {
+    /// A shipped model: linear or cosine.
+    #[arg(
+        long,
+        value_enum,
+        conflicts_with = "model",
+        required_unless_present = "model"
+    )]
+    pub schedule: Option<ShippedModel>,
+    /// A weights file written by `noisescope train`.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// cpu (burn flex) or gpu (wgpu).
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+}
+
+impl ModelChoice {
+    /// Loads the model on the chosen device.
+    pub fn load(&self) -> anyhow::Result<(LoadedUNet, burn::tensor::Device)> {
+        let path = match (&self.model, self.schedule) {
+            (Some(path), _) => path.clone(),
+            (None, Some(kind)) => shipped::path(kind.relative_path())?,
+            (None, None) => bail!("give --schedule linear|cosine or --model FILE"),
+        };
+        let (device, _) = self.device.open()?;
+        Ok((load_unet(&path, None, &device)?, device))
+    }
+}
+
+/// Sampler options on the command line.
+#[derive(Debug, Args)]
+pub struct SamplerArgs {
+    /// ddpm (every step, Algorithm 2) or ddim.
+    #[arg(long, value_enum, default_value_t = SamplerArg::Ddpm)]
+    pub sampler: SamplerArg,
+    /// DDIM's number of steps.
+    #[arg(long, default_value_t = 50)]
+    pub steps: usize,
+    /// DDIM's η in [0, 1].
+    #[arg(long, default_value_t = 0.0)]
+    pub eta: f64,
+    /// DDIM's timestep spacing.
+    #[arg(long, value_enum, default_value_t = SpacingArg::Leading)]
+    pub spacing: SpacingArg,
+    /// DDPM's σ_t²: posterior (β̃_t) or beta (β_t).
+    #[arg(long, value_enum, default_value_t = VarianceArg::Posterior)]
+    pub variance: VarianceArg,
+    /// Do not clip x̂0 to [−1, 1].
+    #[arg(long)]
+    pub no_clip: bool,
+}
+
+/// Samplers on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SamplerArg {
+    /// Ancestral sampling.
+    Ddpm,
+    /// DDIM.
+    Ddim,
+}
+
+/// Timestep spacings on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SpacingArg {
+    /// 1, 1 + T/N, …
+    Leading,
+    /// T, T − T/N, …
+    Trailing,
+    /// Evenly from 1 to T.
+    Linspace,
+}
+
+/// DDPM variances on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum VarianceArg {
+    /// σ_t² = β̃_t.
+    Posterior,
+    /// σ_t² = β_t.
+    Beta,
+}
+
+impl SamplerArgs {
+    /// The sampler configuration.
+    pub fn config(&self) -> SamplerConfig {
+        let kind = match self.sampler {
+            SamplerArg::Ddpm => SamplerKind::Ddpm {
+                variance: match self.variance {
+                    VarianceArg::Posterior => ReverseVariance::PosteriorBeta,
+                    VarianceArg::Beta => ReverseVariance::Beta,
+                },
+            },
+            SamplerArg::Ddim => SamplerKind::Ddim {
+                steps: self.steps,
+                eta: self.eta,
+                spacing: match self.spacing {
+                    SpacingArg::Leading => TimestepSpacing::Leading,
+                    SpacingArg::Trailing => TimestepSpacing::Trailing,
+                    SpacingArg::Linspace => TimestepSpacing::Linspace,
+                },
+            },
+        };
+        SamplerConfig {
+            kind,
+            clip_x0: !self.no_clip,
+        }
+    }
+}
+
+/// Options of `noisescope sample`.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// The model.
+    #[command(flatten)]
+    pub model: ModelChoice,
+    /// The sampler.
+    #[command(flatten)]
+    pub sampler: SamplerArgs,
+    /// Number of images.
+    #[arg(long, default_value_t = 16)]
+    pub n: usize,
+    /// Images per model evaluation.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Seed of x_T and of every step's noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write every step of the first batch as a grid image (frames/t0999.png, …).
+    #[arg(long)]
+    pub frames: bool,
+}
+
+/// Runs `noisescope sample`.
+pub fn run_sample(args: &SampleArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    if args.n == 0 || args.batch == 0 {
+        bail!("--n and --batch must be at least 1");
+    }
+    let (loaded, device) = args.model.load()?;
+    let schedule = Schedule::new(loaded.schedule.clone())?;
+    let config = args.sampler.config();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut written = 0;
+    for (batch_index, first) in (0..args.n).step_by(args.batch).enumerate() {
+        let b = args.batch.min(args.n - first);
+        let seed = args.seed.wrapping_add(batch_index as u64);
+        let shape = [b, 1, IMAGE_SIDE, IMAGE_SIDE];
+        let mut sampler =
+            Sampler::from_noise(&loaded.model, &schedule, config, shape, seed, &device)
+                .map_err(anyhow::Error::msg)?;
+        if args.frames && batch_index == 0 {
+            let folder = args.out.join("frames");
+            std::fs::create_dir_all(&folder)?;
+            for step in sampler.by_ref() {
+                let values = tensor_to_vec(step.x_t.reshape([b, IMAGE_PIXELS]));
+                save_grid(&values, b, &folder.join(format!("t{:04}.png", step.t)))?;
+            }
+        }
+        let images = tensor_to_vec(sampler.finish().reshape([b, IMAGE_PIXELS]));
+        for (i, image) in images.chunks(IMAGE_PIXELS).enumerate() {
+            super::save_png(
+                image,
+                1,
+                &args.out.join(format!("sample-{:05}.png", first + i)),
+            )?;
+        }
+        written += b;
+    }
+    writeln!(out, "wrote {written} samples to {}", args.out.display())?;
+    Ok(())
+}
+
+/// Writes `count` images side by side in a near-square grid with 1-pixel gaps.
+pub fn save_grid(values: &[f32], count: usize, path: &Path) -> anyhow::Result<()> {
+    let columns = (count as f64).sqrt().ceil().max(1.0) as usize;
+    let rows = count.div_ceil(columns);
+    let cell = IMAGE_SIDE + 1;
+    let (width, height) = (columns * cell + 1, rows * cell + 1);
+    let mut grid = image::GrayImage::new(width as u32, height as u32);
+    for (index, image) in values.chunks(IMAGE_PIXELS).take(count).enumerate() {
+        let (row, column) = (index / columns, index % columns);
+        for (p, byte) in to_bytes(image).into_iter().enumerate() {
+            let x = column * cell + 1 + p % IMAGE_SIDE;
+            let y = row * cell + 1 + p / IMAGE_SIDE;
+            grid.put_pixel(x as u32, y as u32, image::Luma([byte]));
+        }
+    }
+    grid.save(path)
+        .with_context(|| format!("cannot write {}", path.display()))
+}

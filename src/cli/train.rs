@@ -1,0 +1,318 @@
+//! `noisescope train` and `noisescope train-classifier`.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::bail;
+use clap::Args;
+
+use super::{DeviceArg, parse_kind};
+use crate::model::{ClassifierConfig, UNetConfig, load_classifier, parameter_count};
+use crate::schedule::{ScheduleKind, ScheduleSpec};
+use crate::train::{
+    ClassifierTraining, DiffusionTraining, Outcome, Progress, classifier_accuracy,
+    train_classifier, train_unet,
+};
+
+/// The schedule of a model (T is `--timesteps`, since `--steps` counts training steps).
+#[derive(Debug, Args)]
+pub struct ModelScheduleArgs {
+    /// T, the number of diffusion steps.
+    #[arg(long, default_value_t = 1000)]
+    pub timesteps: usize,
+    /// β at t = 1 (linear, scaled-linear, sigmoid).
+    #[arg(long, default_value_t = 1e-4)]
+    pub beta_start: f64,
+    /// β at t = T (linear, scaled-linear, sigmoid).
+    #[arg(long, default_value_t = 0.02)]
+    pub beta_end: f64,
+    /// The cosine schedule's offset s.
+    #[arg(long, default_value_t = 0.008)]
+    pub cosine_s: f64,
+    /// Rescale to zero terminal SNR (Lin et al. 2023).
+    #[arg(long)]
+    pub zero_terminal_snr: bool,
+}
+
+impl ModelScheduleArgs {
+    /// The schedule these options describe for `kind`.
+    pub fn spec(&self, kind: ScheduleKind) -> ScheduleSpec {
+        ScheduleSpec {
+            steps: self.timesteps,
+            beta_start: self.beta_start,
+            beta_end: self.beta_end,
+            cosine_s: self.cosine_s,
+            zero_terminal_snr: self.zero_terminal_snr,
+            ..ScheduleSpec::new(kind)
+        }
+    }
+}
+
+/// The U-Net's architecture options.
+#[derive(Debug, Args)]
+pub struct ArchitectureArgs {
+    /// Channels of the first level.
+    #[arg(long, default_value_t = 32)]
+    pub channels: usize,
+    /// Channel multiplier per level, e.g. 1,2,2 (28 → 14 → 7 pixels).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,2")]
+    pub multipliers: Vec<usize>,
+    /// Residual blocks per level.
+    #[arg(long, default_value_t = 1)]
+    pub blocks: usize,
+    /// Resolutions with self-attention, e.g. 7.
+    #[arg(long, value_delimiter = ',', default_value = "7")]
+    pub attention: Vec<usize>,
+    /// Dropout inside residual blocks.
+    #[arg(long, default_value_t = 0.1)]
+    pub dropout: f64,
+}
+
+impl ArchitectureArgs {
+    fn config(&self) -> UNetConfig {
+        UNetConfig::new()
+            .with_base_channels(self.channels)
+            .with_channel_multipliers(self.multipliers.clone())
+            .with_blocks_per_level(self.blocks)
+            .with_attention_resolutions(self.attention.clone())
+            .with_dropout(self.dropout)
+    }
+}
+
+/// Options of `noisescope train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Folder with Fashion-MNIST's IDX files (train-images-idx3-ubyte[.gz], …).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The schedule: linear, cosine, scaled-linear, sigmoid.
+    #[arg(long, value_parser = parse_kind)]
+    pub schedule: ScheduleKind,
+    /// The schedule's parameters.
+    #[command(flatten)]
+    pub schedule_args: ModelScheduleArgs,
+    /// The network.
+    #[command(flatten)]
+    pub architecture: ArchitectureArgs,
+    /// Total optimiser steps (a resumed run continues up to this count).
+    #[arg(long)]
+    pub steps: u64,
+    /// Images per step.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 5e-4)]
+    pub lr: f64,
+    /// Steps of linear learning-rate warm-up.
+    #[arg(long, default_value_t = 200)]
+    pub warmup: u64,
+    /// Decay of the exponential moving average that is written to --out.
+    #[arg(long, default_value_t = 0.999)]
+    pub ema: f64,
+    /// Seed of everything random in the run.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The weights file to write; checkpoints go to FILE.checkpoint/.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Steps between checkpoints.
+    #[arg(long, default_value_t = 500)]
+    pub checkpoint_every: u64,
+    /// Continue from the checkpoint beside --out.
+    #[arg(long)]
+    pub resume: bool,
+    /// cpu (burn flex) or gpu (wgpu).
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+}
+
+/// Options of `noisescope train-classifier`.
+#[derive(Debug, Args)]
+pub struct TrainClassifierArgs {
+    /// Folder with Fashion-MNIST's IDX files (train and t10k).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Total optimiser steps.
+    #[arg(long, default_value_t = 3000)]
+    pub steps: u64,
+    /// Images per step.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The weights file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue from the checkpoint beside --out.
+    #[arg(long)]
+    pub resume: bool,
+    /// cpu (burn flex) or gpu (wgpu).
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+}
+
+/// Runs `noisescope train`.
+pub fn run_train(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let (device, device_label) = args.device.open()?;
+    let architecture = args.architecture.config();
+    if let Err(reason) = architecture.validate() {
+        bail!("invalid architecture: {reason}");
+    }
+    let params = parameter_count(&architecture.init(&device));
+    writeln!(
+        out,
+        "U-Net: {params} parameters, {:.1} MFLOP per image and evaluation; training on {device_label}",
+        architecture.flops_per_image() as f64 / 1e6
+    )?;
+    let options = DiffusionTraining {
+        data_dir: args.data.clone(),
+        schedule: args.schedule_args.spec(args.schedule),
+        architecture,
+        steps: args.steps,
+        batch: args.batch,
+        learning_rate: args.lr,
+        warmup: args.warmup,
+        ema_decay: args.ema,
+        seed: args.seed,
+        out: args.out.clone(),
+        checkpoint_every: args.checkpoint_every,
+        report_every: 10,
+        resume: args.resume,
+        device,
+        device_label,
+        command: command_line(),
+    };
+    let stop = stop_on_ctrl_c();
+    let mut bar = ProgressLine::new();
+    let outcome = train_unet(&options, &stop, &mut |p| bar.show(p));
+    bar.finish();
+    report_outcome(outcome?, out)
+}
+
+/// Runs `noisescope train-classifier`, then prints the test accuracy.
+pub fn run_train_classifier(
+    args: &TrainClassifierArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let (device, device_label) = args.device.open()?;
+    let options = ClassifierTraining {
+        data_dir: args.data.clone(),
+        architecture: ClassifierConfig::new(),
+        steps: args.steps,
+        batch: args.batch,
+        learning_rate: args.lr,
+        seed: args.seed,
+        out: args.out.clone(),
+        report_every: 20,
+        resume: args.resume,
+        device: device.clone(),
+        device_label,
+        command: command_line(),
+    };
+    let stop = stop_on_ctrl_c();
+    let mut bar = ProgressLine::new();
+    let outcome = train_classifier(&options, &stop, &mut |p| bar.show(p));
+    bar.finish();
+    let finished = matches!(outcome, Ok(Outcome::Finished { .. }));
+    report_outcome(outcome?, out)?;
+    if finished {
+        let test = crate::data::LabelledImages::load(&args.data, crate::data::Split::Test)?;
+        let model = load_classifier(&args.out, &device)?;
+        let accuracy = classifier_accuracy(&model, &test, &device);
+        writeln!(
+            out,
+            "test accuracy: {:.2} % on {} images",
+            100.0 * accuracy,
+            test.len()
+        )?;
+    }
+    Ok(())
+}
+
+fn report_outcome(outcome: Outcome, out: &mut impl Write) -> anyhow::Result<()> {
+    match outcome {
+        Outcome::Finished {
+            path,
+            final_loss,
+            wall_time_s,
+        } => writeln!(
+            out,
+            "wrote {} (final loss {final_loss:.5}, {wall_time_s:.0} s of training)",
+            path.display()
+        )?,
+        Outcome::Stopped { step, checkpoint } => writeln!(
+            out,
+            "stopped at step {step}; checkpoint saved in {} (continue with --resume)",
+            checkpoint.display()
+        )?,
+    }
+    Ok(())
+}
+
+/// A flag raised by Ctrl-C, so that a training loop can save a checkpoint and stop; a second
+/// Ctrl-C quits at once.
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let sigint = signal_hook::consts::SIGINT;
+    let installed =
+        signal_hook::flag::register_conditional_shutdown(sigint, 130, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(sigint, Arc::clone(&stop)));
+    if let Err(error) = installed {
+        eprintln!("note: Ctrl-C will not save a checkpoint ({error})");
+    }
+    stop
+}
+
+fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
+}
+
+/// One progress line, rewritten in place on a terminal and appended otherwise (logs).
+struct ProgressLine {
+    terminal: bool,
+}
+
+impl ProgressLine {
+    fn new() -> Self {
+        Self {
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn show(&mut self, p: &Progress) {
+        let line = format!(
+            "step {}/{} ({:.1} %) · loss {:.5} · {:.1} images/s · ETA {}",
+            p.step,
+            p.total,
+            100.0 * p.step as f64 / p.total.max(1) as f64,
+            p.loss,
+            p.images_per_s,
+            format_duration(p.eta_s)
+        );
+        if self.terminal {
+            eprint!("\r{line}\x1b[K");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    fn finish(&self) {
+        if self.terminal {
+            eprintln!();
+        }
+    }
+}
+
+fn format_duration(seconds: f64) -> String {
+    if !seconds.is_finite() {
+        return "?".into();
+    }
+    let s = seconds.round() as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}

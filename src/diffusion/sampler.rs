@@ -1,0 +1,255 @@
+//! Reverse samplers as iterators: each item is one step (t, x_t, x̂0, ε̂); after the last,
+//! [`Sampler::current`] holds x_0.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::model::UNet;
+use crate::noise::{NoiseSource, NoiseStream};
+use crate::schedule::{
+    ReverseVariance, Schedule, TimestepSpacing, X0Coefficients, ddim_step, ddim_timesteps,
+    ddpm_step,
+};
+
+/// Anything that predicts the noise ε in x_t.
+pub trait Denoiser {
+    /// ε̂ for a batch `x_t` `[B, C, H, W]`, all at 1-based step `t`.
+    fn predict_noise(&self, x_t: Tensor<4>, t: usize) -> Tensor<4>;
+}
+
+impl Denoiser for UNet {
+    fn predict_noise(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
+        let batch = x_t.dims()[0];
+        self.forward(x_t, &vec![t; batch])
+    }
+}
+
+/// Which sampler, with its options.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SamplerKind {
+    /// Ancestral sampling, every step from T to 1 (Ho et al. Algorithm 2).
+    Ddpm {
+        /// σ_t² = β_t or β̃_t.
+        variance: ReverseVariance,
+    },
+    /// DDIM with `steps` steps; η = 0 is deterministic, η = 1 DDPM-like.
+    Ddim {
+        /// Number of steps N.
+        steps: usize,
+        /// Stochasticity η ∈ [0, 1].
+        eta: f64,
+        /// How the N steps are chosen.
+        spacing: TimestepSpacing,
+    },
+}
+
+/// A sampler and whether x̂0 is clipped to [−1, 1].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SamplerConfig {
+    /// The sampler.
+    pub kind: SamplerKind,
+    /// Clip x̂0 to the data range before using it.
+    pub clip_x0: bool,
+}
+
+impl Default for SamplerConfig {
+    fn default() -> Self {
+        Self {
+            kind: SamplerKind::Ddpm {
+                variance: ReverseVariance::PosteriorBeta,
+            },
+            clip_x0: true,
+        }
+    }
+}
+
+impl SamplerConfig {
+    /// The steps visited from `t_start` down, each with the step it goes to (0 = done).
+    pub fn plan(&self, schedule: &Schedule, t_start: usize) -> Result<Vec<(usize, usize)>, String> {
+        let t_max = schedule.steps();
+        if t_start == 0 || t_start > t_max {
+            return Err(format!("the start step {t_start} is outside 1..={t_max}"));
+        }
+        let visited: Vec<usize> = match self.kind {
+            SamplerKind::Ddpm { .. } => (1..=t_start).rev().collect(),
+            SamplerKind::Ddim {
+                steps,
+                eta,
+                spacing,
+            } => {
+                if !(0.0..=1.0).contains(&eta) {
+                    return Err(format!("η = {eta} is outside [0, 1]"));
+                }
+                let below = ddim_timesteps(t_max, steps, spacing)?
+                    .into_iter()
+                    .filter(|&t| t < t_start);
+                std::iter::once(t_start).chain(below).collect()
+            }
+        };
+        let next = visited.iter().skip(1).copied().chain(std::iter::once(0));
+        Ok(visited.iter().copied().zip(next).collect())
+    }
+}
+
+/// One reverse step as recorded: the state x_t and the model's predictions at t.
+#[derive(Clone, Debug)]
+pub struct ReverseStep {
+    /// The 1-based step.
+    pub t: usize,
+    /// x_t `[B, C, H, W]`.
+    pub x_t: Tensor<4>,
+    /// x̂0 (clipped when the sampler clips).
+    pub x0_hat: Tensor<4>,
+    /// ε̂ (recomputed from the clipped x̂0 for DDIM when clipping).
+    pub eps_hat: Tensor<4>,
+}
+
+/// A running reverse process.
+pub struct Sampler<'a, D: Denoiser + ?Sized> {
+    denoiser: &'a D,
+    schedule: Schedule,
+    config: SamplerConfig,
+    plan: Vec<(usize, usize)>,
+    position: usize,
+    x: Tensor<4>,
+    noise: NoiseSource,
+}
+
+impl<'a, D: Denoiser + ?Sized> Sampler<'a, D> {
+    /// Starts from pure noise x_T drawn from `seed` (the same seed gives the same x_T for every
+    /// model and device).
+    pub fn from_noise(
+        denoiser: &'a D,
+        schedule: &Schedule,
+        config: SamplerConfig,
+        shape: [usize; 4],
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let len = shape.iter().product();
+        let start = NoiseSource::new(seed, NoiseStream::SampleStart).next_chunk(len);
+        let x = Tensor::from_data(TensorData::new(start, shape), device);
+        Self::from_state(denoiser, schedule, config, x, schedule.steps(), seed)
+    }
+
+    /// Starts from a given x_t at 1-based step `t_start`.
+    pub fn from_state(
+        denoiser: &'a D,
+        schedule: &Schedule,
+        config: SamplerConfig,
+        x_t: Tensor<4>,
+        t_start: usize,
+        seed: u64,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            denoiser,
+            schedule: schedule.clone(),
+            plan: config.plan(schedule, t_start)?,
+            config,
+            position: 0,
+            x: x_t,
+            noise: NoiseSource::new(seed, NoiseStream::SampleSteps),
+        })
+    }
+
+    /// The state after the steps taken so far: x_0 once the iterator is exhausted.
+    pub fn current(&self) -> &Tensor<4> {
+        &self.x
+    }
+
+    /// The steps this run visits, with the step each goes to.
+    pub fn plan(&self) -> &[(usize, usize)] {
+        &self.plan
+    }
+
+    /// Runs every remaining step and returns x_0.
+    pub fn finish(mut self) -> Tensor<4> {
+        for _ in self.by_ref() {}
+        self.x
+    }
+
+    fn fresh_noise(&mut self, sigma: f64) -> Option<Tensor<4>> {
+        (sigma > 0.0).then(|| {
+            let shape = self.x.shape();
+            let values = self.noise.next_chunk(shape.num_elements());
+            Tensor::from_data(TensorData::new(values, shape), &self.x.device())
+        })
+    }
+}
+
+fn predict_x0(x_t: &Tensor<4>, eps: &Tensor<4>, c: X0Coefficients, clip: bool) -> Tensor<4> {
+    let x0 = x_t.clone() * c.from_xt + eps.clone() * c.from_eps;
+    if clip { x0.clamp(-1.0, 1.0) } else { x0 }
+}
+
+impl<D: Denoiser + ?Sized> Iterator for Sampler<'_, D> {
+    type Item = ReverseStep;
+
+    fn next(&mut self) -> Option<ReverseStep> {
+        let &(t, prev) = self.plan.get(self.position)?;
+        self.position += 1;
+        let x_t = self.x.clone();
+        let mut eps = self.denoiser.predict_noise(x_t.clone(), t);
+        let clip = self.config.clip_x0;
+        let (x0, next) = match self.config.kind {
+            SamplerKind::Ddpm { variance } => {
+                let step = ddpm_step(&self.schedule, t, variance);
+                let x0 = predict_x0(&x_t, &eps, step.x0, clip);
+                let mean = x0.clone() * step.mean_x0 + x_t.clone() * step.mean_xt;
+                let next = match self.fresh_noise(step.sigma) {
+                    Some(z) => mean + z * step.sigma,
+                    None => mean,
+                };
+                (x0, next)
+            }
+            SamplerKind::Ddim { eta, .. } => {
+                let step = ddim_step(&self.schedule, t, prev, eta);
+                let x0 = predict_x0(&x_t, &eps, step.x0, clip);
+                if clip {
+                    eps = (x_t.clone() - x0.clone() * step.signal_t) / step.noise_t;
+                }
+                let mean = x0.clone() * step.signal_prev + eps.clone() * step.dir_eps;
+                let next = match self.fresh_noise(step.sigma) {
+                    Some(z) => mean + z * step.sigma,
+                    None => mean,
+                };
+                (x0, next)
+            }
+        };
+        self.x = next;
+        Some(ReverseStep {
+            t,
+            x_t,
+            x0_hat: x0,
+            eps_hat: eps,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.plan.len() - self.position;
+        (left, Some(left))
+    }
+}
+
+/// A perfect denoiser for a known x0: ε = (x_t − √ᾱ_t x0) / √(1 − ᾱ_t). Used to check samplers.
+pub struct OracleDenoiser {
+    x0: Tensor<4>,
+    schedule: Schedule,
+}
+
+impl OracleDenoiser {
+    /// The oracle for clean images `x0` under `schedule`.
+    pub fn new(x0: Tensor<4>, schedule: &Schedule) -> Self {
+        Self {
+            x0,
+            schedule: schedule.clone(),
+        }
+    }
+}
+
+impl Denoiser for OracleDenoiser {
+    fn predict_noise(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
+        let alpha_bar = self.schedule.alpha_bar_at(t);
+        (x_t - self.x0.clone() * alpha_bar.sqrt()) / (1.0 - alpha_bar).sqrt()
+    }
+}

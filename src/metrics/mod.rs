@@ -1,0 +1,7 @@
+//! Sample-quality measures computed by the project itself.
+
+mod fid;
+mod linalg;
+
+pub use fid::{ClassifierView, FeatureStats, frechet_distance};
+pub use linalg::SymmetricMatrix;

@@ -1,0 +1,133 @@
+//! Checkpoint folders: `model.nsw` (training weights), `ema.nsw` (averaged weights, U-Nets),
+//! `optimizer.bpk` (Adam's moments) and `state.json`, written last so that it only ever points
+//! at complete files.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::tensor::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::TrainError;
+use crate::model::{WeightsFile, WeightsMetadata, save_module, write_atomically};
+
+const STATE_FILE: &str = "state.json";
+const MODEL_FILE: &str = "model.nsw";
+const EMA_FILE: &str = "ema.nsw";
+const OPTIMIZER_FILE: &str = "optimizer.bpk";
+
+/// Where the checkpoints of a run writing `out` live: `out` with `.checkpoint` appended.
+pub fn checkpoint_dir(out: &Path) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(".checkpoint");
+    out.with_file_name(name)
+}
+
+/// The progress of a run, and what a resumed run must agree with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointState {
+    /// Steps done.
+    pub step: u64,
+    /// Seconds spent over all sittings.
+    pub wall_time_s: f64,
+    /// Mean loss of the last reporting window.
+    pub recent_loss: f64,
+    /// Schedule, architecture, batch, seed…: a resumed run must use the same.
+    pub identity: serde_json::Value,
+}
+
+/// Saves a checkpoint of `model` (and `ema`) with the optimiser state.
+pub fn save<M: Module>(
+    dir: &Path,
+    model: &M,
+    ema: Option<&M>,
+    optimizer: &ModuleOptimizer,
+    metadata: &WeightsMetadata,
+    state: &CheckpointState,
+) -> Result<(), TrainError> {
+    save_module(model, metadata, &dir.join(MODEL_FILE))?;
+    if let Some(ema) = ema {
+        save_module(ema, metadata, &dir.join(EMA_FILE))?;
+    }
+    let optimizer_bytes = optimizer
+        .into_bytes()
+        .map_err(|e| TrainError::Input(format!("could not serialise the optimiser state: {e}")))?;
+    write_atomically(&dir.join(OPTIMIZER_FILE), &optimizer_bytes)?;
+    let json = serde_json::to_vec_pretty(state)
+        .map_err(|e| TrainError::Input(format!("could not serialise the checkpoint state: {e}")))?;
+    write_atomically(&dir.join(STATE_FILE), &json)?;
+    Ok(())
+}
+
+/// Reads the state of the checkpoint in `dir`, or `None` when there is none.
+pub fn read_state(dir: &Path) -> Result<Option<CheckpointState>, TrainError> {
+    let path = dir.join(STATE_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bytes =
+        fs::read(&path).map_err(|e| TrainError::Input(format!("{}: {e}", path.display())))?;
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        TrainError::Input(format!(
+            "{}: unreadable checkpoint state: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Refuses to resume when the checkpoint was made with other settings.
+pub fn check_identity(
+    dir: &Path,
+    state: &CheckpointState,
+    identity: &serde_json::Value,
+) -> Result<(), TrainError> {
+    if &state.identity == identity {
+        return Ok(());
+    }
+    Err(TrainError::Input(format!(
+        "{}: the checkpoint was made with other settings; resume with the same ones or choose \
+         another --out.\n  checkpoint: {}\n  now:        {}",
+        dir.display(),
+        state.identity,
+        identity
+    )))
+}
+
+/// Loads the training weights (`ema = false`) or averaged weights (`ema = true`) into `module`,
+/// checking that they belong to step `step`.
+pub fn load_weights<M: Module>(
+    dir: &Path,
+    module: M,
+    ema: bool,
+    step: u64,
+) -> Result<M, TrainError> {
+    let file = WeightsFile::read(&dir.join(if ema { EMA_FILE } else { MODEL_FILE }))?;
+    if file.metadata.training.steps != step {
+        return Err(TrainError::Input(format!(
+            "{}: holds step {}, but {STATE_FILE} says {step}; the checkpoint is inconsistent",
+            file.path.display(),
+            file.metadata.training.steps
+        )));
+    }
+    Ok(file.load_into(module)?)
+}
+
+/// Loads the optimiser state saved beside the weights.
+pub fn load_optimizer(
+    dir: &Path,
+    optimizer: ModuleOptimizer,
+) -> Result<ModuleOptimizer, TrainError> {
+    let path = dir.join(OPTIMIZER_FILE);
+    let bytes =
+        fs::read(&path).map_err(|e| TrainError::Input(format!("{}: {e}", path.display())))?;
+    optimizer
+        .from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| {
+            TrainError::Input(format!(
+                "{}: unreadable optimiser state: {e}",
+                path.display()
+            ))
+        })
+}

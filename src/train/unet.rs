@@ -1,0 +1,260 @@
+//! Training the ε-prediction U-Net: Algorithm 1 of Ho et al. with L_simple, Adam and an EMA.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::RngExt;
+use rand_distr::{Distribution, StandardNormal};
+use serde_json::json;
+
+use super::checkpoint::{self, CheckpointState, check_identity, checkpoint_dir};
+use super::ema::update_ema;
+use super::{Meter, Outcome, Progress, TrainError, learning_rate, step_rng};
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, Split};
+use crate::model::{ModelKind, TrainingRecord, UNet, UNetConfig, WeightsMetadata, save_module};
+use crate::schedule::{Schedule, ScheduleSpec};
+
+/// Everything a U-Net training run needs.
+#[derive(Clone, Debug)]
+pub struct DiffusionTraining {
+    /// Folder with `train-images-idx3-ubyte[.gz]` and labels.
+    pub data_dir: PathBuf,
+    /// The diffusion schedule.
+    pub schedule: ScheduleSpec,
+    /// The network.
+    pub architecture: UNetConfig,
+    /// Total optimiser steps.
+    pub steps: u64,
+    /// Images per step.
+    pub batch: usize,
+    /// Adam's learning rate after warm-up.
+    pub learning_rate: f64,
+    /// Steps of linear learning-rate warm-up.
+    pub warmup: u64,
+    /// Decay of the weight average that is shipped.
+    pub ema_decay: f64,
+    /// Seed of batches, steps, noise and initial weights.
+    pub seed: u64,
+    /// The weights file to write.
+    pub out: PathBuf,
+    /// Steps between checkpoints (0: only at the end and on stop).
+    pub checkpoint_every: u64,
+    /// Steps between progress reports.
+    pub report_every: u64,
+    /// Continue from the checkpoint beside `out`.
+    pub resume: bool,
+    /// The plain (non-autodiff) device to train on.
+    pub device: Device,
+    /// Its name, for the metadata.
+    pub device_label: String,
+    /// The command line, for the metadata.
+    pub command: String,
+}
+
+impl DiffusionTraining {
+    fn identity(&self) -> serde_json::Value {
+        json!({
+            "schedule": self.schedule,
+            "architecture": self.architecture,
+            "batch": self.batch,
+            "seed": self.seed,
+            "ema_decay": self.ema_decay,
+        })
+    }
+
+    fn metadata(&self, step: u64, loss: f64, wall_time_s: f64) -> WeightsMetadata {
+        WeightsMetadata {
+            kind: ModelKind::Unet,
+            architecture: serde_json::to_value(&self.architecture).unwrap_or_default(),
+            schedule: Some(self.schedule.clone()),
+            training: TrainingRecord {
+                data: self.data_dir.display().to_string(),
+                steps: step,
+                batch: self.batch,
+                learning_rate: self.learning_rate,
+                seed: self.seed,
+                final_loss: loss,
+                wall_time_s,
+                device: self.device_label.clone(),
+                ema_decay: self.ema_decay,
+                command: self.command.clone(),
+            },
+            written_by: format!("noisescope {}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
+    fn validate(&self) -> Result<Schedule, TrainError> {
+        self.architecture.validate().map_err(TrainError::Input)?;
+        if self.architecture.image_side != IMAGE_SIDE || self.architecture.image_channels != 1 {
+            return Err(TrainError::Input(format!(
+                "the training data are {IMAGE_SIDE}×{IMAGE_SIDE} grayscale images"
+            )));
+        }
+        if self.batch == 0 || self.steps == 0 {
+            return Err(TrainError::Input(
+                "--batch and --steps must be at least 1".into(),
+            ));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(TrainError::Input(format!(
+                "--lr {} must be positive",
+                self.learning_rate
+            )));
+        }
+        if !(0.0..1.0).contains(&self.ema_decay) {
+            return Err(TrainError::Input(format!(
+                "--ema {} must lie in [0, 1)",
+                self.ema_decay
+            )));
+        }
+        Schedule::new(self.schedule.clone()).map_err(|e| TrainError::Input(e.to_string()))
+    }
+}
+
+/// Runs (or resumes) a training run, reporting through `report` and stopping with a checkpoint
+/// when `stop` becomes true.
+pub fn train_unet(
+    options: &DiffusionTraining,
+    stop: &AtomicBool,
+    report: &mut dyn FnMut(&Progress),
+) -> Result<Outcome, TrainError> {
+    let schedule = options.validate()?;
+    let data = LabelledImages::load(&options.data_dir, Split::Train)
+        .map_err(|e| TrainError::Input(e.to_string()))?;
+    let alpha_bar = schedule.alpha_bar();
+    let dir = checkpoint_dir(&options.out);
+    let train_device = options.device.clone().autodiff();
+    train_device.seed(options.seed);
+    let mut model = options.architecture.init(&train_device);
+    let mut ema = model.valid();
+    let mut optimizer = AdamConfig::new().init();
+    let (mut step, mut past_s, mut recent_loss) = (0, 0.0, f64::NAN);
+    if options.resume {
+        let state = checkpoint::read_state(&dir)?.ok_or_else(|| {
+            TrainError::Input(format!("--resume: no checkpoint in {}", dir.display()))
+        })?;
+        check_identity(&dir, &state, &options.identity())?;
+        model = checkpoint::load_weights(&dir, model, false, state.step)?;
+        ema = checkpoint::load_weights(&dir, ema, true, state.step)?;
+        optimizer = checkpoint::load_optimizer(&dir, optimizer)?;
+        (step, past_s, recent_loss) = (state.step, state.wall_time_s, state.recent_loss);
+    }
+    let mut meter = Meter::new(step);
+    let mut last_saved = step;
+    let save = |model: &UNet, ema: &UNet, optimizer: &ModuleOptimizer, step, loss, wall| {
+        let metadata = options.metadata(step, loss, wall);
+        let state = CheckpointState {
+            step,
+            wall_time_s: wall,
+            recent_loss: loss,
+            identity: options.identity(),
+        };
+        checkpoint::save(&dir, model, Some(ema), optimizer, &metadata, &state)
+    };
+    while step < options.steps {
+        if stop.load(Ordering::Relaxed) {
+            let wall = past_s + meter.elapsed_s();
+            save(&model, &ema, &optimizer, step, recent_loss, wall)?;
+            return Ok(Outcome::Stopped {
+                step,
+                checkpoint: dir,
+            });
+        }
+        let (x_t, noise, t) = noisy_batch(&data, &alpha_bar, options, step, &train_device);
+        let prediction = model.forward(x_t, &t);
+        let loss = (prediction - noise).square().mean();
+        let loss_value = f64::from(loss.clone().into_scalar::<f32>());
+        if !loss_value.is_finite() {
+            let kept = if last_saved > 0 || options.resume {
+                format!(
+                    "The last good checkpoint (step {last_saved}) is kept in {}.",
+                    dir.display()
+                )
+            } else {
+                "No checkpoint had been saved yet.".to_owned()
+            };
+            return Err(TrainError::NonFinite {
+                step: step + 1,
+                loss: loss_value,
+                kept,
+            });
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let lr = learning_rate(options.learning_rate, options.warmup, step);
+        model = optimizer.step(lr, model, grads);
+        step += 1;
+        let decay = options
+            .ema_decay
+            .min((1.0 + step as f64) / (10.0 + step as f64));
+        ema = update_ema(ema, &model.valid(), decay);
+        meter.add(loss_value);
+        if step % options.report_every.max(1) == 0 || step == options.steps {
+            let progress = meter.report(step, options.steps, options.batch);
+            recent_loss = progress.loss;
+            report(&progress);
+        }
+        if options.checkpoint_every > 0 && step % options.checkpoint_every == 0 {
+            save(
+                &model,
+                &ema,
+                &optimizer,
+                step,
+                recent_loss,
+                past_s + meter.elapsed_s(),
+            )?;
+            last_saved = step;
+        }
+    }
+    let wall = past_s + meter.elapsed_s();
+    save(&model, &ema, &optimizer, step, recent_loss, wall)?;
+    save_module(
+        &ema,
+        &options.metadata(step, recent_loss, wall),
+        &options.out,
+    )?;
+    Ok(Outcome::Finished {
+        path: options.out.clone(),
+        final_loss: recent_loss,
+        wall_time_s: wall,
+    })
+}
+
+/// Draws the batch of step `step`: images x0, steps t ~ U{1..T}, noise ε, and
+/// x_t = √ᾱ_t x0 + √(1 − ᾱ_t) ε, computed on the host in f64 coefficients.
+fn noisy_batch(
+    data: &LabelledImages,
+    alpha_bar: &[f64],
+    options: &DiffusionTraining,
+    step: u64,
+    device: &Device,
+) -> (Tensor<4>, Tensor<4>, Vec<usize>) {
+    let mut rng = step_rng(options.seed, step);
+    let b = options.batch;
+    let indices: Vec<usize> = (0..b).map(|_| rng.random_range(0..data.len())).collect();
+    let t: Vec<usize> = (0..b)
+        .map(|_| rng.random_range(1..=alpha_bar.len()))
+        .collect();
+    let x0 = data.batch(&indices);
+    let noise: Vec<f32> = (0..b * IMAGE_PIXELS)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+    let x_t: Vec<f32> = x0
+        .chunks(IMAGE_PIXELS)
+        .zip(noise.chunks(IMAGE_PIXELS))
+        .zip(&t)
+        .flat_map(|((x, e), &t)| {
+            let a = alpha_bar[t - 1];
+            let (signal, sigma) = (a.sqrt() as f32, (1.0 - a).sqrt() as f32);
+            x.iter().zip(e).map(move |(x, e)| signal * x + sigma * e)
+        })
+        .collect();
+    let shape = [b, 1, IMAGE_SIDE, IMAGE_SIDE];
+    (
+        Tensor::from_data(TensorData::new(x_t, shape), device),
+        Tensor::from_data(TensorData::new(noise, shape), device),
+        t,
+    )
+}

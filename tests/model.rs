@@ -1,0 +1,197 @@
+//! The U-Net and classifier: shapes, parameter counts, weights files, CPU vs wgpu.
+
+mod common;
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::{Device, Distribution, Tensor};
+use noisescope::diffusion::tensor_to_vec;
+use noisescope::model::{
+    ClassifierConfig, ModelKind, TrainingRecord, UNet, UNetConfig, WeightsError, WeightsMetadata,
+    load_classifier, load_unet, parameter_count, save_module,
+};
+use noisescope::schedule::{ScheduleKind, ScheduleSpec};
+
+fn tiny_config() -> UNetConfig {
+    UNetConfig::new()
+        .with_base_channels(8)
+        .with_channel_multipliers(vec![1])
+        .with_attention_resolutions(vec![])
+        .with_norm_groups(4)
+        .with_dropout(0.0)
+}
+
+fn small_config() -> UNetConfig {
+    UNetConfig::new()
+        .with_base_channels(8)
+        .with_channel_multipliers(vec![1, 2, 2])
+        .with_norm_groups(4)
+}
+
+fn metadata(config: &UNetConfig, kind: ScheduleKind) -> WeightsMetadata {
+    WeightsMetadata {
+        kind: ModelKind::Unet,
+        architecture: serde_json::to_value(config).expect("config serialises"),
+        schedule: Some(ScheduleSpec::new(kind)),
+        training: TrainingRecord {
+            steps: 3,
+            seed: 9,
+            ..TrainingRecord::default()
+        },
+        written_by: "test".into(),
+    }
+}
+
+fn flat(tensor: Tensor<4>) -> Vec<f32> {
+    let [b, c, h, w] = tensor.dims();
+    tensor_to_vec(tensor.reshape([b, c * h * w]))
+}
+
+fn temp_path(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("noisescope-model-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}
+
+fn saved_unet(config: &UNetConfig, kind: ScheduleKind, name: &str) -> (UNet, std::path::PathBuf) {
+    let model = config.init(&Device::flex());
+    let path = temp_path(name);
+    save_module(&model, &metadata(config, kind), &path).expect("save");
+    (model, path)
+}
+
+#[test]
+fn parameter_count_matches_the_hand_count() {
+    // time MLP 288 + 1056, conv_in 80, one down block 1464, middle 2×1464, two up blocks
+    // (16 → 8 with a 1×1 skip) 2×2192, output norm 16 and conv 73, and self-attention (304
+    // each) after the down block, the first middle block and both up blocks: 10 593 + 4 × 304.
+    let model = tiny_config()
+        .with_attention_resolutions(vec![28])
+        .init(&Device::flex());
+    assert_eq!(parameter_count(&model), 10_593 + 4 * 304);
+}
+
+#[test]
+fn unet_maps_images_to_noise_of_the_same_shape() {
+    let device = Device::flex();
+    let config = small_config();
+    config.validate().expect("valid");
+    let model = config.init(&device);
+    let x = Tensor::<4>::random([3, 1, 28, 28], Distribution::Normal(0.0, 1.0), &device);
+    let eps = model.forward(x, &[1, 500, 1000]);
+    assert_eq!(eps.dims(), [3, 1, 28, 28]);
+    assert!(flat(eps).iter().all(|v| v.is_finite()));
+    assert!(config.flops_per_image() > 1_000_000);
+}
+
+#[test]
+fn invalid_architectures_are_rejected_with_the_reason() {
+    let odd = UNetConfig::new().with_channel_multipliers(vec![1, 2, 2, 2]);
+    assert!(odd.validate().unwrap_err().contains("not divisible by 2^3"));
+    let groups = UNetConfig::new().with_base_channels(12).with_norm_groups(8);
+    assert!(groups.validate().unwrap_err().contains("norm groups"));
+}
+
+#[test]
+fn save_and_load_round_trip_is_bit_exact() {
+    let config = small_config();
+    let (model, path) = saved_unet(&config, ScheduleKind::Linear, "round-trip.nsw");
+    let device = Device::flex();
+    let loaded = load_unet(
+        &path,
+        Some(&ScheduleSpec::new(ScheduleKind::Linear)),
+        &device,
+    )
+    .expect("load");
+    assert_eq!(loaded.config, config);
+    assert_eq!(loaded.metadata.training.seed, 9);
+    let x = Tensor::<4>::random([2, 1, 28, 28], Distribution::Normal(0.0, 1.0), &device);
+    let before = flat(model.valid().forward(x.clone(), &[3, 700]));
+    let after = flat(loaded.model.forward(x, &[3, 700]));
+    assert_eq!(before, after);
+}
+
+#[test]
+fn a_model_for_another_schedule_is_refused() {
+    let (_, path) = saved_unet(&tiny_config(), ScheduleKind::Cosine, "cosine.nsw");
+    let linear = ScheduleSpec::new(ScheduleKind::Linear);
+    let error = load_unet(&path, Some(&linear), &Device::flex()).expect_err("mismatch");
+    assert!(matches!(error, WeightsError::Mismatch { .. }));
+    assert!(
+        error.to_string().contains("trained for the schedule"),
+        "{error}"
+    );
+}
+
+#[test]
+fn truncated_or_corrupt_files_are_refused_with_a_message() {
+    let (_, path) = saved_unet(&tiny_config(), ScheduleKind::Linear, "damaged.nsw");
+    let bytes = std::fs::read(&path).expect("read");
+    let truncated = temp_path("truncated.nsw");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 100]).expect("write");
+    let error = load_unet(&truncated, None, &Device::flex()).expect_err("truncated");
+    assert!(error.to_string().contains("truncated"), "{error}");
+
+    let mut flipped = bytes.clone();
+    let last = flipped.len() - 10;
+    flipped[last] ^= 0xff;
+    let corrupt = temp_path("corrupt.nsw");
+    std::fs::write(&corrupt, &flipped).expect("write");
+    let error = load_unet(&corrupt, None, &Device::flex()).expect_err("corrupt");
+    assert!(error.to_string().contains("checksum"), "{error}");
+
+    let garbage = temp_path("garbage.nsw");
+    std::fs::write(&garbage, b"PNG not weights").expect("write");
+    let error = load_unet(&garbage, None, &Device::flex()).expect_err("garbage");
+    assert!(error.to_string().contains("header"), "{error}");
+
+    let missing = load_unet(Path::new("/nonexistent/unet.nsw"), None, &Device::flex());
+    assert!(matches!(missing, Err(WeightsError::Io { .. })));
+}
+
+#[test]
+fn a_classifier_file_is_not_a_unet() {
+    let device = Device::flex();
+    let classifier = ClassifierConfig::new().init(&device);
+    let path = temp_path("classifier.nsw");
+    let meta = WeightsMetadata {
+        kind: ModelKind::Classifier,
+        architecture: serde_json::to_value(ClassifierConfig::new()).expect("json"),
+        schedule: None,
+        training: TrainingRecord::default(),
+        written_by: "test".into(),
+    };
+    save_module(&classifier, &meta, &path).expect("save");
+    let error = load_unet(&path, None, &device).expect_err("wrong kind");
+    assert!(error.to_string().contains("holds a classifier"), "{error}");
+    assert!(load_classifier(&path, &device).is_ok());
+}
+
+#[test]
+fn wgpu_and_cpu_evaluate_the_same_model_alike() {
+    let Some(gpu) = common::wgpu_device_or_fail() else {
+        return;
+    };
+    let config = tiny_config().with_attention_resolutions(vec![28]);
+    let (_, path) = saved_unet(&config, ScheduleKind::Linear, "devices.nsw");
+    let cpu = Device::flex();
+    let on_cpu = load_unet(&path, None, &cpu).expect("cpu load").model;
+    let on_gpu = load_unet(&path, None, &gpu).expect("gpu load").model;
+    let x: Vec<f32> =
+        noisescope::noise::standard_normal(4, noisescope::noise::NoiseStream::SampleStart, 2 * 784);
+    let input = |device: &Device| {
+        Tensor::<4>::from_data(
+            burn::tensor::TensorData::new(x.clone(), [2, 1, 28, 28]),
+            device,
+        )
+    };
+    let a = flat(on_cpu.forward(input(&cpu), &[10, 900]));
+    let b = flat(on_gpu.forward(input(&gpu), &[10, 900]));
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-3, "largest CPU/wgpu difference {worst}");
+}

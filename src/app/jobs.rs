@@ -14,6 +14,7 @@ use std::time::Instant;
 use burn::tensor::Device;
 use eframe::egui;
 
+use super::sample_job::{ModelCache, SampleEvent, SampleRequest, run_sample_job};
 use crate::data::{IMAGE_SIDE, LoadedImage, load_user_image};
 use crate::diffusion::{ForwardMode, forward_all_steps, tensor_to_vec};
 use crate::gpu::{ComputeDevice, gpu_values};
@@ -37,6 +38,8 @@ pub enum Job {
     },
     /// Read and convert an image file.
     LoadImage(PathBuf),
+    /// Sample with one or more models, streaming every step.
+    Sample(SampleRequest),
 }
 
 /// What the worker reports.
@@ -61,6 +64,13 @@ pub enum Event {
     },
     /// An image file was read, or refused.
     ImageLoaded(Result<LoadedImage, String>),
+    /// News of the sampling job `generation`.
+    Sample {
+        /// The job.
+        generation: u64,
+        /// What happened.
+        event: SampleEvent,
+    },
 }
 
 /// The UI's handle on the worker thread.
@@ -68,6 +78,7 @@ pub struct Worker {
     jobs: Sender<Job>,
     events: Receiver<Event>,
     latest: Arc<AtomicU64>,
+    latest_sample: Arc<AtomicU64>,
 }
 
 impl Worker {
@@ -78,10 +89,15 @@ impl Worker {
         let (jobs, job_rx) = channel();
         let (event_tx, events) = channel();
         let latest = Arc::new(AtomicU64::new(0));
-        let worker_latest = Arc::clone(&latest);
+        let latest_sample = Arc::new(AtomicU64::new(0));
+        let generations = Generations {
+            forward: Arc::clone(&latest),
+            sample: Arc::clone(&latest_sample),
+        };
         std::thread::Builder::new()
             .name("noisescope-worker".to_owned())
             .spawn(move || {
+                let mut models = ModelCache::new();
                 for job in job_rx {
                     let mut send = |event| {
                         let _ = event_tx.send(event);
@@ -91,13 +107,14 @@ impl Worker {
                         device: &device,
                         shared_with_ui,
                     };
-                    run_job(job, &target, &worker_latest, &mut send);
+                    run_job(job, &target, &mut models, &generations, &mut send);
                 }
             })?;
         Ok(Self {
             jobs,
             events,
             latest,
+            latest_sample,
         })
     }
 
@@ -109,6 +126,16 @@ impl Worker {
     /// Cancels whatever forward job is running.
     pub fn cancel(&self) {
         self.latest.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A new sampling generation, which also cancels the running sampling job.
+    pub fn next_sample_generation(&self) -> u64 {
+        self.latest_sample.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Cancels the running sampling job.
+    pub fn cancel_sample(&self) {
+        self.latest_sample.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Queues a job; false if the worker is gone.
@@ -126,7 +153,14 @@ impl Drop for Worker {
     /// Closing the window cancels the running job; the thread ends when the channel closes.
     fn drop(&mut self) {
         self.cancel();
+        self.cancel_sample();
     }
+}
+
+/// The latest generation of each kind of job; older ones stop at their next check.
+struct Generations {
+    forward: Arc<AtomicU64>,
+    sample: Arc<AtomicU64>,
 }
 
 /// Where the worker computes, and whether the UI draws from the same GPU.
@@ -159,8 +193,35 @@ fn forward_stack(
     })
 }
 
-fn run_job(job: Job, target: &Target<'_>, latest: &AtomicU64, send: &mut impl FnMut(Event)) {
+fn run_job(
+    job: Job,
+    target: &Target<'_>,
+    models: &mut ModelCache,
+    generations: &Generations,
+    send: &mut impl FnMut(Event),
+) {
+    let latest: &AtomicU64 = &generations.forward;
     match job {
+        Job::Sample(request) => {
+            let generation = request.generation;
+            let mut forward = |event| send(Event::Sample { generation, event });
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                run_sample_job(
+                    &request,
+                    target.device,
+                    models,
+                    &generations.sample,
+                    &mut forward,
+                );
+            }));
+            if outcome.is_err() {
+                models.clear();
+                send(Event::Sample {
+                    generation,
+                    event: SampleEvent::Failed("sampling failed on the compute device".to_owned()),
+                });
+            }
+        }
         Job::LoadImage(path) => {
             let result = load_user_image(&path).map_err(|e| e.to_string());
             send(Event::ImageLoaded(result));

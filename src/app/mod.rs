@@ -5,6 +5,9 @@ mod fonts;
 mod forward_panel;
 mod image_view;
 mod jobs;
+mod reverse;
+mod reverse_panel;
+mod sample_job;
 mod schedules_panel;
 mod settings;
 mod slots;
@@ -12,7 +15,9 @@ mod source;
 
 use eframe::egui;
 
-pub use settings::{MAX_SCHEDULES, Settings, Tab, XAxis};
+pub use settings::{
+    MAX_SCHEDULES, ModelsShown, ReverseSettings, SamplerChoice, Settings, Tab, XAxis,
+};
 pub use slots::ScheduleSlot;
 pub use source::SourceImage;
 
@@ -59,6 +64,8 @@ pub struct App {
     file_dialog: Option<file_dialog::PendingDialog>,
     t_slider: Option<egui::Id>,
     forward: ForwardState,
+    reverse: reverse::ReverseState,
+    models_dir: Option<std::path::PathBuf>,
     worker: Result<Worker, String>,
 }
 
@@ -115,13 +122,28 @@ impl App {
             file_dialog: None,
             t_slider: None,
             forward: ForwardState::default(),
+            reverse: reverse::ReverseState::default(),
+            models_dir: None,
             worker,
         }
+    }
+
+    /// Takes the model files from `dir` (`unet-linear.nsw`, `unet-cosine.nsw`) instead of the
+    /// assets' `models/` folder.
+    #[must_use]
+    pub fn with_models_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.models_dir = Some(dir);
+        self
     }
 
     /// The settings as they stand.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The settings, to change them as a script would.
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
     }
 
     /// The compared schedules.
@@ -158,6 +180,110 @@ impl App {
     pub fn displayed_frame(&self, slot: usize) -> Option<&[f32]> {
         let stack = self.forward.stacks.get(slot)?;
         Some(stack.row(self.row_for(slot)))
+    }
+
+    /// Whether a sampling job is running.
+    pub fn sampling(&self) -> bool {
+        self.reverse.running
+    }
+
+    /// Steps recorded so far for each model column of the Reverse panel.
+    pub fn recorded_steps(&self) -> Vec<usize> {
+        self.reverse.runs.iter().map(|r| r.steps.len()).collect()
+    }
+
+    /// Why the last sampling request failed, while that is shown.
+    pub fn reverse_error(&self) -> Option<&str> {
+        self.reverse.error.as_deref()
+    }
+
+    /// The recorded step t shown for model column `model` at the cursor.
+    pub fn reverse_shown_t(&self, model: usize) -> Option<usize> {
+        let run = self.reverse.runs.get(model)?;
+        run.step_index(self.settings.cursor_t)
+            .map(|i| run.steps[i].t)
+    }
+
+    /// x_t of the selected image as shown for model column `model` (dequantised).
+    pub fn reverse_shown_x_t(&self, model: usize) -> Option<Vec<f32>> {
+        let run = self.reverse.runs.get(model)?;
+        let step = &run.steps[run.step_index(self.settings.cursor_t)?];
+        let selected = self
+            .settings
+            .reverse
+            .selected
+            .min(self.settings.reverse.batch.max(1) - 1);
+        let values = step.x_t.values();
+        values
+            .chunks(crate::data::IMAGE_PIXELS)
+            .nth(selected)
+            .map(<[f32]>::to_vec)
+    }
+
+    /// Starts sampling with the Reverse panel's settings, replacing any running job.
+    fn start_sampling(&mut self) {
+        let settings = self.settings.reverse.clone();
+        let config = reverse::sampler_config(&settings);
+        let files = match reverse::model_files(settings.models, self.models_dir.as_deref()) {
+            Ok(files) => files,
+            Err(message) => {
+                self.reverse.error = Some(message);
+                return;
+            }
+        };
+        let steps = match config.kind {
+            crate::diffusion::SamplerKind::Ddpm { .. } => self.max_steps().max(1000),
+            crate::diffusion::SamplerKind::Ddim { steps, .. } => steps,
+        };
+        if let Err(message) = reverse::check_recording_size(files.len(), steps, settings.batch) {
+            self.reverse.error = Some(message);
+            return;
+        }
+        let Ok(worker) = &self.worker else { return };
+        let generation = worker.next_sample_generation();
+        let request = sample_job::SampleRequest {
+            generation,
+            models: files.iter().map(|(_, p)| p.clone()).collect(),
+            config,
+            batch: settings.batch,
+            seed: settings.seed,
+        };
+        if worker.send(Job::Sample(request)) {
+            self.reverse = reverse::ReverseState {
+                generation,
+                runs: files
+                    .into_iter()
+                    .map(|(label, _)| reverse::ModelRun::new(label))
+                    .collect(),
+                running: true,
+                ..Default::default()
+            };
+        }
+    }
+
+    /// Stops the sampling job; the steps recorded so far stay.
+    fn cancel_sampling(&mut self) {
+        if let Ok(worker) = &self.worker {
+            worker.cancel_sample();
+        }
+        self.reverse.running = false;
+    }
+
+    /// Advances playback (towards t = 1) by the time since the last frame.
+    fn advance_playback(&mut self, ctx: &egui::Context) {
+        if !self.reverse.playing {
+            return;
+        }
+        let dt = f64::from(ctx.input(|i| i.stable_dt)).min(0.1);
+        self.reverse.play_carry += dt * self.settings.reverse.speed;
+        let whole = self.reverse.play_carry.floor();
+        self.reverse.play_carry -= whole;
+        let t = self.settings.cursor_t.saturating_sub(whole as usize).max(1);
+        self.settings.cursor_t = t;
+        if t == 1 {
+            self.reverse.playing = false;
+        }
+        ctx.request_repaint();
     }
 
     /// The 0-based row of slot `slot`'s stack at the cursor.
@@ -292,7 +418,10 @@ impl App {
                         }
                     }
                 }
-                Event::Progress { .. } | Event::Forward { .. } => {}
+                Event::Sample { generation, event } if generation == self.reverse.generation => {
+                    self.reverse.apply(event);
+                }
+                Event::Progress { .. } | Event::Forward { .. } | Event::Sample { .. } => {}
             }
         }
     }
@@ -315,6 +444,9 @@ impl App {
                 i.modifiers.shift,
             )
         });
+        if self.settings.tab == Tab::Reverse && ctx.input(|i| i.key_pressed(egui::Key::Space)) {
+            self.reverse.playing = !self.reverse.playing;
+        }
         let stride = if shift { 10 } else { 1 };
         let max_t = self.max_steps();
         if left {
@@ -369,6 +501,7 @@ impl eframe::App for App {
                 ui.separator();
                 ui.selectable_value(&mut self.settings.tab, Tab::Schedules, "Schedules");
                 ui.selectable_value(&mut self.settings.tab, Tab::Forward, "Forward");
+                ui.selectable_value(&mut self.settings.tab, Tab::Reverse, "Reverse");
             });
         });
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
@@ -377,7 +510,9 @@ impl eframe::App for App {
                 schedules_panel::schedules_ui(ui, &mut self.slots, &mut self.settings);
             }
             Tab::Forward => forward_panel::forward_ui(ui, self),
+            Tab::Reverse => reverse_panel::reverse_ui(ui, self),
         });
+        self.advance_playback(&ctx);
         self.settings.cursor_t = self.settings.cursor_t.clamp(1, self.max_steps());
         self.settings.specs = self.slots.iter().map(|s| s.draft.clone()).collect();
         if self.settings.tab == Tab::Forward {

@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod quality;
 mod sample;
 mod train;
+
+pub use quality::{BenchArgs, EvaluateArgs, FidArgs, fid_between, sample_many};
 
 pub use sample::{ModelChoice, SampleArgs, SamplerArgs, save_grid};
 pub use train::{ArchitectureArgs, ModelScheduleArgs, TrainArgs, TrainClassifierArgs};
@@ -89,6 +92,12 @@ pub enum Command {
     TrainClassifier(TrainClassifierArgs),
     /// Generate images with a trained U-Net (DDPM or DDIM); --frames keeps every step.
     Sample(Box<SampleArgs>),
+    /// FID-style distance between two image sets (folders, test-set or train-set).
+    Fid(FidArgs),
+    /// Sample N images and report FID to the test set, the FID floor and classifier confidence.
+    Evaluate(Box<EvaluateArgs>),
+    /// Time the U-Net and the DDPM sampler for batch sizes 1, 16 and 64.
+    Bench(BenchArgs),
 }
 
 /// Parameters shared by every schedule kind; each kind reads the ones it uses.
@@ -240,6 +249,9 @@ pub fn run(command: Command, out: &mut impl Write) -> anyhow::Result<()> {
         Command::Train(args) => train::run_train(&args, out)?,
         Command::TrainClassifier(args) => train::run_train_classifier(&args, out)?,
         Command::Sample(args) => sample::run_sample(&args, out)?,
+        Command::Fid(args) => quality::run_fid(&args, out)?,
+        Command::Evaluate(args) => quality::run_evaluate(&args, out)?,
+        Command::Bench(args) => quality::run_bench(&args, out)?,
     }
     Ok(())
 }

@@ -1,0 +1,199 @@
+//! The Reverse panel's state: the running sampling job and every recorded step of each model.
+
+use std::path::{Path, PathBuf};
+
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::diffusion::{RecordedStep, SamplerConfig, SamplerKind, recording_bytes};
+use crate::model::shipped;
+use crate::render::ImageStack;
+use crate::schedule::Schedule;
+
+use super::sample_job::SampleEvent;
+use super::settings::{ModelsShown, ReverseSettings, SamplerChoice};
+
+/// The most memory a recording may take.
+pub const RECORDING_LIMIT_BYTES: u64 = 1 << 30;
+/// The largest batch the panel offers.
+pub const MAX_BATCH: usize = 256;
+
+/// One model's column.
+#[derive(Default)]
+pub struct ModelRun {
+    /// "linear" or "cosine".
+    pub label: String,
+    /// Its schedule, once loaded.
+    pub schedule: Option<Schedule>,
+    /// Steps the run will record.
+    pub expected: usize,
+    /// Recorded steps, t descending.
+    pub steps: Vec<RecordedStep>,
+    /// x_0 once finished.
+    pub final_x0: Option<Vec<f32>>,
+    shown: Option<(usize, [ImageStack; 3])>,
+}
+
+impl ModelRun {
+    /// An empty column for the model called `label`.
+    pub fn new(label: String) -> Self {
+        Self {
+            label,
+            ..Self::default()
+        }
+    }
+
+    /// Index of the recorded step nearest to `t`.
+    pub fn step_index(&self, t: usize) -> Option<usize> {
+        if self.steps.is_empty() {
+            return None;
+        }
+        let after = self.steps.partition_point(|s| s.t > t);
+        let candidates = [after.checked_sub(1), Some(after.min(self.steps.len() - 1))];
+        candidates
+            .into_iter()
+            .flatten()
+            .min_by_key(|&i| self.steps[i].t.abs_diff(t))
+    }
+
+    /// x_t, x̂0 and ε̂ of the batch at the step nearest to `t`, as image stacks (cached).
+    pub fn frames_at(&mut self, t: usize) -> Option<(usize, &[ImageStack; 3])> {
+        let index = self.step_index(t)?;
+        if self.shown.as_ref().is_none_or(|(i, _)| *i != index) {
+            let step = &self.steps[index];
+            let stack = |q: &crate::diffusion::QuantizedBatch| {
+                ImageStack::new(q.values(), IMAGE_SIDE, IMAGE_SIDE)
+            };
+            let stacks = [
+                stack(&step.x_t)?,
+                stack(&step.x0_hat)?,
+                stack(&step.eps_hat)?,
+            ];
+            self.shown = Some((index, stacks));
+        }
+        let t_shown = self.steps[index].t;
+        self.shown.as_ref().map(|(_, stacks)| (t_shown, stacks))
+    }
+}
+
+/// The Reverse panel's job and results.
+#[derive(Default)]
+pub struct ReverseState {
+    /// The job whose events are accepted.
+    pub generation: u64,
+    /// One run per model.
+    pub runs: Vec<ModelRun>,
+    /// Whether the job is running.
+    pub running: bool,
+    /// Why the last request failed or was refused.
+    pub error: Option<String>,
+    /// Wall time of the last finished job.
+    pub seconds: Option<f64>,
+    /// Whether playback is on.
+    pub playing: bool,
+    /// Fractional steps of playback not yet shown.
+    pub play_carry: f64,
+}
+
+impl ReverseState {
+    /// Applies one event of the current job.
+    pub fn apply(&mut self, event: SampleEvent) {
+        match event {
+            SampleEvent::Started {
+                model,
+                schedule,
+                steps,
+            } => {
+                if let Some(run) = self.runs.get_mut(model) {
+                    run.schedule = Some(*schedule);
+                    run.expected = steps;
+                }
+            }
+            SampleEvent::Steps { model, steps } => {
+                if let Some(run) = self.runs.get_mut(model) {
+                    run.steps.extend(steps);
+                }
+            }
+            SampleEvent::Finished { model, x0 } => {
+                if let Some(run) = self.runs.get_mut(model) {
+                    run.final_x0 = Some(x0);
+                }
+            }
+            SampleEvent::Done { seconds } => {
+                self.running = false;
+                self.seconds = Some(seconds);
+            }
+            SampleEvent::Failed(message) => {
+                self.running = false;
+                self.error = Some(message);
+            }
+        }
+    }
+
+    /// Recorded and expected steps over all models.
+    pub fn progress(&self) -> (usize, usize) {
+        let done = self.runs.iter().map(|r| r.steps.len()).sum();
+        let total = self.runs.iter().map(|r| r.expected).sum();
+        (done, total)
+    }
+}
+
+/// The sampler the settings describe.
+pub fn sampler_config(settings: &ReverseSettings) -> SamplerConfig {
+    let kind = match settings.sampler {
+        SamplerChoice::Ddpm => SamplerKind::Ddpm {
+            variance: settings.variance,
+        },
+        SamplerChoice::Ddim => SamplerKind::Ddim {
+            steps: settings.ddim_steps,
+            eta: settings.eta,
+            spacing: settings.spacing,
+        },
+    };
+    SamplerConfig {
+        kind,
+        clip_x0: settings.clip,
+    }
+}
+
+/// The shipped model files to sample with, labelled.
+pub fn model_files(
+    models: ModelsShown,
+    dir: Option<&Path>,
+) -> Result<Vec<(String, PathBuf)>, String> {
+    let names: &[(&str, &str)] = match models {
+        ModelsShown::Linear => &[("linear", shipped::UNET_LINEAR)],
+        ModelsShown::Cosine => &[("cosine", shipped::UNET_COSINE)],
+        ModelsShown::Both => &[
+            ("linear", shipped::UNET_LINEAR),
+            ("cosine", shipped::UNET_COSINE),
+        ],
+    };
+    names
+        .iter()
+        .map(|(label, file)| {
+            let path = match dir {
+                Some(dir) => Ok(dir.join(Path::new(file).file_name().unwrap_or_default())),
+                None => shipped::path(file).map_err(|e| e.to_string()),
+            };
+            path.map(|p| ((*label).to_owned(), p))
+        })
+        .collect()
+}
+
+/// Refuses recordings that would not fit comfortably in memory, with the estimate.
+pub fn check_recording_size(models: usize, steps: usize, batch: usize) -> Result<(), String> {
+    let bytes = recording_bytes(models, steps, batch, IMAGE_PIXELS);
+    if batch == 0 || batch > MAX_BATCH {
+        return Err(format!(
+            "the batch must be between 1 and {MAX_BATCH} images"
+        ));
+    }
+    if bytes > RECORDING_LIMIT_BYTES {
+        return Err(format!(
+            "recording {steps} steps of {batch} images for {models} model(s) needs about {:.0} MB \
+             (limit {:.0} MB): use fewer images or DDIM with fewer steps",
+            bytes as f64 / 1e6,
+            RECORDING_LIMIT_BYTES as f64 / 1e6
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,231 @@
+//! The Reverse panel: sample with the trained models, then scrub or play every step, with x_t,
+//! the model's x̂0 and ε̂ side by side.
+
+use eframe::egui::{self, Color32, RichText};
+
+use super::App;
+use super::image_view::{ImageStyle, image_view};
+use super::reverse::MAX_BATCH;
+use super::settings::{ModelsShown, SamplerChoice};
+use crate::render::{Colormap, ValueRange};
+use crate::schedule::{ReverseVariance, TimestepSpacing};
+
+/// Draws the panel.
+pub fn reverse_ui(ui: &mut egui::Ui, app: &mut App) {
+    controls_ui(ui, app);
+    ui.separator();
+    scrubber_ui(ui, app);
+    if let Some(error) = &app.reverse.error {
+        ui.colored_label(Color32::from_rgb(235, 80, 80), error);
+    }
+    ui.separator();
+    if app.reverse.runs.is_empty() {
+        ui.label(
+            "Press Sample: the models start from the same noise x_T and every step is recorded.",
+        );
+        return;
+    }
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        ui.columns(app.reverse.runs.len(), |columns| {
+            for (index, column) in columns.iter_mut().enumerate() {
+                model_column_ui(column, app, index);
+            }
+        });
+    });
+}
+
+fn labelled_drag<N: egui::emath::Numeric>(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut N,
+    range: std::ops::RangeInclusive<N>,
+) {
+    let label = ui.label(label);
+    ui.add(egui::DragValue::new(value).range(range))
+        .labelled_by(label.id);
+}
+
+fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
+    let running = app.reverse.running;
+    ui.horizontal_wrapped(|ui| {
+        let s = &mut app.settings.reverse;
+        egui::ComboBox::from_label("models")
+            .selected_text(match s.models {
+                ModelsShown::Linear => "linear",
+                ModelsShown::Cosine => "cosine",
+                ModelsShown::Both => "linear and cosine",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut s.models, ModelsShown::Both, "linear and cosine");
+                ui.selectable_value(&mut s.models, ModelsShown::Linear, "linear");
+                ui.selectable_value(&mut s.models, ModelsShown::Cosine, "cosine");
+            });
+        labelled_drag(ui, "images", &mut s.batch, 1..=MAX_BATCH);
+        labelled_drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
+        egui::ComboBox::from_label("sampler")
+            .selected_text(match s.sampler {
+                SamplerChoice::Ddpm => "DDPM",
+                SamplerChoice::Ddim => "DDIM",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut s.sampler, SamplerChoice::Ddpm, "DDPM");
+                ui.selectable_value(&mut s.sampler, SamplerChoice::Ddim, "DDIM");
+            });
+        match s.sampler {
+            SamplerChoice::Ddpm => {
+                egui::ComboBox::from_label("σ²")
+                    .selected_text(variance_name(s.variance))
+                    .show_ui(ui, |ui| {
+                        for v in [ReverseVariance::PosteriorBeta, ReverseVariance::Beta] {
+                            ui.selectable_value(&mut s.variance, v, variance_name(v));
+                        }
+                    });
+            }
+            SamplerChoice::Ddim => {
+                labelled_drag(ui, "steps", &mut s.ddim_steps, 1..=1000);
+                ui.add(egui::Slider::new(&mut s.eta, 0.0..=1.0).text("η"));
+                egui::ComboBox::from_label("spacing")
+                    .selected_text(spacing_name(s.spacing))
+                    .show_ui(ui, |ui| {
+                        for v in [
+                            TimestepSpacing::Leading,
+                            TimestepSpacing::Trailing,
+                            TimestepSpacing::Linspace,
+                        ] {
+                            ui.selectable_value(&mut s.spacing, v, spacing_name(v));
+                        }
+                    });
+            }
+        }
+        ui.checkbox(&mut s.clip, "clip x̂0");
+        ui.separator();
+        if running {
+            let (done, total) = app.reverse.progress();
+            ui.spinner();
+            ui.label(format!("sampling: {done}/{total} steps"));
+            if ui.button("Cancel").clicked() {
+                app.cancel_sampling();
+            }
+        } else if ui.button("Sample").clicked() {
+            app.start_sampling();
+        }
+        if let Some(seconds) = app.reverse.seconds {
+            ui.label(
+                RichText::new(format!("last run {seconds:.1} s"))
+                    .small()
+                    .weak(),
+            );
+        }
+    });
+}
+
+fn variance_name(v: ReverseVariance) -> &'static str {
+    match v {
+        ReverseVariance::PosteriorBeta => "β̃_t (posterior)",
+        ReverseVariance::Beta => "β_t",
+    }
+}
+
+fn spacing_name(v: TimestepSpacing) -> &'static str {
+    match v {
+        TimestepSpacing::Leading => "leading",
+        TimestepSpacing::Trailing => "trailing",
+        TimestepSpacing::Linspace => "linspace",
+    }
+}
+
+fn scrubber_ui(ui: &mut egui::Ui, app: &mut App) {
+    let max_t = app.max_steps();
+    ui.horizontal(|ui| {
+        let label = if app.reverse.playing { "Pause" } else { "Play" };
+        if ui.button(label).on_hover_text("Space").clicked() {
+            if !app.reverse.playing && app.settings.cursor_t <= 1 {
+                app.settings.cursor_t = max_t;
+            }
+            app.reverse.playing = !app.reverse.playing;
+        }
+        ui.add(
+            egui::Slider::new(&mut app.settings.reverse.speed, 1.0..=500.0)
+                .logarithmic(true)
+                .text("steps/s"),
+        );
+        ui.spacing_mut().slider_width = (ui.available_width() - 80.0).max(120.0);
+        let slider = ui
+            .add(egui::Slider::new(&mut app.settings.cursor_t, 1..=max_t).text("t"))
+            .on_hover_text("←/→ step by 1, Shift+←/→ by 10, Space plays");
+        app.t_slider = Some(slider.id);
+    });
+}
+
+fn model_column_ui(ui: &mut egui::Ui, app: &mut App, index: usize) {
+    let t = app.settings.cursor_t;
+    let selected = app.settings.reverse.selected;
+    let gpu = app.gpu_draw;
+    let Some(run) = app.reverse.runs.get_mut(index) else {
+        return;
+    };
+    ui.label(RichText::new(format!("{} model", run.label)).strong());
+    let shown = run.frames_at(t).map(|(t, stacks)| (t, stacks.clone()));
+    let Some((shown_t, [x_t, x0, eps])) = shown else {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("waiting for the first step…");
+        });
+        return;
+    };
+    if let Some(schedule) = &run.schedule {
+        let alpha_bar = schedule.alpha_bar_at(shown_t);
+        let log_snr = (alpha_bar / (1.0 - alpha_bar)).ln();
+        ui.label(format!(
+            "t = {shown_t}   ᾱ_t = {alpha_bar:.5}   λ_t = {log_snr:.2}"
+        ));
+    }
+    let data_range = ImageStyle {
+        range: Some(ValueRange::default()),
+        colormap: Colormap::Gray,
+        gpu,
+    };
+    let noise_range = ImageStyle {
+        range: Some(ValueRange {
+            low: -3.0,
+            high: 3.0,
+        }),
+        colormap: Colormap::Diverging,
+        gpu,
+    };
+    let row = selected.min(x_t.rows().saturating_sub(1));
+    let side = ((ui.available_width() - 24.0) / 3.0).clamp(64.0, 220.0);
+    ui.horizontal(|ui| {
+        for (name, stack, style) in [
+            ("x_t", &x_t, noise_range),
+            ("x̂0", &x0, data_range),
+            ("ε̂", &eps, noise_range),
+        ] {
+            ui.vertical(|ui| {
+                ui.label(RichText::new(name).strong());
+                image_view(
+                    ui,
+                    &format!("{} {name} of image {row}", run.label),
+                    stack,
+                    row,
+                    side,
+                    style,
+                );
+            });
+        }
+    });
+    ui.label(
+        RichText::new("the batch at this step (click an image to show it large)")
+            .small()
+            .weak(),
+    );
+    let cell = 44.0;
+    ui.horizontal_wrapped(|ui| {
+        for image in 0..x_t.rows() {
+            let name = format!("{} x_t of image {image}", run.label);
+            if image_view(ui, &name, &x_t, image, cell, noise_range).clicked() {
+                app.settings.reverse.selected = image;
+            }
+        }
+    });
+}

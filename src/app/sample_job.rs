@@ -1,0 +1,181 @@
+//! The sampling job on the worker thread: load the models (cached), run their samplers side by
+//! side from the same x_T, and stream every step back in compact form.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use burn::tensor::{Device, Tensor};
+
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::diffusion::{
+    QuantizedBatch, RecordedStep, ReverseStep, Sampler, SamplerConfig, tensor_to_vec,
+};
+use crate::model::{LoadedUNet, load_unet};
+use crate::schedule::Schedule;
+
+/// What to sample.
+#[derive(Clone, Debug)]
+pub struct SampleRequest {
+    /// Identifies the request; stale generations stop.
+    pub generation: u64,
+    /// The weights files, one per column.
+    pub models: Vec<PathBuf>,
+    /// The sampler.
+    pub config: SamplerConfig,
+    /// Images per model.
+    pub batch: usize,
+    /// Seed of x_T and the steps' noise (the same for every model).
+    pub seed: u64,
+}
+
+/// What a sampling job reports.
+pub enum SampleEvent {
+    /// A model was loaded; its schedule and the steps it will visit.
+    Started {
+        /// Which model.
+        model: usize,
+        /// Its schedule.
+        schedule: Box<Schedule>,
+        /// The steps to come.
+        steps: usize,
+    },
+    /// Newly computed steps of a model.
+    Steps {
+        /// Which model.
+        model: usize,
+        /// The steps, in order.
+        steps: Vec<RecordedStep>,
+    },
+    /// The final x_0 of a model.
+    Finished {
+        /// Which model.
+        model: usize,
+        /// x_0 of the batch.
+        x0: Vec<f32>,
+    },
+    /// All done.
+    Done {
+        /// Wall time.
+        seconds: f64,
+    },
+    /// The job failed; nothing more comes.
+    Failed(String),
+}
+
+/// Models kept loaded between jobs, by file.
+pub type ModelCache = HashMap<PathBuf, LoadedUNet>;
+
+/// Runs a request, sending events tagged by the caller; returns early when superseded.
+pub fn run_sample_job(
+    request: &SampleRequest,
+    device: &Device,
+    cache: &mut ModelCache,
+    latest: &AtomicU64,
+    send: &mut dyn FnMut(SampleEvent),
+) {
+    let started = Instant::now();
+    for path in &request.models {
+        if !cache.contains_key(path) {
+            match load_unet(path, None, device) {
+                Ok(loaded) => {
+                    cache.insert(path.clone(), loaded);
+                }
+                Err(error) => {
+                    send(SampleEvent::Failed(format!(
+                        "{error}. Restore the file from the Noisescope assets or train one with \
+                         `noisescope train` (see the README)."
+                    )));
+                    return;
+                }
+            }
+        }
+    }
+    let shape = [request.batch, 1, IMAGE_SIDE, IMAGE_SIDE];
+    let mut samplers = Vec::new();
+    for (index, path) in request.models.iter().enumerate() {
+        let Some(loaded) = cache.get(path) else {
+            return;
+        };
+        let schedule = match Schedule::new(loaded.schedule.clone()) {
+            Ok(s) => s,
+            Err(e) => return send(SampleEvent::Failed(format!("{}: {e}", path.display()))),
+        };
+        match Sampler::from_noise(
+            &loaded.model,
+            &schedule,
+            request.config,
+            shape,
+            request.seed,
+            device,
+        ) {
+            Ok(sampler) => {
+                let steps = sampler.plan().len();
+                send(SampleEvent::Started {
+                    model: index,
+                    schedule: Box::new(schedule),
+                    steps,
+                });
+                samplers.push(sampler);
+            }
+            Err(message) => return send(SampleEvent::Failed(message)),
+        }
+    }
+    let mut pending: Vec<Vec<RecordedStep>> = vec![Vec::new(); samplers.len()];
+    let mut last_sent = Instant::now();
+    loop {
+        let mut any = false;
+        for (index, sampler) in samplers.iter_mut().enumerate() {
+            if latest.load(Ordering::SeqCst) != request.generation {
+                return;
+            }
+            if let Some(step) = sampler.next() {
+                pending[index].push(record(step, request.batch));
+                any = true;
+            }
+        }
+        if !any || last_sent.elapsed().as_millis() > 150 {
+            for (index, steps) in pending.iter_mut().enumerate() {
+                if !steps.is_empty() {
+                    send(SampleEvent::Steps {
+                        model: index,
+                        steps: std::mem::take(steps),
+                    });
+                }
+            }
+            last_sent = Instant::now();
+        }
+        if !any {
+            break;
+        }
+    }
+    for (index, sampler) in samplers.iter().enumerate() {
+        let x0 = tensor_to_vec(
+            sampler
+                .current()
+                .clone()
+                .reshape([request.batch, IMAGE_PIXELS]),
+        );
+        send(SampleEvent::Finished { model: index, x0 });
+    }
+    send(SampleEvent::Done {
+        seconds: started.elapsed().as_secs_f64(),
+    });
+}
+
+/// Reads x_t, x̂0 and ε̂ back in one transfer and quantises them.
+fn record(step: ReverseStep, batch: usize) -> RecordedStep {
+    let flat = |x: Tensor<4>| x.reshape([batch, IMAGE_PIXELS]);
+    let all = tensor_to_vec(Tensor::cat(
+        vec![flat(step.x_t), flat(step.x0_hat), flat(step.eps_hat)],
+        0,
+    ));
+    let size = batch * IMAGE_PIXELS;
+    RecordedStep {
+        t: step.t,
+        x_t: QuantizedBatch::new(&all[..size]),
+        x0_hat: QuantizedBatch::new(&all[size..2 * size]),
+        eps_hat: QuantizedBatch::new(&all[2 * size..]),
+    }
+}

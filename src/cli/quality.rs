@@ -1,0 +1,356 @@
+//! `noisescope fid`, `noisescope evaluate` and `noisescope bench`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde_json::json;
+
+use super::DeviceArg;
+use super::sample::{ModelChoice, SamplerArgs};
+use crate::data::{
+    BuiltinDataset, IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, Split, load_user_image,
+};
+use crate::diffusion::{Denoiser, Sampler, SamplerConfig, tensor_to_vec};
+use crate::metrics::{ClassifierView, FeatureStats, frechet_distance};
+use crate::model::{Classifier, UNetConfig, load_classifier, load_unet, shipped};
+use crate::schedule::{Schedule, ScheduleSpec};
+
+/// The confidence a sample needs to count as recognised.
+pub const CONFIDENCE_THRESHOLD: f64 = 0.9;
+
+/// Options of `noisescope fid`.
+#[derive(Debug, Args)]
+pub struct FidArgs {
+    /// First image set: a folder of images, `test-set` or `train-set`.
+    #[arg(long)]
+    pub a: String,
+    /// Second image set.
+    #[arg(long)]
+    pub b: String,
+    /// At most this many images from each set (the first ones).
+    #[arg(long)]
+    pub n: Option<usize>,
+    /// IDX folder for `train-set` (and `test-set`; the shipped test split otherwise).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Classifier weights (default: the shipped one).
+    #[arg(long)]
+    pub classifier: Option<PathBuf>,
+    /// cpu or gpu.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+}
+
+/// Options of `noisescope evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// The model.
+    #[command(flatten)]
+    pub model: ModelChoice,
+    /// The sampler.
+    #[command(flatten)]
+    pub sampler: SamplerArgs,
+    /// Samples to draw.
+    #[arg(long, default_value_t = 1000)]
+    pub n: usize,
+    /// Images per model evaluation.
+    #[arg(long, default_value_t = 250)]
+    pub batch: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// IDX folder with the train split (the FID floor uses its first --n images).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Classifier weights (default: the shipped one).
+    #[arg(long)]
+    pub classifier: Option<PathBuf>,
+    /// Also write the samples here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Options of `noisescope bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// cpu or gpu.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+    /// Weights to time (default: the shipped linear model's architecture).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Seconds to spend per measurement (at least 3 repetitions each).
+    #[arg(long, default_value_t = 2.0)]
+    pub seconds: f64,
+}
+
+/// Runs `noisescope fid`.
+pub fn run_fid(args: &FidArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let (device, _) = args.device.open()?;
+    let classifier = classifier(args.classifier.as_deref(), &device)?;
+    let a = image_set(&args.a, args.data.as_deref(), args.n)?;
+    let b = image_set(&args.b, args.data.as_deref(), args.n)?;
+    let fid = fid_between(&classifier, &a, &b, &device)?;
+    writeln!(
+        out,
+        "fid {fid:.4} ({} images in a, {} in b)",
+        a.len() / IMAGE_PIXELS,
+        b.len() / IMAGE_PIXELS
+    )?;
+    Ok(())
+}
+
+/// The FID between two sets of images (N × 784 values each).
+pub fn fid_between(
+    classifier: &Classifier,
+    a: &[f32],
+    b: &[f32],
+    device: &burn::tensor::Device,
+) -> anyhow::Result<f64> {
+    let fa = FeatureStats::fit(&ClassifierView::of(classifier, a, device).features)
+        .map_err(anyhow::Error::msg)?;
+    let fb = FeatureStats::fit(&ClassifierView::of(classifier, b, device).features)
+        .map_err(anyhow::Error::msg)?;
+    Ok(frechet_distance(&fa, &fb))
+}
+
+fn classifier(path: Option<&Path>, device: &burn::tensor::Device) -> anyhow::Result<Classifier> {
+    let path = match path {
+        Some(p) => p.to_path_buf(),
+        None => shipped::path(shipped::CLASSIFIER)?,
+    };
+    Ok(load_classifier(&path, device)?)
+}
+
+/// Reads `test-set`, `train-set` or a folder of images into N × 784 values in [−1, 1].
+fn image_set(name: &str, data: Option<&Path>, limit: Option<usize>) -> anyhow::Result<Vec<f32>> {
+    let limit = limit.unwrap_or(usize::MAX);
+    let split = |split, dir: &Path| -> anyhow::Result<Vec<f32>> {
+        let images = LabelledImages::load(dir, split)?;
+        let indices: Vec<usize> = (0..images.len().min(limit)).collect();
+        Ok(images.batch(&indices))
+    };
+    match (name, data) {
+        ("test-set", Some(dir)) => split(Split::Test, dir),
+        ("test-set", None) => {
+            let test = BuiltinDataset::load_shipped()?;
+            Ok((0..test.len().min(limit))
+                .filter_map(|i| test.image(i))
+                .flatten()
+                .collect())
+        }
+        ("train-set", Some(dir)) => split(Split::Train, dir),
+        ("train-set", None) => {
+            bail!("train-set needs --data DIR (the folder with train-images-idx3-ubyte)")
+        }
+        (folder, _) => image_folder(Path::new(folder), limit),
+    }
+}
+
+fn image_folder(dir: &Path, limit: usize) -> anyhow::Result<Vec<f32>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    paths.sort();
+    let mut values = Vec::new();
+    let (mut read, mut skipped) = (0, 0);
+    for path in paths {
+        if read == limit {
+            break;
+        }
+        match load_user_image(&path) {
+            Ok(image) => {
+                values.extend(image.pixels);
+                read += 1;
+            }
+            Err(_) => skipped += 1,
+        }
+    }
+    if read < 2 {
+        bail!(
+            "{}: {read} readable images (need at least 2; {skipped} files were not images)",
+            dir.display()
+        );
+    }
+    if skipped > 0 {
+        eprintln!(
+            "note: skipped {skipped} files in {} that are not readable images",
+            dir.display()
+        );
+    }
+    Ok(values)
+}
+
+/// Runs `noisescope evaluate`: samples, FID to the test set, the floor, and confidence.
+pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let (loaded, device) = args.model.load()?;
+    let classifier = classifier(args.classifier.as_deref(), &device)?;
+    let schedule = Schedule::new(loaded.schedule.clone())?;
+    let config = args.sampler.config();
+    let started = Instant::now();
+    let samples = sample_many(
+        &loaded.model,
+        &schedule,
+        config,
+        args.n,
+        args.batch,
+        args.seed,
+        &device,
+    )?;
+    let sampling_s = started.elapsed().as_secs_f64();
+    if let Some(folder) = &args.out {
+        std::fs::create_dir_all(folder)?;
+        for (i, image) in samples.chunks(IMAGE_PIXELS).enumerate() {
+            super::save_png(image, 1, &folder.join(format!("sample-{i:05}.png")))?;
+        }
+    }
+    let test = image_set("test-set", None, None)?;
+    let train = image_set("train-set", Some(&args.data), Some(args.n))?;
+    let sample_view = ClassifierView::of(&classifier, &samples, &device);
+    let test_view = ClassifierView::of(&classifier, &test, &device);
+    let train_view = ClassifierView::of(&classifier, &train, &device);
+    let stats = |v: &ClassifierView| FeatureStats::fit(&v.features).map_err(anyhow::Error::msg);
+    let (s, te, tr) = (
+        stats(&sample_view)?,
+        stats(&test_view)?,
+        stats(&train_view)?,
+    );
+    let fid = frechet_distance(&s, &te);
+    let floor = frechet_distance(&tr, &te);
+    let confident = sample_view.confident_share(CONFIDENCE_THRESHOLD);
+    let confident_real = test_view.confident_share(CONFIDENCE_THRESHOLD);
+    let report = json!({
+        "samples": args.n,
+        "sampler": config,
+        "fid_samples_vs_test": fid,
+        "fid_floor_train_vs_test": floor,
+        "fid_ratio": fid / floor,
+        "confident_share_samples": confident,
+        "confident_share_test": confident_real,
+        "confidence_ratio": confident / confident_real,
+        "passes_quality_bar": fid <= 5.0 * floor && confident >= 0.8 * confident_real,
+        "sampling_seconds": sampling_s,
+    });
+    writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    Ok(())
+}
+
+/// Draws `n` samples in batches, seeds `seed`, `seed + 1`, … per batch.
+pub fn sample_many<D: Denoiser + ?Sized>(
+    model: &D,
+    schedule: &Schedule,
+    config: SamplerConfig,
+    n: usize,
+    batch: usize,
+    seed: u64,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<Vec<f32>> {
+    if n == 0 || batch == 0 {
+        bail!("--n and --batch must be at least 1");
+    }
+    let mut values = Vec::with_capacity(n * IMAGE_PIXELS);
+    for (index, first) in (0..n).step_by(batch).enumerate() {
+        let b = batch.min(n - first);
+        let shape = [b, 1, IMAGE_SIDE, IMAGE_SIDE];
+        let sampler = Sampler::from_noise(
+            model,
+            schedule,
+            config,
+            shape,
+            seed.wrapping_add(index as u64),
+            device,
+        )
+        .map_err(anyhow::Error::msg)?;
+        values.extend(tensor_to_vec(sampler.finish().reshape([b, IMAGE_PIXELS])));
+        eprintln!("sampled {}/{n}", first + b);
+    }
+    Ok(values)
+}
+
+/// Runs `noisescope bench`.
+pub fn run_bench(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let (device, label) = args.device.open()?;
+    let (model, spec, origin) = match &args.model {
+        Some(path) => {
+            let loaded = load_unet(path, None, &device)?;
+            (loaded.model, loaded.schedule, path.display().to_string())
+        }
+        None => {
+            let path = shipped::path(shipped::UNET_LINEAR)?;
+            match load_unet(&path, None, &device) {
+                Ok(loaded) => (loaded.model, loaded.schedule, path.display().to_string()),
+                Err(_) => (
+                    bench_architecture().init(&device),
+                    ScheduleSpec::default(),
+                    "untrained default architecture".into(),
+                ),
+            }
+        }
+    };
+    let schedule = Schedule::new(spec)?;
+    writeln!(out, "device: {label}; model: {origin}")?;
+    writeln!(
+        out,
+        "batch,unet_evals_per_s,image_steps_per_s,ms_per_1000_step_ddpm_batch"
+    )?;
+    for batch in [1, 16, 64] {
+        let shape = [batch, 1, IMAGE_SIDE, IMAGE_SIDE];
+        let x = burn::tensor::Tensor::<4>::zeros(shape, &device);
+        let _ = tensor_to_vec(
+            model
+                .predict_noise(x.clone(), 500)
+                .reshape([batch, IMAGE_PIXELS]),
+        );
+        let evals_per_s = repeat_rate(args.seconds, || {
+            let _ = tensor_to_vec(
+                model
+                    .predict_noise(x.clone(), 500)
+                    .reshape([batch, IMAGE_PIXELS]),
+            );
+        });
+        let mut sampler = Sampler::from_noise(
+            &model,
+            &schedule,
+            SamplerConfig::default(),
+            shape,
+            0,
+            &device,
+        )
+        .map_err(anyhow::Error::msg)?;
+        let steps_per_s = repeat_rate(args.seconds, || {
+            if sampler.next().is_some() {
+                let _ = tensor_to_vec(sampler.current().clone().reshape([batch, IMAGE_PIXELS]));
+            }
+        });
+        writeln!(
+            out,
+            "{batch},{evals_per_s:.2},{:.1},{:.0}",
+            steps_per_s * batch as f64,
+            1000.0 * 1000.0 / steps_per_s
+        )?;
+    }
+    Ok(())
+}
+
+fn bench_architecture() -> UNetConfig {
+    UNetConfig::new()
+        .with_base_channels(16)
+        .with_channel_multipliers(vec![1, 2, 4])
+        .with_dropout(0.0)
+}
+
+/// Calls `work` for about `seconds` (at least 3 times) and returns calls per second.
+fn repeat_rate(seconds: f64, mut work: impl FnMut()) -> f64 {
+    let started = Instant::now();
+    let mut calls = 0u32;
+    while calls < 3 || started.elapsed().as_secs_f64() < seconds {
+        work();
+        calls += 1;
+    }
+    f64::from(calls) / started.elapsed().as_secs_f64()
+}

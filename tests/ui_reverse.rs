@@ -1,0 +1,170 @@
+//! The Reverse panel driven through egui_kittest: sample, scrub, cancel, and missing weights.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use burn::tensor::Device;
+use eframe::egui;
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use noisescope::App;
+use noisescope::app::{ModelsShown, SamplerChoice, Tab};
+use noisescope::model::{ModelKind, TrainingRecord, UNetConfig, WeightsMetadata, save_module};
+use noisescope::schedule::{ScheduleKind, ScheduleSpec};
+
+/// A folder with small untrained models for both schedules, T = 1000.
+fn models_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "noisescope-ui-reverse-{name}-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = UNetConfig::new()
+        .with_base_channels(8)
+        .with_channel_multipliers(vec![1, 2])
+        .with_attention_resolutions(vec![])
+        .with_norm_groups(4);
+    for (kind, file) in [
+        (ScheduleKind::Linear, "unet-linear.nsw"),
+        (ScheduleKind::Cosine, "unet-cosine.nsw"),
+    ] {
+        let metadata = WeightsMetadata {
+            kind: ModelKind::Unet,
+            architecture: serde_json::to_value(&config).expect("json"),
+            schedule: Some(ScheduleSpec::new(kind)),
+            training: TrainingRecord::default(),
+            written_by: "test".into(),
+        };
+        save_module(&config.init(&Device::flex()), &metadata, &dir.join(file)).expect("save");
+    }
+    dir
+}
+
+fn harness(dir: PathBuf) -> Harness<'static, App> {
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 950.0))
+        .build_eframe(move |cc| App::new(cc).with_models_dir(dir.clone()));
+    harness
+        .get_by_role_and_label(Role::Button, "Reverse")
+        .click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings().tab, Tab::Reverse);
+    harness
+}
+
+fn run_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
+    common::run_until(harness, what, Duration::from_secs(120), done);
+}
+
+#[test]
+fn sampling_records_every_step_and_the_scrubber_changes_the_frame() {
+    let mut harness = harness(models_dir("sample"));
+    {
+        let settings = &mut harness.state_mut().settings_mut().reverse;
+        settings.batch = 2;
+        settings.sampler = SamplerChoice::Ddpm;
+        settings.models = ModelsShown::Both;
+    }
+    harness
+        .get_by_role_and_label(Role::Button, "Sample")
+        .click();
+    harness.run_steps(2);
+    assert!(harness.state().sampling());
+    run_until(&mut harness, "both models to finish", |app| !app.sampling());
+    assert_eq!(harness.state().recorded_steps(), vec![1000, 1000]);
+    assert!(harness.state().reverse_error().is_none());
+
+    harness.state_mut().settings_mut().cursor_t = 900;
+    harness.run_steps(2);
+    assert_eq!(harness.state().reverse_shown_t(0), Some(900));
+    let before = harness.state().reverse_shown_x_t(0).expect("a frame");
+    harness.key_press(egui::Key::ArrowLeft);
+    harness.run_steps(2);
+    assert_eq!(harness.state().reverse_shown_t(0), Some(899));
+    harness.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::ArrowLeft);
+    harness.run_steps(2);
+    assert_eq!(harness.state().reverse_shown_t(1), Some(889));
+    let after = harness.state().reverse_shown_x_t(0).expect("a frame");
+    assert_ne!(before, after, "moving t must change the x_t shown");
+    // Both models started from the same x_T.
+    harness.state_mut().settings_mut().cursor_t = 1000;
+    harness.run_steps(2);
+    assert_eq!(
+        harness.state().reverse_shown_x_t(0),
+        harness.state().reverse_shown_x_t(1)
+    );
+}
+
+#[test]
+fn cancel_stops_the_sampling_job() {
+    let mut harness = harness(models_dir("cancel"));
+    harness.state_mut().settings_mut().reverse.batch = 8;
+    harness
+        .get_by_role_and_label(Role::Button, "Sample")
+        .click();
+    run_until(&mut harness, "the first steps", |app| {
+        app.recorded_steps().iter().any(|&n| n > 0)
+    });
+    harness
+        .get_by_role_and_label(Role::Button, "Cancel")
+        .click();
+    harness.run_steps(2);
+    assert!(!harness.state().sampling());
+    std::thread::sleep(Duration::from_millis(500));
+    harness.run_steps(2);
+    let recorded = harness.state().recorded_steps();
+    std::thread::sleep(Duration::from_millis(500));
+    harness.run_steps(2);
+    assert_eq!(
+        harness.state().recorded_steps(),
+        recorded,
+        "no steps arrive after Cancel"
+    );
+    assert!(recorded.iter().all(|&n| n < 1000), "{recorded:?}");
+}
+
+#[test]
+fn missing_weights_are_reported_in_the_panel() {
+    let empty = std::env::temp_dir().join(format!(
+        "noisescope-ui-reverse-empty-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&empty).expect("temp dir");
+    let mut harness = harness(empty);
+    harness
+        .get_by_role_and_label(Role::Button, "Sample")
+        .click();
+    run_until(&mut harness, "the error", |app| {
+        app.reverse_error().is_some()
+    });
+    let error = harness
+        .state()
+        .reverse_error()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        error.contains("unet-linear.nsw") && error.contains("noisescope train"),
+        "{error}"
+    );
+    assert!(!harness.state().sampling());
+}
+
+#[test]
+fn oversized_recordings_are_refused_with_the_estimate() {
+    let mut harness = harness(models_dir("oversized"));
+    harness.state_mut().settings_mut().reverse.batch = 256;
+    harness
+        .get_by_role_and_label(Role::Button, "Sample")
+        .click();
+    harness.run_steps(2);
+    let error = harness
+        .state()
+        .reverse_error()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(error.contains("MB") && error.contains("fewer"), "{error}");
+    assert!(!harness.state().sampling());
+}

@@ -12,8 +12,8 @@ use burn::tensor::Device;
 pub use classifier::{Classifier, ClassifierConfig};
 pub use unet::{UNet, UNetConfig, timestep_embedding};
 pub use weights::{
-    ModelKind, TrainingRecord, WeightsError, WeightsFile, WeightsMetadata, save_module,
-    write_atomically,
+    ModelKind, TrainingRecord, WeightsError, WeightsFile, WeightsMetadata, nan_from_null,
+    save_module, write_atomically,
 };
 
 use crate::schedule::ScheduleSpec;

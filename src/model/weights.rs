@@ -51,7 +51,9 @@ pub struct TrainingRecord {
     pub learning_rate: f64,
     /// The seed of the run.
     pub seed: u64,
-    /// The last logged training loss (mean over the last logging window).
+    /// The last logged training loss (mean over the last logging window); NaN before the
+    /// first report (written as `null`).
+    #[serde(deserialize_with = "nan_from_null")]
     pub final_loss: f64,
     /// Seconds spent training, summed over resumed sittings.
     pub wall_time_s: f64,
@@ -61,6 +63,11 @@ pub struct TrainingRecord {
     pub ema_decay: f64,
     /// The exact command line of the last sitting.
     pub command: String,
+}
+
+/// Reads a number that JSON wrote as `null` because it was NaN.
+pub fn nan_from_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
 }
 
 /// Everything a weights file says about itself.

@@ -32,7 +32,8 @@ pub struct CheckpointState {
     pub step: u64,
     /// Seconds spent over all sittings.
     pub wall_time_s: f64,
-    /// Mean loss of the last reporting window.
+    /// Mean loss of the last reporting window (NaN before the first, written as `null`).
+    #[serde(deserialize_with = "crate::model::nan_from_null")]
     pub recent_loss: f64,
     /// Schedule, architecture, batch, seed…: a resumed run must use the same.
     pub identity: serde_json::Value,

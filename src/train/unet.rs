@@ -170,7 +170,7 @@ pub fn train_unet(
         if !loss_value.is_finite() {
             let kept = if last_saved > 0 || options.resume {
                 format!(
-                    "The last good checkpoint (step {last_saved}) is kept in {}.",
+                    "The last checkpoint (step {last_saved}) is kept in {}.",
                     dir.display()
                 )
             } else {

@@ -1,0 +1,181 @@
+//! Training runs on a tiny IDX dataset: resume equals an uninterrupted run, stop saves a
+//! checkpoint, a diverging run stops with a message, bad data is named.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use noisescope::diffusion::tensor_to_vec;
+use noisescope::model::{UNetConfig, load_unet};
+use noisescope::schedule::{ScheduleKind, ScheduleSpec};
+use noisescope::train::{DiffusionTraining, Outcome, TrainError, checkpoint_dir, train_unet};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("noisescope-train-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Writes a 16-image IDX train split of simple patterns.
+fn tiny_dataset(dir: &Path) {
+    let count = 16u32;
+    let mut images = vec![0, 0, 8, 3];
+    for v in [count, 28, 28] {
+        images.extend_from_slice(&v.to_be_bytes());
+    }
+    for i in 0..count as usize {
+        images.extend((0..784).map(|p| ((p * (i + 1)) % 256) as u8));
+    }
+    let mut labels = vec![0, 0, 8, 1];
+    labels.extend_from_slice(&count.to_be_bytes());
+    labels.extend((0..count as u8).map(|i| i % 10));
+    std::fs::write(dir.join("train-images-idx3-ubyte"), images).expect("write");
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), labels).expect("write");
+}
+
+fn options(data: &Path, out: PathBuf, steps: u64) -> DiffusionTraining {
+    DiffusionTraining {
+        data_dir: data.to_path_buf(),
+        schedule: ScheduleSpec::new(ScheduleKind::Cosine),
+        architecture: UNetConfig::new()
+            .with_base_channels(8)
+            .with_channel_multipliers(vec![1, 2])
+            .with_norm_groups(4)
+            .with_attention_resolutions(vec![14])
+            .with_dropout(0.0),
+        steps,
+        batch: 4,
+        learning_rate: 1e-3,
+        warmup: 2,
+        ema_decay: 0.9,
+        seed: 5,
+        out,
+        checkpoint_every: 0,
+        report_every: 1,
+        resume: false,
+        device: Device::flex(),
+        device_label: "test".into(),
+        command: "test".into(),
+    }
+}
+
+fn outputs(path: &Path) -> Vec<f32> {
+    let device = Device::flex();
+    let model = load_unet(path, None, &device).expect("load").model;
+    let x = Tensor::<4>::from_data(
+        TensorData::new(vec![0.25f32; 2 * 784], [2, 1, 28, 28]),
+        &device,
+    );
+    tensor_to_vec(model.forward(x, &[7, 700]).reshape([2, 784]))
+}
+
+#[test]
+fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
+    let dir = temp_dir("resume");
+    tiny_dataset(&dir);
+    let stop = AtomicBool::new(false);
+    let straight = options(&dir, dir.join("straight.nsw"), 4);
+    let outcome = train_unet(&straight, &stop, &mut |_| {}).expect("train");
+    assert!(matches!(outcome, Outcome::Finished { .. }));
+
+    let split = options(&dir, dir.join("split.nsw"), 2);
+    train_unet(&split, &stop, &mut |_| {}).expect("first sitting");
+    let mut reports = Vec::new();
+    let resumed = DiffusionTraining {
+        steps: 4,
+        resume: true,
+        ..split
+    };
+    train_unet(&resumed, &stop, &mut |p| reports.push(p.step)).expect("second sitting");
+    assert_eq!(
+        reports,
+        vec![3, 4],
+        "the second sitting continues at step 3"
+    );
+    assert_eq!(
+        outputs(&dir.join("straight.nsw")),
+        outputs(&dir.join("split.nsw"))
+    );
+    let loaded = load_unet(&dir.join("split.nsw"), None, &Device::flex()).expect("load");
+    assert_eq!(loaded.metadata.training.steps, 4);
+    assert_eq!(loaded.schedule.kind, ScheduleKind::Cosine);
+}
+
+#[test]
+fn stopping_saves_a_checkpoint_and_other_settings_cannot_resume_it() {
+    let dir = temp_dir("stop");
+    tiny_dataset(&dir);
+    let out = dir.join("stopped.nsw");
+    let outcome = train_unet(
+        &options(&dir, out.clone(), 3),
+        &AtomicBool::new(true),
+        &mut |_| {},
+    )
+    .expect("stops cleanly");
+    assert_eq!(
+        outcome,
+        Outcome::Stopped {
+            step: 0,
+            checkpoint: checkpoint_dir(&out)
+        }
+    );
+    assert!(checkpoint_dir(&out).join("state.json").is_file());
+    assert!(!out.exists());
+    let other = DiffusionTraining {
+        seed: 6,
+        resume: true,
+        ..options(&dir, out, 3)
+    };
+    let error = train_unet(&other, &AtomicBool::new(false), &mut |_| {}).expect_err("refused");
+    assert!(error.to_string().contains("other settings"), "{error}");
+}
+
+#[test]
+fn a_diverging_run_stops_with_the_step_and_keeps_the_checkpoint() {
+    let dir = temp_dir("nan");
+    tiny_dataset(&dir);
+    let out = dir.join("diverged.nsw");
+    let run = DiffusionTraining {
+        learning_rate: 1e35,
+        warmup: 0,
+        checkpoint_every: 1,
+        ..options(&dir, out.clone(), 50)
+    };
+    let error = train_unet(&run, &AtomicBool::new(false), &mut |_| {}).expect_err("diverges");
+    let TrainError::NonFinite { step, .. } = &error else {
+        panic!("unexpected error {error}")
+    };
+    assert!(*step > 1 && *step <= 50);
+    let message = error.to_string();
+    assert!(
+        message.contains("--lr") && message.contains("kept"),
+        "{message}"
+    );
+    assert!(!out.exists(), "no weights are written from a diverged run");
+    let state =
+        std::fs::read_to_string(checkpoint_dir(&out).join("state.json")).expect("checkpoint");
+    assert!(
+        state.contains(&format!("\"step\": {}", step - 1)),
+        "{state}"
+    );
+}
+
+#[test]
+fn missing_or_malformed_data_is_named() {
+    let dir = temp_dir("bad-data");
+    let run = options(&dir, dir.join("x.nsw"), 1);
+    let error = train_unet(&run, &AtomicBool::new(false), &mut |_| {}).expect_err("no data");
+    assert!(
+        error.to_string().contains("train-images-idx3-ubyte"),
+        "{error}"
+    );
+    std::fs::write(dir.join("train-images-idx3-ubyte"), b"not an idx file").expect("write");
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), b"nor this").expect("write");
+    let error = train_unet(&run, &AtomicBool::new(false), &mut |_| {}).expect_err("bad data");
+    let message = error.to_string();
+    assert!(
+        message.contains("train-images-idx3-ubyte") && message.contains("magic"),
+        "{message}"
+    );
+}

@@ -88,9 +88,18 @@ fn unet_maps_images_to_noise_of_the_same_shape() {
 #[test]
 fn invalid_architectures_are_rejected_with_the_reason() {
     let odd = UNetConfig::new().with_channel_multipliers(vec![1, 2, 2, 2]);
-    assert!(odd.validate().unwrap_err().contains("not divisible by 2^3"));
+    assert!(
+        odd.validate()
+            .expect_err("invalid")
+            .contains("not divisible by 2^3")
+    );
     let groups = UNetConfig::new().with_base_channels(12).with_norm_groups(8);
-    assert!(groups.validate().unwrap_err().contains("norm groups"));
+    assert!(
+        groups
+            .validate()
+            .expect_err("invalid")
+            .contains("norm groups")
+    );
 }
 
 #[test]

@@ -235,6 +235,6 @@ fn bad_sampler_settings_are_refused() {
         },
         clip_x0: true,
     };
-    assert!(eta.plan(&s, 1000).unwrap_err().contains("η"));
+    assert!(eta.plan(&s, 1000).expect_err("refused").contains("η"));
     assert!(SamplerConfig::default().plan(&s, 1001).is_err());
 }

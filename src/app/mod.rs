@@ -472,6 +472,14 @@ impl App {
             if let Err(message) = &self.worker {
                 ui.colored_label(egui::Color32::RED, message);
             }
+            if self.reverse.slowest_frame > 0.0 {
+                ui.separator();
+                let text = format!(
+                    "slowest UI frame while sampling: {:.0} ms",
+                    self.reverse.slowest_frame * 1e3
+                );
+                ui.label(egui::RichText::new(text).small());
+            }
             if let Some((done, total)) = self.forward.progress {
                 ui.separator();
                 ui.spinner();
@@ -491,8 +499,13 @@ impl App {
 }
 
 impl eframe::App for App {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        if self.reverse.running
+            && let Some(seconds) = frame.info().cpu_usage
+        {
+            self.reverse.slowest_frame = self.reverse.slowest_frame.max(seconds);
+        }
         self.apply_events();
         self.handle_input(&ctx);
         egui::Panel::top("tabs").show(ui, |ui| {

@@ -91,6 +91,8 @@ pub struct ReverseState {
     pub playing: bool,
     /// Fractional steps of playback not yet shown.
     pub play_carry: f64,
+    /// The longest UI frame (CPU time, seconds) while this job ran.
+    pub slowest_frame: f32,
 }
 
 impl ReverseState {

@@ -97,7 +97,7 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
                     });
             }
         }
-        ui.checkbox(&mut s.clip, "clip x̂0");
+        ui.checkbox(&mut s.clip, "clip predicted x0 to [−1, 1]");
         ui.separator();
         if running {
             let (done, total) = app.reverse.progress();
@@ -121,7 +121,7 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
 
 fn variance_name(v: ReverseVariance) -> &'static str {
     match v {
-        ReverseVariance::PosteriorBeta => "β̃_t (posterior)",
+        ReverseVariance::PosteriorBeta => "posterior variance",
         ReverseVariance::Beta => "β_t",
     }
 }
@@ -223,7 +223,7 @@ fn model_column_ui(ui: &mut egui::Ui, app: &mut App, index: usize) {
     ui.horizontal_wrapped(|ui| {
         for image in 0..x_t.rows() {
             let name = format!("{} x_t of image {image}", run.label);
-            if image_view(ui, &name, &x_t, image, cell, noise_range).clicked() {
+            if image_view(ui, &name, &x_t, image, cell, data_range).clicked() {
                 app.settings.reverse.selected = image;
             }
         }

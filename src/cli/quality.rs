@@ -18,6 +18,9 @@ use crate::metrics::{ClassifierView, FeatureStats, frechet_distance};
 use crate::model::{Classifier, UNetConfig, load_classifier, load_unet, shipped};
 use crate::schedule::{Schedule, ScheduleSpec};
 
+/// Training images compared with the test set for the FID floor.
+pub const FLOOR_IMAGES: usize = 1000;
+
 /// The confidence a sample needs to count as recognised.
 pub const CONFIDENCE_THRESHOLD: f64 = 0.9;
 
@@ -210,7 +213,7 @@ pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result
         }
     }
     let test = image_set("test-set", None, None)?;
-    let train = image_set("train-set", Some(&args.data), Some(args.n))?;
+    let train = image_set("train-set", Some(&args.data), Some(FLOOR_IMAGES))?;
     let sample_view = ClassifierView::of(&classifier, &samples, &device);
     let test_view = ClassifierView::of(&classifier, &test, &device);
     let train_view = ClassifierView::of(&classifier, &train, &device);

@@ -55,7 +55,7 @@ impl UNetConfig {
             return Err("base channels, norm groups and image channels must be positive".into());
         }
         let factor = 1usize << (levels - 1);
-        if self.image_side == 0 || self.image_side % factor != 0 {
+        if self.image_side == 0 || !self.image_side.is_multiple_of(factor) {
             return Err(format!(
                 "image side {} is not divisible by 2^{} for {levels} levels",
                 self.image_side,
@@ -65,7 +65,7 @@ impl UNetConfig {
         if let Some(m) = self
             .channel_multipliers
             .iter()
-            .find(|m| (*m * self.base_channels) % self.norm_groups != 0)
+            .find(|m| !(*m * self.base_channels).is_multiple_of(self.norm_groups))
         {
             return Err(format!(
                 "{} channels are not divisible into {} norm groups",
@@ -216,6 +216,7 @@ fn conv(cin: usize, cout: usize, kernel: usize, stride: usize, device: &Device) 
         .init(device)
 }
 
+#[derive(Clone, Copy)]
 struct ResBlockConfig {
     cin: usize,
     cout: usize,

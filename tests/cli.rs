@@ -201,3 +201,209 @@ fn forward_writes_one_png_per_t_and_the_original() {
     assert!(!out_of_range.status.success());
     assert!(stderr(&out_of_range).contains("t = 1001 is outside 1..=1000"));
 }
+
+/// A small untrained U-Net for the linear schedule with T = 50.
+fn tiny_model(dir: &std::path::Path) -> PathBuf {
+    use noisescope::model::{ModelKind, TrainingRecord, UNetConfig, WeightsMetadata, save_module};
+    let config = UNetConfig::new()
+        .with_base_channels(8)
+        .with_channel_multipliers(vec![1, 2])
+        .with_attention_resolutions(vec![])
+        .with_norm_groups(4);
+    let metadata = WeightsMetadata {
+        kind: ModelKind::Unet,
+        architecture: serde_json::to_value(&config).expect("json"),
+        schedule: Some(ScheduleSpec {
+            steps: 50,
+            ..ScheduleSpec::new(ScheduleKind::Linear)
+        }),
+        training: TrainingRecord::default(),
+        written_by: "test".into(),
+    };
+    let path = dir.join("tiny.nsw");
+    save_module(
+        &config.init(&burn::tensor::Device::flex()),
+        &metadata,
+        &path,
+    )
+    .expect("save");
+    path
+}
+
+#[test]
+fn sample_writes_pngs_and_every_frame() {
+    let dir = temp_dir("sample");
+    let model = tiny_model(&dir);
+    let out = dir.join("out");
+    let output = noisescope(&[
+        "sample",
+        "--model",
+        model.to_str().expect("utf-8"),
+        "--sampler",
+        "ddpm",
+        "--n",
+        "3",
+        "--batch",
+        "2",
+        "--seed",
+        "4",
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--frames",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let samples = std::fs::read_dir(&out).expect("out").filter(|e| {
+        e.as_ref()
+            .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("sample-"))
+    });
+    assert_eq!(samples.count(), 3);
+    let frames = std::fs::read_dir(out.join("frames"))
+        .expect("frames")
+        .count();
+    assert_eq!(frames, 50, "one grid per step of T = 50");
+    let first = image::open(out.join("sample-00000.png")).expect("png");
+    assert_eq!((first.width(), first.height()), (28, 28));
+
+    let ddim = noisescope(&[
+        "sample",
+        "--model",
+        model.to_str().expect("utf-8"),
+        "--sampler",
+        "ddim",
+        "--steps",
+        "60",
+        "--n",
+        "1",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(!ddim.status.success());
+    assert!(
+        stderr(&ddim).contains("between 1 and T = 50"),
+        "{}",
+        stderr(&ddim)
+    );
+}
+
+#[test]
+fn fid_of_a_set_with_itself_is_zero_and_bad_folders_are_named() {
+    let dir = temp_dir("fid");
+    let a = dir.join("a");
+    std::fs::create_dir_all(&a).expect("dir");
+    for i in 0..6u8 {
+        let image = image::GrayImage::from_fn(28, 28, |x, y| {
+            image::Luma([((x * 9 + y * (u32::from(i) + 1)) % 256) as u8])
+        });
+        image.save(a.join(format!("{i}.png"))).expect("png");
+    }
+    let classifier = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/models/classifier.nsw");
+    let a_str = a.to_str().expect("utf-8");
+    let output = noisescope(&[
+        "fid",
+        "--a",
+        a_str,
+        "--b",
+        a_str,
+        "--classifier",
+        classifier,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let value: f64 = stdout(&output)
+        .split_whitespace()
+        .nth(1)
+        .expect("a number")
+        .parse()
+        .expect("f64");
+    assert!(value.abs() < 1e-6, "{}", stdout(&output));
+    let output = noisescope(&[
+        "fid",
+        "--a",
+        a_str,
+        "--b",
+        "test-set",
+        "--n",
+        "200",
+        "--classifier",
+        classifier,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let value: f64 = stdout(&output)
+        .split_whitespace()
+        .nth(1)
+        .expect("a number")
+        .parse()
+        .expect("f64");
+    assert!(
+        value > 1.0,
+        "patterns are far from clothes: {}",
+        stdout(&output)
+    );
+
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).expect("dir");
+    std::fs::write(empty.join("notes.txt"), "not an image").expect("write");
+    let output = noisescope(&[
+        "fid",
+        "--a",
+        empty.to_str().expect("utf-8"),
+        "--b",
+        a_str,
+        "--classifier",
+        classifier,
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("0 readable images"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn train_names_a_missing_data_folder() {
+    let dir = temp_dir("train-missing");
+    let output = noisescope(&[
+        "train",
+        "--data",
+        dir.join("nowhere").to_str().expect("utf-8"),
+        "--schedule",
+        "linear",
+        "--steps",
+        "1",
+        "--out",
+        dir.join("m.nsw").to_str().expect("utf-8"),
+    ]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("train-images-idx3-ubyte") && message.contains("nowhere"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_shipped_classifier_recognises_the_test_set() {
+    use noisescope::data::BuiltinDataset;
+    use noisescope::metrics::ClassifierView;
+    let device = burn::tensor::Device::flex();
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/classifier.nsw");
+    let classifier =
+        noisescope::model::load_classifier(&path, &device).expect("the shipped classifier loads");
+    let data = BuiltinDataset::load_shipped().expect("dataset");
+    let indices: Vec<usize> = (0..2000).collect();
+    let images: Vec<f32> = indices
+        .iter()
+        .flat_map(|&i| data.image(i).expect("image"))
+        .collect();
+    let view = ClassifierView::of(&classifier, &images, &device);
+    let correct = indices
+        .iter()
+        .filter(|&&i| data.label(i) == Some(view.classes[i] as u8))
+        .count();
+    assert!(
+        correct as f64 / 2000.0 >= 0.89,
+        "accuracy {}",
+        correct as f64 / 2000.0
+    );
+}

@@ -204,3 +204,46 @@ fn wgpu_and_cpu_evaluate_the_same_model_alike() {
         .fold(0.0f32, f32::max);
     assert!(worst < 1e-3, "largest CPU/wgpu difference {worst}");
 }
+
+#[test]
+fn a_long_ddpm_loop_on_wgpu_matches_the_cpu() {
+    // A long loop of the same kernels, where fused and autotuned wgpu code has gone wrong in the
+    // past; 500 steps keep lavapipe's run to a few minutes.
+    use noisescope::diffusion::{Sampler, SamplerConfig};
+    use noisescope::schedule::Schedule;
+    let Some(gpu) = common::wgpu_device_or_fail() else {
+        return;
+    };
+    let config = tiny_config();
+    let (_, path) = saved_unet(&config, ScheduleKind::Cosine, "loop.nsw");
+    let spec = ScheduleSpec {
+        steps: 500,
+        ..ScheduleSpec::new(ScheduleKind::Cosine)
+    };
+    let schedule = Schedule::new(spec).expect("valid");
+    let run = |device: &Device| {
+        let model = load_unet(&path, None, device).expect("load").model;
+        let sampler = Sampler::from_noise(
+            &model,
+            &schedule,
+            SamplerConfig::default(),
+            [2, 1, 28, 28],
+            3,
+            device,
+        )
+        .expect("plan");
+        assert_eq!(sampler.plan().len(), 500);
+        flat(sampler.finish())
+    };
+    let (cpu, wgpu) = (run(&Device::flex()), run(&gpu));
+    let worst = cpu
+        .iter()
+        .zip(&wgpu)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(cpu.iter().all(|v| v.is_finite()));
+    assert!(
+        worst < 1e-2,
+        "x_0 after 500 steps differs by {worst} between CPU and wgpu"
+    );
+}

@@ -12,6 +12,12 @@ fn noisescope(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// Asserts that the command failed and said `text` on stderr.
+fn assert_fails_with(output: &Output, text: &str) {
+    assert!(!output.status.success(), "expected a failure");
+    assert!(stderr(output).contains(text), "{}", stderr(output));
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -277,12 +283,7 @@ fn sample_writes_pngs_and_every_frame() {
         "--out",
         out.to_str().expect("utf-8"),
     ]);
-    assert!(!ddim.status.success());
-    assert!(
-        stderr(&ddim).contains("between 1 and T = 50"),
-        "{}",
-        stderr(&ddim)
-    );
+    assert_fails_with(&ddim, "between 1 and T = 50");
 }
 
 #[test]
@@ -351,12 +352,7 @@ fn fid_of_a_set_with_itself_is_zero_and_bad_folders_are_named() {
         "--classifier",
         classifier,
     ]);
-    assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("0 readable images"),
-        "{}",
-        stderr(&output)
-    );
+    assert_fails_with(&output, "0 readable images");
 }
 
 #[test]

@@ -11,11 +11,9 @@ use rand::RngExt;
 use serde_json::json;
 
 use super::checkpoint::{self, CheckpointState, check_identity, checkpoint_dir};
-use super::{Meter, Outcome, Progress, TrainError, step_rng};
+use super::{Meter, Outcome, Progress, RunFacts, TrainError, step_rng};
 use crate::data::{IMAGE_SIDE, LabelledImages, Split};
-use crate::model::{
-    Classifier, ClassifierConfig, ModelKind, TrainingRecord, WeightsMetadata, save_module,
-};
+use crate::model::{Classifier, ClassifierConfig, ModelKind, WeightsMetadata, save_module};
 
 /// Everything a classifier training run needs.
 #[derive(Clone, Debug)]
@@ -56,18 +54,16 @@ impl ClassifierTraining {
             kind: ModelKind::Classifier,
             architecture: serde_json::to_value(&self.architecture).unwrap_or_default(),
             schedule: None,
-            training: TrainingRecord {
-                data: self.data_dir.display().to_string(),
-                steps: step,
+            training: RunFacts {
+                data_dir: &self.data_dir,
                 batch: self.batch,
                 learning_rate: self.learning_rate,
                 seed: self.seed,
-                final_loss: loss,
-                wall_time_s,
-                device: self.device_label.clone(),
+                device_label: &self.device_label,
+                command: &self.command,
                 ema_decay: 0.0,
-                command: self.command.clone(),
-            },
+            }
+            .record(step, loss, wall_time_s),
             written_by: format!("noisescope {}", env!("CARGO_PKG_VERSION")),
         }
     }

@@ -126,6 +126,34 @@ impl Meter {
     }
 }
 
+/// What the weights file of a run says about its training.
+struct RunFacts<'a> {
+    data_dir: &'a std::path::Path,
+    batch: usize,
+    learning_rate: f64,
+    seed: u64,
+    device_label: &'a str,
+    command: &'a str,
+    ema_decay: f64,
+}
+
+impl RunFacts<'_> {
+    fn record(&self, step: u64, loss: f64, wall_time_s: f64) -> crate::model::TrainingRecord {
+        crate::model::TrainingRecord {
+            data: self.data_dir.display().to_string(),
+            steps: step,
+            batch: self.batch,
+            learning_rate: self.learning_rate,
+            seed: self.seed,
+            final_loss: loss,
+            wall_time_s,
+            device: self.device_label.to_owned(),
+            ema_decay: self.ema_decay,
+            command: self.command.to_owned(),
+        }
+    }
+}
+
 /// The per-step random generator: reproducible from (seed, step), so resumed runs draw the same
 /// batches as uninterrupted ones.
 fn step_rng(seed: u64, step: u64) -> rand_chacha::ChaCha8Rng {

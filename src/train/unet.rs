@@ -12,9 +12,9 @@ use serde_json::json;
 
 use super::checkpoint::{self, CheckpointState, check_identity, checkpoint_dir};
 use super::ema::update_ema;
-use super::{Meter, Outcome, Progress, TrainError, learning_rate, step_rng};
+use super::{Meter, Outcome, Progress, RunFacts, TrainError, learning_rate, step_rng};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, Split};
-use crate::model::{ModelKind, TrainingRecord, UNet, UNetConfig, WeightsMetadata, save_module};
+use crate::model::{ModelKind, UNet, UNetConfig, WeightsMetadata, save_module};
 use crate::schedule::{Schedule, ScheduleSpec};
 
 /// Everything a U-Net training run needs.
@@ -70,18 +70,16 @@ impl DiffusionTraining {
             kind: ModelKind::Unet,
             architecture: serde_json::to_value(&self.architecture).unwrap_or_default(),
             schedule: Some(self.schedule.clone()),
-            training: TrainingRecord {
-                data: self.data_dir.display().to_string(),
-                steps: step,
+            training: RunFacts {
+                data_dir: &self.data_dir,
                 batch: self.batch,
                 learning_rate: self.learning_rate,
                 seed: self.seed,
-                final_loss: loss,
-                wall_time_s,
-                device: self.device_label.clone(),
+                device_label: &self.device_label,
+                command: &self.command,
                 ema_decay: self.ema_decay,
-                command: self.command.clone(),
-            },
+            }
+            .record(step, loss, wall_time_s),
             written_by: format!("noisescope {}", env!("CARGO_PKG_VERSION")),
         }
     }

@@ -76,42 +76,50 @@ pub enum Event {
 /// The UI's handle on the worker thread.
 pub struct Worker {
     jobs: Sender<Job>,
+    sample_jobs: Sender<Job>,
     events: Receiver<Event>,
     latest: Arc<AtomicU64>,
     latest_sample: Arc<AtomicU64>,
 }
 
 impl Worker {
-    /// Starts the worker thread with the device it computes on.
-    pub fn spawn(compute: &ComputeDevice, ctx: egui::Context) -> std::io::Result<Self> {
-        let device = compute.device.clone();
-        let shared_with_ui = compute.shared_with_ui;
-        let (jobs, job_rx) = channel();
+    /// Starts the worker threads with the device they compute on: one for forward noising and
+    /// files, one for sampling, so that a long sampling run does not hold up the Forward panel.
+    pub fn spawn(compute: &ComputeDevice, ctx: &egui::Context) -> std::io::Result<Self> {
         let (event_tx, events) = channel();
         let latest = Arc::new(AtomicU64::new(0));
         let latest_sample = Arc::new(AtomicU64::new(0));
-        let generations = Generations {
+        let generations = Arc::new(Generations {
             forward: Arc::clone(&latest),
             sample: Arc::clone(&latest_sample),
+        });
+        let spawn = |name: &str| {
+            let (jobs, job_rx) = channel::<Job>();
+            let device = compute.device.clone();
+            let shared_with_ui = compute.shared_with_ui;
+            let (event_tx, ctx, generations) =
+                (event_tx.clone(), ctx.clone(), Arc::clone(&generations));
+            std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(move || {
+                    let mut models = ModelCache::new();
+                    for job in job_rx {
+                        let mut send = |event| {
+                            let _ = event_tx.send(event);
+                            ctx.request_repaint();
+                        };
+                        let target = Target {
+                            device: &device,
+                            shared_with_ui,
+                        };
+                        run_job(job, &target, &mut models, &generations, &mut send);
+                    }
+                })?;
+            Ok::<_, std::io::Error>(jobs)
         };
-        std::thread::Builder::new()
-            .name("noisescope-worker".to_owned())
-            .spawn(move || {
-                let mut models = ModelCache::new();
-                for job in job_rx {
-                    let mut send = |event| {
-                        let _ = event_tx.send(event);
-                        ctx.request_repaint();
-                    };
-                    let target = Target {
-                        device: &device,
-                        shared_with_ui,
-                    };
-                    run_job(job, &target, &mut models, &generations, &mut send);
-                }
-            })?;
         Ok(Self {
-            jobs,
+            jobs: spawn("noisescope-worker")?,
+            sample_jobs: spawn("noisescope-sampler")?,
             events,
             latest,
             latest_sample,
@@ -140,7 +148,10 @@ impl Worker {
 
     /// Queues a job; false if the worker is gone.
     pub fn send(&self, job: Job) -> bool {
-        self.jobs.send(job).is_ok()
+        match job {
+            Job::Sample(_) => self.sample_jobs.send(job).is_ok(),
+            _ => self.jobs.send(job).is_ok(),
+        }
     }
 
     /// Events that have arrived since the last call.

@@ -94,7 +94,7 @@ impl App {
             .ok()
             .and_then(|d| SourceImage::from_dataset(d, settings.dataset_index))
             .unwrap_or_else(SourceImage::test_pattern);
-        let worker = Worker::spawn(&compute, cc.egui_ctx.clone())
+        let worker = Worker::spawn(&compute, &cc.egui_ctx)
             .map_err(|e| format!("cannot start the worker thread: {e}"));
         let mut slots: Vec<ScheduleSlot> = settings
             .specs

@@ -199,3 +199,50 @@ pub fn check_recording_size(models: usize, steps: usize, batch: usize) -> Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diffusion::QuantizedBatch;
+
+    fn run_with_steps(ts: &[usize]) -> ModelRun {
+        let q = QuantizedBatch::new(&[0.0; 4]);
+        let mut run = ModelRun::new("test".into());
+        run.steps = ts
+            .iter()
+            .map(|&t| RecordedStep {
+                t,
+                x_t: q.clone(),
+                x0_hat: q.clone(),
+                eps_hat: q.clone(),
+            })
+            .collect();
+        run
+    }
+
+    #[test]
+    fn the_nearest_recorded_step_is_shown() {
+        let ddim = run_with_steps(&[901, 801, 701, 601, 501, 401, 301, 201, 101, 1]);
+        let t_at = |t| ddim.step_index(t).map(|i| ddim.steps[i].t);
+        assert_eq!(t_at(1000), Some(901));
+        assert_eq!(t_at(860), Some(901));
+        assert_eq!(t_at(840), Some(801));
+        assert_eq!(t_at(101), Some(101));
+        assert_eq!(t_at(1), Some(1));
+        let streaming = run_with_steps(&[1000, 999, 998]);
+        assert_eq!(
+            streaming.step_index(250),
+            Some(2),
+            "while streaming, the newest step"
+        );
+        assert_eq!(run_with_steps(&[]).step_index(5), None);
+    }
+
+    #[test]
+    fn recordings_over_the_limit_are_refused_with_the_estimate() {
+        assert!(check_recording_size(2, 1000, 64).is_ok());
+        let message = check_recording_size(2, 1000, 256).expect_err("too large");
+        assert!(message.contains("1204 MB"), "{message}");
+        assert!(check_recording_size(1, 1000, 0).is_err());
+    }
+}

@@ -197,9 +197,9 @@ fn model_column_ui(ui: &mut egui::Ui, app: &mut App, index: usize) {
     let side = ((ui.available_width() - 24.0) / 3.0).clamp(64.0, 220.0);
     ui.horizontal(|ui| {
         for (name, stack, style) in [
-            ("x_t", &x_t, noise_range),
-            ("x̂0", &x0, data_range),
-            ("ε̂", &eps, noise_range),
+            ("x_t", &x_t, data_range),
+            ("predicted x0", &x0, data_range),
+            ("predicted noise ε", &eps, noise_range),
         ] {
             ui.vertical(|ui| {
                 ui.label(RichText::new(name).strong());

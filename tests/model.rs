@@ -63,13 +63,13 @@ fn saved_unet(config: &UNetConfig, kind: ScheduleKind, name: &str) -> (UNet, std
 
 #[test]
 fn parameter_count_matches_the_hand_count() {
-    // time MLP 288 + 1056, conv_in 80, one down block 1464, middle 2×1464, two up blocks
-    // (16 → 8 with a 1×1 skip) 2×2192, output norm 16 and conv 73, and self-attention (304
-    // each) after the down block, the first middle block and both up blocks: 10 593 + 4 × 304.
+    // time MLP 288 + 1056, conv_in 80, one down block 1464, middle 2×1464 with self-attention
+    // (304) after the first, two up blocks (16 → 8 with a 1×1 skip) 2×2192, output norm 16 and
+    // conv 73: 10 593; attention at 28×28 adds 304 after the down block and each up block.
     let model = tiny_config()
         .with_attention_resolutions(vec![28])
         .init(&Device::flex());
-    assert_eq!(parameter_count(&model), 10_593 + 4 * 304);
+    assert_eq!(parameter_count(&model), 10_593 + 3 * 304);
 }
 
 #[test]

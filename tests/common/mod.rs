@@ -17,11 +17,19 @@ pub fn gpu_required() -> bool {
 /// # Panics
 /// When no adapter is found and `NOISESCOPE_REQUIRE_GPU=1`.
 pub fn wgpu_device_or_fail() -> Option<Device> {
-    gpu_adapter_or_fail().then(|| {
-        Device::wgpu_options()
-            .init()
-            .expect("burn must initialise wgpu on the adapter that was found")
-    })
+    // burn registers its wgpu device once per process; tests running side by side share it.
+    static DEVICE: std::sync::Mutex<Option<Device>> = std::sync::Mutex::new(None);
+    let mut device = DEVICE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if device.is_none() && gpu_adapter_or_fail() {
+        *device = Some(
+            Device::wgpu_options()
+                .init()
+                .expect("burn must initialise wgpu on the adapter that was found"),
+        );
+    }
+    device.clone()
 }
 
 /// Whether a wgpu adapter exists; panics when none does and one is required.

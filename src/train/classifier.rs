@@ -11,6 +11,7 @@ use rand::RngExt;
 use serde_json::json;
 
 use super::checkpoint::{self, CheckpointState, check_identity, checkpoint_dir};
+use super::seeded_init;
 use super::{Meter, Outcome, Progress, RunFacts, TrainError, step_rng};
 use crate::data::{IMAGE_SIDE, LabelledImages, Split};
 use crate::model::{Classifier, ClassifierConfig, ModelKind, WeightsMetadata, save_module};
@@ -84,8 +85,7 @@ pub fn train_classifier(
         .map_err(|e| TrainError::Input(e.to_string()))?;
     let dir = checkpoint_dir(&options.out);
     let device = options.device.clone().autodiff();
-    device.seed(options.seed);
-    let mut model = options.architecture.init(&device);
+    let mut model = seeded_init(&device, options.seed, || options.architecture.init(&device));
     let mut optimizer = AdamConfig::new().init();
     let (mut step, mut past_s, mut recent_loss) = (0, 0.0, f64::NAN);
     if options.resume {

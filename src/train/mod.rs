@@ -154,6 +154,17 @@ impl RunFacts<'_> {
     }
 }
 
+/// Seeds the device's generator and builds the initial weights while no other training in this
+/// process can draw from the same generator, so that a seed always gives the same weights.
+fn seeded_init<M>(device: &burn::tensor::Device, seed: u64, init: impl FnOnce() -> M) -> M {
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INIT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    device.seed(seed);
+    init()
+}
+
 /// The per-step random generator: reproducible from (seed, step), so resumed runs draw the same
 /// batches as uninterrupted ones.
 fn step_rng(seed: u64, step: u64) -> rand_chacha::ChaCha8Rng {

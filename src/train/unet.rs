@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::checkpoint::{self, CheckpointState, check_identity, checkpoint_dir};
 use super::ema::update_ema;
+use super::seeded_init;
 use super::{Meter, Outcome, Progress, RunFacts, TrainError, learning_rate, step_rng};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, Split};
 use crate::model::{ModelKind, UNet, UNetConfig, WeightsMetadata, save_module};
@@ -125,8 +126,9 @@ pub fn train_unet(
     let alpha_bar = schedule.alpha_bar();
     let dir = checkpoint_dir(&options.out);
     let train_device = options.device.clone().autodiff();
-    train_device.seed(options.seed);
-    let mut model = options.architecture.init(&train_device);
+    let mut model = seeded_init(&train_device, options.seed, || {
+        options.architecture.init(&train_device)
+    });
     let mut ema = model.valid();
     let mut optimizer = AdamConfig::new().init();
     let (mut step, mut past_s, mut recent_loss) = (0, 0.0, f64::NAN);

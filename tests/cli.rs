@@ -18,6 +18,16 @@ fn assert_fails_with(output: &Output, text: &str) {
     assert!(stderr(output).contains(text), "{}", stderr(output));
 }
 
+/// The distance `noisescope fid` printed ("fid 12.3456 (…)").
+fn fid_value(output: &Output) -> f64 {
+    stdout(output)
+        .split_whitespace()
+        .nth(1)
+        .expect("a number")
+        .parse()
+        .expect("f64")
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -309,12 +319,7 @@ fn fid_of_a_set_with_itself_is_zero_and_bad_folders_are_named() {
         classifier,
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let value: f64 = stdout(&output)
-        .split_whitespace()
-        .nth(1)
-        .expect("a number")
-        .parse()
-        .expect("f64");
+    let value = fid_value(&output);
     assert!(value.abs() < 1e-6, "{}", stdout(&output));
     let output = noisescope(&[
         "fid",
@@ -328,12 +333,7 @@ fn fid_of_a_set_with_itself_is_zero_and_bad_folders_are_named() {
         classifier,
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let value: f64 = stdout(&output)
-        .split_whitespace()
-        .nth(1)
-        .expect("a number")
-        .parse()
-        .expect("f64");
+    let value = fid_value(&output);
     assert!(
         value > 1.0,
         "patterns are far from clothes: {}",

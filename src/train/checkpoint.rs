@@ -62,8 +62,21 @@ pub fn save<M: Module>(
     Ok(())
 }
 
+/// The state of the checkpoint in `dir` to resume from: refused when there is none or when it
+/// was made with settings other than `identity`.
+pub fn resume_state(
+    dir: &Path,
+    identity: &serde_json::Value,
+) -> Result<CheckpointState, TrainError> {
+    let state = read_state(dir)?.ok_or_else(|| {
+        TrainError::Input(format!("--resume: no checkpoint in {}", dir.display()))
+    })?;
+    check_identity(dir, &state, identity)?;
+    Ok(state)
+}
+
 /// Reads the state of the checkpoint in `dir`, or `None` when there is none.
-pub fn read_state(dir: &Path) -> Result<Option<CheckpointState>, TrainError> {
+fn read_state(dir: &Path) -> Result<Option<CheckpointState>, TrainError> {
     let path = dir.join(STATE_FILE);
     if !path.exists() {
         return Ok(None);
@@ -79,7 +92,7 @@ pub fn read_state(dir: &Path) -> Result<Option<CheckpointState>, TrainError> {
 }
 
 /// Refuses to resume when the checkpoint was made with other settings.
-pub fn check_identity(
+fn check_identity(
     dir: &Path,
     state: &CheckpointState,
     identity: &serde_json::Value,

@@ -10,7 +10,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::RngExt;
 use serde_json::json;
 
-use super::checkpoint::{self, CheckpointState, check_identity, checkpoint_dir};
+use super::checkpoint::{self, CheckpointState, checkpoint_dir};
 use super::seeded_init;
 use super::{Meter, Outcome, Progress, RunFacts, TrainError, step_rng};
 use crate::data::{IMAGE_SIDE, LabelledImages, Split};
@@ -89,10 +89,7 @@ pub fn train_classifier(
     let mut optimizer = AdamConfig::new().init();
     let (mut step, mut past_s, mut recent_loss) = (0, 0.0, f64::NAN);
     if options.resume {
-        let state = checkpoint::read_state(&dir)?.ok_or_else(|| {
-            TrainError::Input(format!("--resume: no checkpoint in {}", dir.display()))
-        })?;
-        check_identity(&dir, &state, &options.identity())?;
+        let state = checkpoint::resume_state(&dir, &options.identity())?;
         model = checkpoint::load_weights(&dir, model, false, state.step)?;
         optimizer = checkpoint::load_optimizer(&dir, optimizer)?;
         (step, past_s, recent_loss) = (state.step, state.wall_time_s, state.recent_loss);

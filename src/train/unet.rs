@@ -10,7 +10,7 @@ use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 use serde_json::json;
 
-use super::checkpoint::{self, CheckpointState, check_identity, checkpoint_dir};
+use super::checkpoint::{self, CheckpointState, checkpoint_dir};
 use super::ema::update_ema;
 use super::seeded_init;
 use super::{Meter, Outcome, Progress, RunFacts, TrainError, learning_rate, step_rng};
@@ -133,10 +133,7 @@ pub fn train_unet(
     let mut optimizer = AdamConfig::new().init();
     let (mut step, mut past_s, mut recent_loss) = (0, 0.0, f64::NAN);
     if options.resume {
-        let state = checkpoint::read_state(&dir)?.ok_or_else(|| {
-            TrainError::Input(format!("--resume: no checkpoint in {}", dir.display()))
-        })?;
-        check_identity(&dir, &state, &options.identity())?;
+        let state = checkpoint::resume_state(&dir, &options.identity())?;
         model = checkpoint::load_weights(&dir, model, false, state.step)?;
         ema = checkpoint::load_weights(&dir, ema, true, state.step)?;
         optimizer = checkpoint::load_optimizer(&dir, optimizer)?;
@@ -189,7 +186,7 @@ pub fn train_unet(
         let decay = options
             .ema_decay
             .min((1.0 + step as f64) / (10.0 + step as f64));
-        ema = update_ema(ema, &model.valid(), decay);
+        ema = update_ema(ema, &model, decay);
         meter.add(loss_value);
         if step % options.report_every.max(1) == 0 || step == options.steps {
             let progress = meter.report(step, options.steps, options.batch);

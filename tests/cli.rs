@@ -403,3 +403,34 @@ fn the_shipped_classifier_recognises_the_test_set() {
         correct as f64 / 2000.0
     );
 }
+
+#[test]
+fn recon_prints_one_csv_row_per_step_and_checks_the_t_list() {
+    let output = noisescope(&["recon", "--model", "cosine", "--n", "2", "--t", "10,3"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("sorted"), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "t,t_frac,log_snr,mse_chain,mse_x0,mse_eps");
+    assert_eq!(lines.len(), 3, "{text}");
+    let rows: Vec<Vec<f64>> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').map(|v| v.parse().expect("number")).collect())
+        .collect();
+    assert_eq!((rows[0][0], rows[1][0]), (3.0, 10.0));
+    assert!((rows[1][1] - 0.01).abs() < 1e-12);
+    assert!(rows[0][2] > rows[1][2], "λ falls with t");
+    assert!(
+        rows.iter()
+            .all(|r| r[3..].iter().all(|v| v.is_finite() && *v >= 0.0))
+    );
+
+    assert_fails_with(&noisescope(&["recon", "--t", "0,5"]), "1-based");
+    assert_fails_with(&noisescope(&["recon", "--t", "5,2000"]), "outside 1..=1000");
+    let empty = temp_dir("recon-empty");
+    let folder = empty.to_str().expect("utf-8");
+    assert_fails_with(
+        &noisescope(&["recon", "--data", folder]),
+        "no readable images",
+    );
+}

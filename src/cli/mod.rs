@@ -8,11 +8,13 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod quality;
+mod recon;
 mod sample;
 mod train;
 
 pub use quality::{BenchArgs, EvaluateArgs, FidArgs, fid_between, sample_many};
 
+pub use recon::{DEFAULT_T_COUNT, ReconArgs, run_recon};
 pub use sample::{ModelChoice, SampleArgs, SamplerArgs, save_grid};
 pub use train::{ArchitectureArgs, ModelScheduleArgs, TrainArgs, TrainClassifierArgs};
 
@@ -98,6 +100,8 @@ pub enum Command {
     Evaluate(Box<EvaluateArgs>),
     /// Time the U-Net and the DDPM sampler for batch sizes 1, 16 and 64.
     Bench(BenchArgs),
+    /// Reconstruction error per step: noise images to x_t, run the reverse chain back, compare.
+    Recon(Box<ReconArgs>),
 }
 
 /// Parameters shared by every schedule kind; each kind reads the ones it uses.
@@ -252,6 +256,7 @@ pub fn run(command: Command, out: &mut impl Write) -> anyhow::Result<()> {
         Command::Fid(args) => quality::run_fid(&args, out)?,
         Command::Evaluate(args) => quality::run_evaluate(&args, out)?,
         Command::Bench(args) => quality::run_bench(&args, out)?,
+        Command::Recon(args) => recon::run_recon(&args, out)?,
     }
     Ok(())
 }

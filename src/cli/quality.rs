@@ -4,14 +4,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use serde_json::json;
 
 use super::DeviceArg;
 use super::sample::{ModelChoice, SamplerArgs};
 use crate::data::{
-    BuiltinDataset, IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, Split, load_user_image,
+    BuiltinDataset, IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, Split, load_image_folder,
 };
 use crate::diffusion::{Denoiser, Sampler, SamplerConfig, tensor_to_vec};
 use crate::metrics::{ClassifierView, FeatureStats, frechet_distance};
@@ -154,39 +154,18 @@ fn image_set(name: &str, data: Option<&Path>, limit: Option<usize>) -> anyhow::R
 }
 
 fn image_folder(dir: &Path, limit: usize) -> anyhow::Result<Vec<f32>> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read the folder {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .collect();
-    paths.sort();
-    let mut values = Vec::new();
-    let (mut read, mut skipped) = (0, 0);
-    for path in paths {
-        if read == limit {
-            break;
-        }
-        match load_user_image(&path) {
-            Ok(image) => {
-                values.extend(image.pixels);
-                read += 1;
-            }
-            Err(_) => skipped += 1,
-        }
-    }
-    if read < 2 {
+    let images = load_image_folder(dir, limit).map_err(anyhow::Error::msg)?;
+    if images.count < 2 {
         bail!(
-            "{}: {read} readable images (need at least 2; {skipped} files were not images)",
-            dir.display()
+            "{}: {} readable image (an FID needs at least 2)",
+            dir.display(),
+            images.count
         );
     }
-    if skipped > 0 {
-        eprintln!(
-            "note: skipped {skipped} files in {} that are not readable images",
-            dir.display()
-        );
+    for note in &images.notes {
+        eprintln!("note: {}: {note}", dir.display());
     }
-    Ok(values)
+    Ok(images.pixels)
 }
 
 /// Runs `noisescope evaluate`: samples, FID to the test set, the floor, and confidence.

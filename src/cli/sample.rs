@@ -30,6 +30,15 @@ impl ShippedModel {
     }
 }
 
+/// The weights file a `--model` value names: `linear` or `cosine` (shipped) or a path.
+pub fn model_path(name: &str) -> anyhow::Result<PathBuf> {
+    Ok(match name {
+        "linear" => shipped::path(ShippedModel::Linear.relative_path())?,
+        "cosine" => shipped::path(ShippedModel::Cosine.relative_path())?,
+        path => PathBuf::from(path),
+    })
+}
+
 /// Which model to use: a shipped one by schedule, or a weights file.
 #[derive(Debug, Args)]
 pub struct ModelChoice {

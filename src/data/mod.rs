@@ -2,11 +2,13 @@
 
 mod assets;
 mod idx;
+mod probe;
 mod split;
 mod user_image;
 
 pub use assets::{AssetError, BuiltinDataset, find_assets_dir};
 pub use idx::{IdxError, IdxImages, read_idx_images, read_idx_labels};
+pub use probe::{ProbeData, ProbeImages, load_image_folder};
 pub use split::{LabelledImages, Split, SplitError};
 pub use user_image::{ImageLoadError, LoadedImage, MAX_IMAGE_PIXELS, load_user_image};
 

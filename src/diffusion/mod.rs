@@ -1,9 +1,14 @@
 //! The diffusion processes on burn tensors.
 
 mod forward;
+mod recon;
 mod recording;
 mod sampler;
 
 pub use forward::{ForwardMode, forward_all_steps, tensor_to_vec};
+pub use recon::{
+    KEPT_EXAMPLES, ReconMeasurement, ReconPoint, ReconProbe, default_t_values, image_batch,
+    normalise_t_values, parse_t_values, psnr, recon_csv, threshold_crossing,
+};
 pub use recording::{QuantizedBatch, RecordedStep, recording_bytes};
 pub use sampler::{Denoiser, OracleDenoiser, ReverseStep, Sampler, SamplerConfig, SamplerKind};

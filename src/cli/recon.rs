@@ -1,0 +1,99 @@
+//! `noisescope recon`: reconstruction error per step of a trained U-Net.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::sample::{SamplerArgs, model_path};
+use super::{DeviceArg, Format};
+use crate::data::{IMAGE_SIDE, ProbeData};
+use crate::diffusion::{ReconProbe, default_t_values, image_batch, parse_t_values, recon_csv};
+use crate::model::load_unet;
+use crate::schedule::Schedule;
+
+/// How many t values the default list holds.
+pub const DEFAULT_T_COUNT: usize = 25;
+
+/// Options of `noisescope recon`.
+#[derive(Debug, Args)]
+pub struct ReconArgs {
+    /// linear or cosine (the shipped models) or a weights file.
+    #[arg(long, default_value = "linear")]
+    pub model: String,
+    /// fashion-mnist (held-out test images), mnist (never seen), a folder of images or one image.
+    #[arg(long, default_value = "fashion-mnist")]
+    pub data: String,
+    /// Comma-separated 1-based steps; default 25 steps from 1 to T, denser at small t.
+    #[arg(long)]
+    pub t: Option<String>,
+    /// Number of images.
+    #[arg(long, default_value_t = 64)]
+    pub n: usize,
+    /// Seed of ε and of the chain's noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The reverse chain.
+    #[command(flatten)]
+    pub sampler: SamplerArgs,
+    /// csv (t,t_frac,log_snr,mse_chain,mse_x0,mse_eps) or json.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    pub format: Format,
+    /// cpu (burn flex) or gpu (wgpu).
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+}
+
+/// Runs `noisescope recon`; notes and progress go to stderr.
+pub fn run_recon(args: &ReconArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    if args.n == 0 {
+        anyhow::bail!("--n must be at least 1");
+    }
+    let (device, _) = args.device.open()?;
+    let path: PathBuf = model_path(&args.model)?;
+    let loaded = load_unet(&path, None, &device)?;
+    let schedule = Schedule::new(loaded.schedule.clone())?;
+    let t_values = match &args.t {
+        Some(list) => {
+            let (values, notes) =
+                parse_t_values(list, schedule.steps()).map_err(anyhow::Error::msg)?;
+            for note in notes {
+                eprintln!("note: {note}");
+            }
+            values
+        }
+        None => default_t_values(schedule.steps(), DEFAULT_T_COUNT),
+    };
+    let data = ProbeData::parse(&args.data);
+    let images = data.load(args.n).map_err(anyhow::Error::msg)?;
+    for note in &images.notes {
+        eprintln!("note: {note}");
+    }
+    if images.count < args.n {
+        eprintln!("note: {data} has {} images; using them all", images.count);
+    }
+    let x0 = image_batch(images.pixels, IMAGE_SIDE, &device);
+    let probe = ReconProbe::new(
+        &loaded.model,
+        &schedule,
+        args.sampler.config(),
+        x0,
+        args.seed,
+    );
+    let mut points = Vec::with_capacity(t_values.len());
+    for (i, &t) in t_values.iter().enumerate() {
+        let measured = probe.measure(t).map_err(anyhow::Error::msg)?;
+        eprintln!(
+            "[{}/{}] t = {t}: chain MSE {:.5}",
+            i + 1,
+            t_values.len(),
+            measured.point.mse_chain
+        );
+        points.push(measured.point);
+    }
+    match args.format {
+        Format::Csv => write!(out, "{}", recon_csv(&points))?,
+        Format::Json => writeln!(out, "{}", serde_json::to_string(&points)?)?,
+    }
+    Ok(())
+}

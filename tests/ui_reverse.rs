@@ -5,42 +5,15 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use burn::tensor::Device;
 use eframe::egui;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use noisescope::App;
 use noisescope::app::{ModelsShown, SamplerChoice, Tab};
-use noisescope::model::{ModelKind, TrainingRecord, UNetConfig, WeightsMetadata, save_module};
-use noisescope::schedule::{ScheduleKind, ScheduleSpec};
 
-/// A folder with small untrained models for both schedules, T = 1000.
 fn models_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "noisescope-ui-reverse-{name}-{}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let config = UNetConfig::new()
-        .with_base_channels(8)
-        .with_channel_multipliers(vec![1, 2])
-        .with_attention_resolutions(vec![])
-        .with_norm_groups(4);
-    for (kind, file) in [
-        (ScheduleKind::Linear, "unet-linear.nsw"),
-        (ScheduleKind::Cosine, "unet-cosine.nsw"),
-    ] {
-        let metadata = WeightsMetadata {
-            kind: ModelKind::Unet,
-            architecture: serde_json::to_value(&config).expect("json"),
-            schedule: Some(ScheduleSpec::new(kind)),
-            training: TrainingRecord::default(),
-            written_by: "test".into(),
-        };
-        save_module(&config.init(&Device::flex()), &metadata, &dir.join(file)).expect("save");
-    }
-    dir
+    common::tiny_models_dir(&format!("ui-reverse-{name}"))
 }
 
 fn harness(dir: PathBuf) -> Harness<'static, App> {

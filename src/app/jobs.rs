@@ -14,6 +14,7 @@ use std::time::Instant;
 use burn::tensor::Device;
 use eframe::egui;
 
+use super::recon_job::{ReconEvent, ReconRequest, run_recon_job};
 use super::sample_job::{ModelCache, SampleEvent, SampleRequest, run_sample_job};
 use crate::data::{IMAGE_SIDE, LoadedImage, load_user_image};
 use crate::diffusion::{ForwardMode, forward_all_steps, tensor_to_vec};
@@ -40,6 +41,8 @@ pub enum Job {
     LoadImage(PathBuf),
     /// Sample with one or more models, streaming every step.
     Sample(SampleRequest),
+    /// Measure reconstruction-error curves, streaming every point.
+    Recon(ReconRequest),
 }
 
 /// What the worker reports.
@@ -71,28 +74,30 @@ pub enum Event {
         /// What happened.
         event: SampleEvent,
     },
+    /// News of the reconstruction-error job `generation`.
+    Recon {
+        /// The job.
+        generation: u64,
+        /// What happened.
+        event: ReconEvent,
+    },
 }
 
 /// The UI's handle on the worker thread.
 pub struct Worker {
     jobs: Sender<Job>,
     sample_jobs: Sender<Job>,
+    analysis_jobs: Sender<Job>,
     events: Receiver<Event>,
-    latest: Arc<AtomicU64>,
-    latest_sample: Arc<AtomicU64>,
+    generations: Arc<Generations>,
 }
 
 impl Worker {
     /// Starts the worker threads with the device they compute on: one for forward noising and
-    /// files, one for sampling, so that a long sampling run does not hold up the Forward panel.
+    /// files, one for sampling and one for analysis, so that long runs do not hold each other up.
     pub fn spawn(compute: &ComputeDevice, ctx: &egui::Context) -> std::io::Result<Self> {
         let (event_tx, events) = channel();
-        let latest = Arc::new(AtomicU64::new(0));
-        let latest_sample = Arc::new(AtomicU64::new(0));
-        let generations = Arc::new(Generations {
-            forward: Arc::clone(&latest),
-            sample: Arc::clone(&latest_sample),
-        });
+        let generations = Arc::new(Generations::default());
         let spawn = |name: &str| {
             let (jobs, job_rx) = channel::<Job>();
             let device = compute.device.clone();
@@ -120,36 +125,47 @@ impl Worker {
         Ok(Self {
             jobs: spawn("noisescope-worker")?,
             sample_jobs: spawn("noisescope-sampler")?,
+            analysis_jobs: spawn("noisescope-analysis")?,
             events,
-            latest,
-            latest_sample,
+            generations,
         })
     }
 
     /// A new generation number, which also cancels every older job.
     pub fn next_generation(&self) -> u64 {
-        self.latest.fetch_add(1, Ordering::SeqCst) + 1
+        self.generations.forward.fetch_add(1, Ordering::SeqCst) + 1
     }
 
     /// Cancels whatever forward job is running.
     pub fn cancel(&self) {
-        self.latest.fetch_add(1, Ordering::SeqCst);
+        self.generations.forward.fetch_add(1, Ordering::SeqCst);
     }
 
     /// A new sampling generation, which also cancels the running sampling job.
     pub fn next_sample_generation(&self) -> u64 {
-        self.latest_sample.fetch_add(1, Ordering::SeqCst) + 1
+        self.generations.sample.fetch_add(1, Ordering::SeqCst) + 1
     }
 
     /// Cancels the running sampling job.
     pub fn cancel_sample(&self) {
-        self.latest_sample.fetch_add(1, Ordering::SeqCst);
+        self.generations.sample.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A new analysis generation, which also cancels the running analysis job.
+    pub fn next_analysis_generation(&self) -> u64 {
+        self.generations.analysis.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Cancels the running analysis job.
+    pub fn cancel_analysis(&self) {
+        self.generations.analysis.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Queues a job; false if the worker is gone.
     pub fn send(&self, job: Job) -> bool {
         match job {
             Job::Sample(_) => self.sample_jobs.send(job).is_ok(),
+            Job::Recon(_) => self.analysis_jobs.send(job).is_ok(),
             _ => self.jobs.send(job).is_ok(),
         }
     }
@@ -165,13 +181,16 @@ impl Drop for Worker {
     fn drop(&mut self) {
         self.cancel();
         self.cancel_sample();
+        self.cancel_analysis();
     }
 }
 
 /// The latest generation of each kind of job; older ones stop at their next check.
+#[derive(Default)]
 struct Generations {
-    forward: Arc<AtomicU64>,
-    sample: Arc<AtomicU64>,
+    forward: AtomicU64,
+    sample: AtomicU64,
+    analysis: AtomicU64,
 }
 
 /// Where the worker computes, and whether the UI draws from the same GPU.
@@ -213,6 +232,26 @@ fn run_job(
 ) {
     let latest: &AtomicU64 = &generations.forward;
     match job {
+        Job::Recon(request) => {
+            let generation = request.generation;
+            let mut forward = |event| send(Event::Recon { generation, event });
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                run_recon_job(
+                    &request,
+                    target.device,
+                    models,
+                    &generations.analysis,
+                    &mut forward,
+                );
+            }));
+            if outcome.is_err() {
+                models.clear();
+                send(Event::Recon {
+                    generation,
+                    event: ReconEvent::Failed("measuring failed on the compute device".to_owned()),
+                });
+            }
+        }
         Job::Sample(request) => {
             let generation = request.generation;
             let mut forward = |event| send(Event::Sample { generation, event });

@@ -1,10 +1,13 @@
 //! The eframe app: state, the worker, and the panels (one per file).
 
+mod analysis;
+mod analysis_panel;
 mod file_dialog;
 mod fonts;
 mod forward_panel;
 mod image_view;
 mod jobs;
+mod recon_job;
 mod reverse;
 mod reverse_panel;
 mod sample_job;
@@ -16,7 +19,8 @@ mod source;
 use eframe::egui;
 
 pub use settings::{
-    MAX_SCHEDULES, ModelsShown, ReverseSettings, SamplerChoice, Settings, Tab, XAxis,
+    AnalysisAxis, AnalysisSettings, MAX_SCHEDULES, ModelsShown, ProbeChoice, ReverseSettings,
+    SamplerChoice, Settings, Tab, XAxis,
 };
 pub use slots::ScheduleSlot;
 pub use source::SourceImage;
@@ -65,6 +69,7 @@ pub struct App {
     t_slider: Option<egui::Id>,
     forward: ForwardState,
     reverse: reverse::ReverseState,
+    analysis: analysis::AnalysisState,
     models_dir: Option<std::path::PathBuf>,
     worker: Result<Worker, String>,
 }
@@ -123,6 +128,7 @@ impl App {
             t_slider: None,
             forward: ForwardState::default(),
             reverse: reverse::ReverseState::default(),
+            analysis: analysis::AnalysisState::default(),
             models_dir: None,
             worker,
         }
@@ -218,6 +224,91 @@ impl App {
             .chunks(crate::data::IMAGE_PIXELS)
             .nth(selected)
             .map(<[f32]>::to_vec)
+    }
+
+    /// Whether a reconstruction-error job is running.
+    pub fn analysing(&self) -> bool {
+        self.analysis.running
+    }
+
+    /// Points measured so far for each curve of the Analysis panel.
+    pub fn analysis_points(&self) -> Vec<usize> {
+        self.analysis
+            .curves
+            .iter()
+            .map(|c| c.points.len())
+            .collect()
+    }
+
+    /// Why the last analysis request failed, while that is shown.
+    pub fn analysis_error(&self) -> Option<&str> {
+        self.analysis.error.as_deref()
+    }
+
+    /// Measures the Analysis panel's curves, taking finished ones from the cache.
+    fn start_analysis(&mut self) {
+        let steps = self.max_steps().max(1000);
+        let planned = analysis::plan(
+            &self.settings.analysis,
+            self.models_dir.as_deref(),
+            &self.analysis.cache,
+            steps,
+        );
+        let plan = match planned {
+            Ok(plan) => plan,
+            Err(message) => {
+                self.analysis.error = Some(message);
+                return;
+            }
+        };
+        let Ok(worker) = &self.worker else { return };
+        let generation = worker.next_analysis_generation();
+        let running = !plan.requests.is_empty();
+        let request = recon_job::ReconRequest {
+            generation,
+            curves: plan.requests,
+            t_values: plan.t_values,
+            n: self.settings.analysis.n,
+            seed: self.settings.analysis.seed,
+            sampler: plan.sampler,
+        };
+        if !running || worker.send(Job::Recon(request)) {
+            let cache = std::mem::take(&mut self.analysis.cache);
+            self.analysis = analysis::AnalysisState {
+                generation,
+                curves: plan.curves,
+                cache,
+                running,
+                notes: plan.notes,
+                ..Default::default()
+            };
+        }
+    }
+
+    /// Stops the analysis job; the points measured so far stay.
+    fn cancel_analysis(&mut self) {
+        if let Ok(worker) = &self.worker {
+            worker.cancel_analysis();
+        }
+        self.analysis.running = false;
+    }
+
+    /// Writes every curve to the CSV path of the settings.
+    fn export_analysis_csv(&mut self) {
+        let path = std::path::PathBuf::from(self.settings.analysis.export_path.trim());
+        let csv = analysis::curves_csv(&self.analysis.curves);
+        let rows = csv.lines().count().saturating_sub(1);
+        self.analysis.export_message = Some(if rows == 0 {
+            "nothing to export yet: press Measure".to_owned()
+        } else {
+            match crate::model::write_atomically(&path, csv.as_bytes()) {
+                Ok(()) => format!(
+                    "wrote {rows} rows to {}",
+                    std::path::absolute(&path).unwrap_or(path).display()
+                ),
+                Err(error) => format!("not exported: {error}"),
+            }
+        });
     }
 
     /// Starts sampling with the Reverse panel's settings, replacing any running job.
@@ -421,7 +512,13 @@ impl App {
                 Event::Sample { generation, event } if generation == self.reverse.generation => {
                     self.reverse.apply(event);
                 }
-                Event::Progress { .. } | Event::Forward { .. } | Event::Sample { .. } => {}
+                Event::Recon { generation, event } if generation == self.analysis.generation => {
+                    self.analysis.apply(event);
+                }
+                Event::Progress { .. }
+                | Event::Forward { .. }
+                | Event::Sample { .. }
+                | Event::Recon { .. } => {}
             }
         }
     }
@@ -515,6 +612,7 @@ impl eframe::App for App {
                 ui.selectable_value(&mut self.settings.tab, Tab::Schedules, "Schedules");
                 ui.selectable_value(&mut self.settings.tab, Tab::Forward, "Forward");
                 ui.selectable_value(&mut self.settings.tab, Tab::Reverse, "Reverse");
+                ui.selectable_value(&mut self.settings.tab, Tab::Analysis, "Analysis");
             });
         });
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
@@ -524,6 +622,7 @@ impl eframe::App for App {
             }
             Tab::Forward => forward_panel::forward_ui(ui, self),
             Tab::Reverse => reverse_panel::reverse_ui(ui, self),
+            Tab::Analysis => analysis_panel::analysis_ui(ui, self),
         });
         self.advance_playback(&ctx);
         self.settings.cursor_t = self.settings.cursor_t.clamp(1, self.max_steps());

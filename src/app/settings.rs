@@ -19,6 +19,8 @@ pub enum Tab {
     Forward,
     /// Sample with the trained models and watch every reverse step.
     Reverse,
+    /// log-SNR and reconstruction error per step.
+    Analysis,
 }
 
 /// Which shipped models the Reverse panel samples with.
@@ -89,6 +91,94 @@ impl Default for ReverseSettings {
     }
 }
 
+/// The images the Analysis panel probes the models with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProbeChoice {
+    /// Fashion-MNIST's test split (held out from training).
+    #[default]
+    FashionMnist,
+    /// The shipped MNIST test slice (never seen).
+    Mnist,
+    /// A folder of images or one image file, by path.
+    Path,
+}
+
+/// What the x axis of the analysis plots shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AnalysisAxis {
+    /// The step t.
+    #[default]
+    Step,
+    /// t/T.
+    Fraction,
+    /// λ_t of each model's schedule.
+    LogSnr,
+}
+
+/// The Analysis panel's settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AnalysisSettings {
+    /// Which models.
+    pub models: ModelsShown,
+    /// Which images.
+    pub data: ProbeChoice,
+    /// The folder or image file for [`ProbeChoice::Path`].
+    pub path: String,
+    /// Also measure Fashion-MNIST when probing other images, and overlay the curves.
+    pub overlay_in_distribution: bool,
+    /// The t list as typed; empty means the default 25 steps.
+    pub t_list: String,
+    /// Images per curve.
+    pub n: usize,
+    /// Seed of ε and the chain's noise.
+    pub seed: u64,
+    /// DDPM or DDIM for the chain back.
+    pub sampler: SamplerChoice,
+    /// DDIM's number of steps (over all of T).
+    pub ddim_steps: usize,
+    /// The x axis.
+    pub axis: AnalysisAxis,
+    /// Plot PSNR (dB) instead of MSE.
+    pub psnr: bool,
+    /// Also plot the one-shot x̂0 error.
+    pub show_x0: bool,
+    /// Also plot the ε̂ error.
+    pub show_eps: bool,
+    /// The error (MSE) whose crossing marks the transition point.
+    pub threshold: f64,
+    /// DAED's switching point s (1-based step).
+    pub switch_t: usize,
+    /// β1 of DAED's automatic switching rule.
+    pub beta1: f64,
+    /// Where Export CSV writes.
+    pub export_path: String,
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        Self {
+            models: ModelsShown::Both,
+            data: ProbeChoice::default(),
+            path: String::new(),
+            overlay_in_distribution: true,
+            t_list: String::new(),
+            n: 64,
+            seed: 0,
+            sampler: SamplerChoice::Ddim,
+            ddim_steps: 50,
+            axis: AnalysisAxis::default(),
+            psnr: false,
+            show_x0: true,
+            show_eps: false,
+            threshold: 0.05,
+            switch_t: 100,
+            beta1: 0.001,
+            export_path: "noisescope-recon.csv".to_owned(),
+        }
+    }
+}
+
 /// What the x axis of the schedule plots shows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum XAxis {
@@ -125,6 +215,8 @@ pub struct Settings {
     pub auto_range: bool,
     /// The Reverse panel.
     pub reverse: ReverseSettings,
+    /// The Analysis panel.
+    pub analysis: AnalysisSettings,
 }
 
 impl Default for Settings {
@@ -144,6 +236,7 @@ impl Default for Settings {
             colormap: Colormap::default(),
             auto_range: false,
             reverse: ReverseSettings::default(),
+            analysis: AnalysisSettings::default(),
         }
     }
 }

@@ -83,3 +83,31 @@ pub fn run_until<S: eframe::App>(
     }
     harness.run_steps(2);
 }
+
+/// A temporary folder with small untrained U-Nets for both schedules (T = 1000), named as the
+/// shipped files are, for UI tests that need models but not trained ones.
+pub fn tiny_models_dir(name: &str) -> std::path::PathBuf {
+    use noisescope::model::{ModelKind, TrainingRecord, UNetConfig, WeightsMetadata, save_module};
+    use noisescope::schedule::{ScheduleKind, ScheduleSpec};
+    let dir = std::env::temp_dir().join(format!("noisescope-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = UNetConfig::new()
+        .with_base_channels(8)
+        .with_channel_multipliers(vec![1, 2])
+        .with_attention_resolutions(vec![])
+        .with_norm_groups(4);
+    for (kind, file) in [
+        (ScheduleKind::Linear, "unet-linear.nsw"),
+        (ScheduleKind::Cosine, "unet-cosine.nsw"),
+    ] {
+        let metadata = WeightsMetadata {
+            kind: ModelKind::Unet,
+            architecture: serde_json::to_value(&config).expect("json"),
+            schedule: Some(ScheduleSpec::new(kind)),
+            training: TrainingRecord::default(),
+            written_by: "test".into(),
+        };
+        save_module(&config.init(&Device::flex()), &metadata, &dir.join(file)).expect("save");
+    }
+    dir
+}

@@ -1,0 +1,367 @@
+//! The Analysis panel's state: reconstruction-error curves, the job measuring them, and the
+//! cache of finished curves.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, ProbeData};
+use crate::diffusion::{
+    ReconMeasurement, ReconPoint, SamplerConfig, SamplerKind, default_t_values, parse_t_values,
+    psnr, threshold_crossing,
+};
+use crate::render::ImageStack;
+use crate::schedule::{ReverseVariance, Schedule, TimestepSpacing};
+
+use super::recon_job::{CurveRequest, ReconEvent};
+use super::reverse::model_files;
+use super::settings::{AnalysisSettings, ProbeChoice, SamplerChoice};
+
+/// The default number of t values.
+pub const DEFAULT_T_COUNT: usize = 25;
+/// The most images per curve the panel accepts.
+pub const MAX_IMAGES: usize = 1000;
+
+/// One curve: a model measured on a set of images.
+#[derive(Clone, Debug)]
+pub struct Curve {
+    /// "linear" or "cosine".
+    pub model: String,
+    /// The images.
+    pub data: ProbeData,
+    /// What the curve was measured with; the cache key.
+    pub key: String,
+    /// The model's schedule, once loaded.
+    pub schedule: Option<Schedule>,
+    /// Images used.
+    pub images: usize,
+    /// Conversions and skipped files.
+    pub notes: Vec<String>,
+    /// Points measured so far, t ascending.
+    pub points: Vec<ReconPoint>,
+    /// Per point: rows x0, x_t, reconstruction for each kept image.
+    pub examples: Vec<ImageStack>,
+    /// Points the curve will have.
+    pub expected: usize,
+    /// Why measuring stopped.
+    pub error: Option<String>,
+    x0: Vec<f32>,
+}
+
+impl Curve {
+    /// The legend name: model and data.
+    pub fn name(&self) -> String {
+        format!("{} · {}", self.model, self.data)
+    }
+
+    /// Whether every point is measured.
+    pub fn complete(&self) -> bool {
+        self.error.is_none() && self.expected > 0 && self.points.len() == self.expected
+    }
+
+    /// Where the chain's MSE first reaches `threshold`: (t, % of T, λ), interpolated.
+    pub fn transition(&self, threshold: f64) -> Option<(f64, f64, f64)> {
+        let schedule = self.schedule.as_ref()?;
+        let curve: Vec<(f64, f64)> = self
+            .points
+            .iter()
+            .map(|p| (p.t as f64, p.mse_chain))
+            .collect();
+        let t = threshold_crossing(&curve, threshold)?;
+        let steps = schedule.steps();
+        let index = (t.round() as usize).clamp(1, steps) - 1;
+        Some((t, 100.0 * t / steps as f64, schedule.log_snr()[index]))
+    }
+
+    fn add(&mut self, measurement: ReconMeasurement) {
+        let mut rows = Vec::new();
+        let kept = measurement.x_t.len() / IMAGE_PIXELS;
+        for i in 0..kept {
+            let image = |values: &[f32]| values[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS].to_vec();
+            if self.x0.len() >= (i + 1) * IMAGE_PIXELS {
+                rows.extend(image(&self.x0));
+            } else {
+                rows.extend(vec![0.0; IMAGE_PIXELS]);
+            }
+            rows.extend(image(&measurement.x_t));
+            rows.extend(image(&measurement.reconstruction));
+        }
+        if let Some(stack) = ImageStack::new(rows, IMAGE_SIDE, IMAGE_SIDE) {
+            self.examples.push(stack);
+        }
+        self.points.push(measurement.point);
+    }
+}
+
+/// The panel's job and results.
+#[derive(Default)]
+pub struct AnalysisState {
+    /// The job whose events are accepted.
+    pub generation: u64,
+    /// The curves shown.
+    pub curves: Vec<Curve>,
+    /// Finished curves by key, so going back to earlier settings is instant.
+    pub cache: HashMap<String, Curve>,
+    /// Whether the job is running.
+    pub running: bool,
+    /// Why the last request was refused or failed.
+    pub error: Option<String>,
+    /// What was fixed in the request (t list sorted, …).
+    pub notes: Vec<String>,
+    /// Wall time of the last finished job.
+    pub seconds: Option<f64>,
+    /// The point under the pointer: (curve, point).
+    pub hovered: Option<(usize, usize)>,
+    /// The outcome of the last export.
+    pub export_message: Option<String>,
+}
+
+impl AnalysisState {
+    /// Applies one event of the current job.
+    pub fn apply(&mut self, event: ReconEvent) {
+        match event {
+            ReconEvent::Started {
+                curve,
+                schedule,
+                x0,
+                images,
+                notes,
+            } => {
+                if let Some(c) = self.curves.get_mut(curve) {
+                    c.schedule = Some(*schedule);
+                    c.x0 = x0;
+                    c.images = images;
+                    c.notes = notes;
+                }
+            }
+            ReconEvent::Point { curve, measurement } => {
+                if let Some(c) = self.curves.get_mut(curve) {
+                    c.add(*measurement);
+                    if c.complete() {
+                        self.cache.insert(c.key.clone(), c.clone());
+                    }
+                }
+            }
+            ReconEvent::CurveFailed { curve, message } => {
+                if let Some(c) = self.curves.get_mut(curve) {
+                    self.error
+                        .get_or_insert_with(|| format!("{}: {message}", c.name()));
+                    c.error = Some(message);
+                }
+            }
+            ReconEvent::Failed(message) => {
+                self.running = false;
+                self.error = Some(message);
+            }
+            ReconEvent::Done { seconds } => {
+                self.running = false;
+                self.seconds = Some(seconds);
+            }
+        }
+    }
+
+    /// Measured and expected points over all curves.
+    pub fn progress(&self) -> (usize, usize) {
+        let done = self.curves.iter().map(|c| c.points.len()).sum();
+        let total = self.curves.iter().map(|c| c.expected).sum();
+        (done, total)
+    }
+}
+
+/// A planned measurement: the curves (cached ones already filled) and the work left.
+pub struct AnalysisPlan {
+    /// Every curve, in display order.
+    pub curves: Vec<Curve>,
+    /// Curves still to measure.
+    pub requests: Vec<CurveRequest>,
+    /// The t values.
+    pub t_values: Vec<usize>,
+    /// The chain.
+    pub sampler: SamplerConfig,
+    /// What was fixed in the settings.
+    pub notes: Vec<String>,
+}
+
+/// The chain back from x_t.
+pub fn analysis_sampler(settings: &AnalysisSettings) -> SamplerConfig {
+    let kind = match settings.sampler {
+        SamplerChoice::Ddpm => SamplerKind::Ddpm {
+            variance: ReverseVariance::PosteriorBeta,
+        },
+        SamplerChoice::Ddim => SamplerKind::Ddim {
+            steps: settings.ddim_steps,
+            eta: 0.0,
+            spacing: TimestepSpacing::Leading,
+        },
+    };
+    SamplerConfig {
+        kind,
+        clip_x0: true,
+    }
+}
+
+/// The image sets the settings ask for.
+pub fn probe_sets(settings: &AnalysisSettings) -> Result<Vec<ProbeData>, String> {
+    let chosen = match settings.data {
+        ProbeChoice::FashionMnist => ProbeData::FashionMnist,
+        ProbeChoice::Mnist => ProbeData::Mnist,
+        ProbeChoice::Path => {
+            let path = settings.path.trim();
+            if path.is_empty() {
+                return Err("type the path of a folder of images or of one image".into());
+            }
+            if !Path::new(path).exists() {
+                return Err(format!("{path} does not exist"));
+            }
+            ProbeData::parse(path)
+        }
+    };
+    let mut sets = Vec::new();
+    if settings.overlay_in_distribution && !chosen.in_distribution() {
+        sets.push(ProbeData::FashionMnist);
+    }
+    sets.push(chosen);
+    Ok(sets)
+}
+
+/// Plans the curves for the settings: checks the t list, N and data, and takes finished
+/// curves from the cache.
+pub fn plan(
+    settings: &AnalysisSettings,
+    models_dir: Option<&Path>,
+    cache: &HashMap<String, Curve>,
+    steps: usize,
+) -> Result<AnalysisPlan, String> {
+    if settings.n == 0 || settings.n > MAX_IMAGES {
+        return Err(format!(
+            "the number of images must be between 1 and {MAX_IMAGES}"
+        ));
+    }
+    let (t_values, notes) = if settings.t_list.trim().is_empty() {
+        (default_t_values(steps, DEFAULT_T_COUNT), Vec::new())
+    } else {
+        parse_t_values(&settings.t_list, steps)?
+    };
+    let sampler = analysis_sampler(settings);
+    let models = model_files(settings.models, models_dir)?;
+    let mut curves = Vec::new();
+    let mut requests = Vec::new();
+    for data in probe_sets(settings)? {
+        for (label, path) in &models {
+            let key = curve_key(path, &data, &t_values, settings, &sampler);
+            if let Some(cached) = cache.get(&key) {
+                curves.push(cached.clone());
+                continue;
+            }
+            requests.push(CurveRequest {
+                curve: curves.len(),
+                model: path.clone(),
+                data: data.clone(),
+            });
+            curves.push(Curve {
+                model: label.clone(),
+                data: data.clone(),
+                key,
+                schedule: None,
+                images: 0,
+                notes: Vec::new(),
+                points: Vec::new(),
+                examples: Vec::new(),
+                expected: t_values.len(),
+                error: None,
+                x0: Vec::new(),
+            });
+        }
+    }
+    Ok(AnalysisPlan {
+        curves,
+        requests,
+        t_values,
+        sampler,
+        notes,
+    })
+}
+
+fn curve_key(
+    model: &PathBuf,
+    data: &ProbeData,
+    t_values: &[usize],
+    settings: &AnalysisSettings,
+    sampler: &SamplerConfig,
+) -> String {
+    serde_json::json!({
+        "model": model,
+        "modified": std::fs::metadata(model).and_then(|m| m.modified()).ok(),
+        "data": data,
+        "t": t_values,
+        "n": settings.n,
+        "seed": settings.seed,
+        "sampler": sampler,
+    })
+    .to_string()
+}
+
+/// Every curve as CSV: `model,data,t,t_frac,log_snr,mse_chain,mse_x0,mse_eps,psnr_chain`.
+pub fn curves_csv(curves: &[Curve]) -> String {
+    let mut out = String::from("model,data,t,t_frac,log_snr,mse_chain,mse_x0,mse_eps,psnr_chain\n");
+    for curve in curves {
+        let data = curve.data.to_string().replace(',', " ");
+        for p in &curve.points {
+            out.push_str(&format!(
+                "{},{data},{},{:.6},{:.6},{:.8},{:.8},{:.8},{:.4}\n",
+                curve.model,
+                p.t,
+                p.t_frac,
+                p.log_snr,
+                p.mse_chain,
+                p.mse_x0,
+                p.mse_eps,
+                psnr(p.mse_chain)
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> AnalysisSettings {
+        AnalysisSettings::default()
+    }
+
+    #[test]
+    fn plans_check_the_settings_and_reuse_finished_curves() {
+        let mut s = settings();
+        s.models = super::super::settings::ModelsShown::Linear;
+        s.data = ProbeChoice::Mnist;
+        s.t_list = "20, 5".into();
+        let plan = plan(&s, None, &HashMap::new(), 1000).expect("valid");
+        assert_eq!(plan.t_values, [5, 20]);
+        assert_eq!(plan.notes.len(), 1);
+        assert_eq!(plan.curves.len(), 2, "MNIST and the Fashion-MNIST overlay");
+        assert_eq!(plan.requests.len(), 2);
+
+        let mut cache = HashMap::new();
+        let mut done = plan.curves[0].clone();
+        done.expected = 0;
+        cache.insert(done.key.clone(), done);
+        let again = super::plan(&s, None, &cache, 1000).expect("valid");
+        assert_eq!(
+            again.requests.len(),
+            1,
+            "the cached curve is not measured again"
+        );
+
+        s.t_list = "0".into();
+        assert!(super::plan(&s, None, &cache, 1000).is_err());
+        s.t_list.clear();
+        s.n = 0;
+        assert!(super::plan(&s, None, &cache, 1000).is_err());
+        s.n = 8;
+        s.data = ProbeChoice::Path;
+        s.path = "/no/such/folder".into();
+        let message = super::plan(&s, None, &cache, 1000).err().expect("refused");
+        assert!(message.contains("does not exist"), "{message}");
+    }
+}

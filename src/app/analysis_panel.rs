@@ -1,0 +1,447 @@
+//! The Analysis panel: log-SNR per step with the 10 %, 20 % and switching-point marks, and
+//! reconstruction error per step for the linear and cosine models, in and out of distribution.
+
+use eframe::egui::{self, Color32, RichText};
+use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints, Points, VLine};
+
+use super::App;
+use super::analysis::{Curve, MAX_IMAGES};
+use super::image_view::{ImageStyle, image_view};
+use super::schedules_panel::SLOT_COLORS;
+use super::settings::{AnalysisAxis, AnalysisSettings, ModelsShown, ProbeChoice, SamplerChoice};
+use crate::render::{Colormap, ValueRange};
+use crate::schedule::{Schedule, daed_switch};
+
+/// The linear model in the first schedule slot's colour, the cosine model in the second's.
+const MODEL_COLORS: [Color32; 2] = [SLOT_COLORS[0], SLOT_COLORS[1]];
+const SWITCH_COLOR: Color32 = Color32::from_rgb(60, 180, 90);
+
+/// Draws the panel.
+pub fn analysis_ui(ui: &mut egui::Ui, app: &mut App) {
+    controls_ui(ui, app);
+    view_controls_ui(ui, app);
+    if let Some(error) = &app.analysis.error {
+        ui.colored_label(Color32::from_rgb(235, 80, 80), error);
+    }
+    for note in &app.analysis.notes {
+        ui.label(RichText::new(format!("note: {note}")).small());
+    }
+    ui.separator();
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        log_snr_plot_ui(ui, app);
+        recon_plot_ui(ui, app);
+        transitions_ui(ui, app);
+        examples_ui(ui, app);
+    });
+}
+
+fn drag<N: egui::emath::Numeric>(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut N,
+    range: std::ops::RangeInclusive<N>,
+) {
+    let label = ui.label(label);
+    ui.add(egui::DragValue::new(value).range(range))
+        .labelled_by(label.id);
+}
+
+fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
+    let running = app.analysis.running;
+    ui.horizontal_wrapped(|ui| {
+        let s = &mut app.settings.analysis;
+        egui::ComboBox::from_label("models")
+            .selected_text(models_text(s.models))
+            .show_ui(ui, |ui| {
+                for choice in [ModelsShown::Both, ModelsShown::Linear, ModelsShown::Cosine] {
+                    ui.selectable_value(&mut s.models, choice, models_text(choice));
+                }
+            });
+        egui::ComboBox::from_label("images")
+            .selected_text(data_text(s.data))
+            .show_ui(ui, |ui| {
+                for choice in [
+                    ProbeChoice::FashionMnist,
+                    ProbeChoice::Mnist,
+                    ProbeChoice::Path,
+                ] {
+                    ui.selectable_value(&mut s.data, choice, data_text(choice));
+                }
+            });
+        if s.data == ProbeChoice::Path {
+            ui.add(
+                egui::TextEdit::singleline(&mut s.path)
+                    .hint_text("folder or image file")
+                    .desired_width(200.0),
+            );
+        }
+        if s.data != ProbeChoice::FashionMnist {
+            ui.checkbox(&mut s.overlay_in_distribution, "with Fashion-MNIST");
+        }
+        drag(ui, "N", &mut s.n, 1..=MAX_IMAGES);
+        drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
+        ui.selectable_value(&mut s.sampler, SamplerChoice::Ddpm, "DDPM chain");
+        ui.selectable_value(&mut s.sampler, SamplerChoice::Ddim, "DDIM chain");
+        if s.sampler == SamplerChoice::Ddim {
+            drag(ui, "steps over T", &mut s.ddim_steps, 1..=1000);
+        }
+        let label = ui.label("t list");
+        ui.add(
+            egui::TextEdit::singleline(&mut s.t_list)
+                .hint_text("default: 25 steps, denser at small t")
+                .desired_width(180.0),
+        )
+        .labelled_by(label.id);
+        if running {
+            if ui.button("Cancel").clicked() {
+                app.cancel_analysis();
+            }
+            let (done, total) = app.analysis.progress();
+            ui.spinner();
+            ui.label(format!("{done}/{total} points"));
+        } else if ui.button("Measure").clicked() {
+            app.start_analysis();
+        }
+        if let Some(seconds) = app.analysis.seconds.filter(|_| !running) {
+            ui.label(RichText::new(format!("measured in {seconds:.1} s")).small());
+        }
+    });
+}
+
+fn models_text(models: ModelsShown) -> &'static str {
+    match models {
+        ModelsShown::Both => "linear and cosine",
+        ModelsShown::Linear => "linear",
+        ModelsShown::Cosine => "cosine",
+    }
+}
+
+fn data_text(data: ProbeChoice) -> &'static str {
+    match data {
+        ProbeChoice::FashionMnist => "Fashion-MNIST test",
+        ProbeChoice::Mnist => "MNIST (unseen)",
+        ProbeChoice::Path => "folder or image…",
+    }
+}
+
+fn view_controls_ui(ui: &mut egui::Ui, app: &mut App) {
+    let reference = app.slots.first().map(|s| s.schedule.clone());
+    ui.horizontal_wrapped(|ui| {
+        let s = &mut app.settings.analysis;
+        ui.label("x axis:");
+        ui.selectable_value(&mut s.axis, AnalysisAxis::Step, "t");
+        ui.selectable_value(&mut s.axis, AnalysisAxis::Fraction, "t/T");
+        ui.selectable_value(&mut s.axis, AnalysisAxis::LogSnr, "log-SNR");
+        ui.separator();
+        ui.checkbox(&mut s.psnr, "PSNR (dB)");
+        ui.checkbox(&mut s.show_x0, "one-shot x̂0");
+        ui.checkbox(&mut s.show_eps, "ε̂ error");
+        ui.separator();
+        let label = ui.label("threshold (MSE)");
+        ui.add(
+            egui::DragValue::new(&mut s.threshold)
+                .range(1e-5..=4.0)
+                .speed(0.001),
+        )
+        .labelled_by(label.id);
+        ui.separator();
+        switch_ui(ui, s, reference.as_ref());
+        ui.separator();
+        let label = ui.label("CSV");
+        ui.add(egui::TextEdit::singleline(&mut s.export_path).desired_width(160.0))
+            .labelled_by(label.id);
+        if ui.button("Export CSV").clicked() {
+            app.export_analysis_csv();
+        }
+        if let Some(message) = &app.analysis.export_message {
+            ui.label(RichText::new(message).small());
+        }
+    });
+}
+
+/// The DAED switching point: a slider in steps with its % of T and λ, and the automatic rule.
+fn switch_ui(ui: &mut egui::Ui, s: &mut AnalysisSettings, schedule: Option<&Schedule>) {
+    let steps = schedule.map_or(1000, Schedule::steps);
+    let label = ui.label("switch s");
+    ui.add(egui::Slider::new(&mut s.switch_t, 1..=steps))
+        .labelled_by(label.id);
+    if let Some(schedule) = schedule {
+        let lambda = schedule.log_snr()[s.switch_t.clamp(1, steps) - 1];
+        ui.label(format!(
+            "{:.1} % of T, λ = {lambda:.2}",
+            100.0 * s.switch_t as f64 / steps as f64
+        ));
+        let label = ui.label("β1");
+        ui.add(
+            egui::DragValue::new(&mut s.beta1)
+                .range(1e-6..=0.5)
+                .speed(1e-4)
+                .min_decimals(4),
+        )
+        .labelled_by(label.id);
+        if ui
+            .button("auto")
+            .on_hover_text("DAED's rule: s = argmin |ᾱ_t − (1 − β1)| on the first schedule")
+            .clicked()
+            && let Ok(switch) = daed_switch(schedule, s.beta1)
+        {
+            s.switch_t = switch.t;
+        }
+    }
+}
+
+/// x of step t of `schedule` on the chosen axis.
+fn x_of(t: f64, schedule: &Schedule, axis: AnalysisAxis) -> f64 {
+    let steps = schedule.steps();
+    match axis {
+        AnalysisAxis::Step => t,
+        AnalysisAxis::Fraction => t / steps as f64,
+        AnalysisAxis::LogSnr => schedule.log_snr()[(t.round() as usize).clamp(1, steps) - 1],
+    }
+}
+
+fn axis_name(axis: AnalysisAxis) -> &'static str {
+    match axis {
+        AnalysisAxis::Step => "t",
+        AnalysisAxis::Fraction => "t/T",
+        AnalysisAxis::LogSnr => "log-SNR λ",
+    }
+}
+
+/// Vertical marks at 10 % and 20 % of the steps and at the switching point.
+fn add_marks(plot_ui: &mut egui_plot::PlotUi<'_>, schedule: &Schedule, s: &AnalysisSettings) {
+    let steps = schedule.steps() as f64;
+    for (share, name) in [(0.1, "10 % of the steps"), (0.2, "20 % of the steps")] {
+        plot_ui.vline(
+            VLine::new(name, x_of((steps * share).ceil(), schedule, s.axis))
+                .color(Color32::GRAY)
+                .style(LineStyle::dotted_dense()),
+        );
+    }
+    plot_ui.vline(
+        VLine::new(
+            format!("switch s = {}", s.switch_t),
+            x_of(s.switch_t as f64, schedule, s.axis),
+        )
+        .color(SWITCH_COLOR)
+        .width(2.0),
+    );
+}
+
+fn log_snr_plot_ui(ui: &mut egui::Ui, app: &mut App) {
+    let s = &app.settings.analysis;
+    // λ against λ says nothing: the log-SNR plot then runs over t/T.
+    let axis = match s.axis {
+        AnalysisAxis::LogSnr => AnalysisAxis::Fraction,
+        other => other,
+    };
+    let view = AnalysisSettings { axis, ..s.clone() };
+    ui.label(RichText::new("log-SNR λ_t of the compared schedules").strong());
+    let response = Plot::new("analysis log-SNR")
+        .height(170.0)
+        .legend(Legend::default())
+        .allow_drag(false)
+        .x_axis_label(axis_name(axis))
+        .show(ui, |plot_ui| {
+            for (index, slot) in app.slots.iter().enumerate() {
+                let schedule = &slot.schedule;
+                let points: PlotPoints<'_> = schedule
+                    .log_snr()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, y)| y.is_finite())
+                    .map(|(i, &y)| [x_of((i + 1) as f64, schedule, axis), y])
+                    .collect();
+                let name = format!("{}: {}", index + 1, schedule.spec().label());
+                plot_ui.line(Line::new(name, points).color(SLOT_COLORS[index]).width(1.5));
+            }
+            if let Some(first) = app.slots.first() {
+                add_marks(plot_ui, &first.schedule, &view);
+            }
+            let pressed = plot_ui.response().is_pointer_button_down_on();
+            plot_ui.pointer_coordinate().filter(|_| pressed)
+        });
+    if let (Some(point), Some(first)) = (response.inner, app.slots.first()) {
+        let steps = first.schedule.steps() as f64;
+        let t = match axis {
+            AnalysisAxis::Fraction => point.x * steps,
+            _ => point.x,
+        };
+        app.settings.analysis.switch_t = t.round().clamp(1.0, steps) as usize;
+    }
+}
+
+/// y of a point for a metric on the chosen scale.
+fn y_of(mse: f64, psnr: bool) -> f64 {
+    if psnr {
+        crate::diffusion::psnr(mse)
+    } else {
+        mse
+    }
+}
+
+fn curve_color(curve: &Curve) -> Color32 {
+    MODEL_COLORS[usize::from(curve.model == "cosine")]
+}
+
+fn recon_plot_ui(ui: &mut egui::Ui, app: &mut App) {
+    let s = app.settings.analysis.clone();
+    ui.label(
+        RichText::new(
+            "Reconstruction error: noise x0 to x_t, run the chain back, compare with x0 \
+             (solid; dashed: images the model never saw)",
+        )
+        .strong(),
+    );
+    if app.analysis.curves.is_empty() {
+        ui.label("Press Measure to compute the curves.");
+        return;
+    }
+    let curves = &app.analysis.curves;
+    let response = Plot::new("analysis reconstruction")
+        .height(300.0)
+        .legend(Legend::default())
+        .allow_drag(false)
+        .x_axis_label(axis_name(s.axis))
+        .y_axis_label(if s.psnr { "PSNR (dB)" } else { "MSE" })
+        .show(ui, |plot_ui| {
+            let mut nearest: Option<(f64, usize, usize)> = None;
+            let pointer = plot_ui
+                .pointer_coordinate()
+                .filter(|_| plot_ui.response().hovered());
+            for (ci, curve) in curves.iter().enumerate() {
+                let Some(schedule) = &curve.schedule else {
+                    continue;
+                };
+                let style = if curve.data.in_distribution() {
+                    LineStyle::Solid
+                } else {
+                    LineStyle::dashed_dense()
+                };
+                let mut series = vec![("chain", 2.0, style, None)];
+                if s.show_x0 {
+                    series.push(("one-shot x̂0", 1.0, LineStyle::dotted_loose(), Some(0)));
+                }
+                if s.show_eps && !s.psnr {
+                    series.push(("ε̂", 1.0, LineStyle::dotted_dense(), Some(1)));
+                }
+                for (what, width, style, which) in series {
+                    let points: Vec<[f64; 2]> = curve
+                        .points
+                        .iter()
+                        .map(|p| {
+                            let mse = match which {
+                                None => p.mse_chain,
+                                Some(0) => p.mse_x0,
+                                _ => p.mse_eps,
+                            };
+                            [x_of(p.t as f64, schedule, s.axis), y_of(mse, s.psnr)]
+                        })
+                        .collect();
+                    let name = format!("{} — {what}", curve.name());
+                    let color = curve_color(curve);
+                    plot_ui.line(
+                        Line::new(name.clone(), PlotPoints::from(points.clone()))
+                            .color(color)
+                            .style(style)
+                            .width(width),
+                    );
+                    if which.is_none() {
+                        plot_ui.points(Points::new(name, points.clone()).color(color).radius(2.5));
+                        if let Some(pointer) = pointer {
+                            for (pi, p) in points.iter().enumerate() {
+                                let distance = (p[0] - pointer.x).abs();
+                                if nearest.is_none_or(|(d, _, _)| distance < d) {
+                                    nearest = Some((distance, ci, pi));
+                                }
+                            }
+                        }
+                    }
+                }
+                add_marks(plot_ui, schedule, &s);
+            }
+            plot_ui.hline(
+                egui_plot::HLine::new("threshold", y_of(s.threshold, s.psnr))
+                    .color(Color32::from_rgb(150, 150, 150))
+                    .style(LineStyle::dashed_loose()),
+            );
+            nearest.map(|(_, ci, pi)| (ci, pi))
+        });
+    if let Some(hovered) = response.inner {
+        app.analysis.hovered = Some(hovered);
+    }
+}
+
+fn transitions_ui(ui: &mut egui::Ui, app: &App) {
+    let threshold = app.settings.analysis.threshold;
+    ui.label(
+        RichText::new(format!(
+            "Transition point: where the chain's MSE first reaches {threshold}"
+        ))
+        .strong(),
+    );
+    egui::Grid::new("transitions").striped(true).show(ui, |ui| {
+        for curve in &app.analysis.curves {
+            ui.colored_label(curve_color(curve), curve.name());
+            match curve.transition(threshold) {
+                Some((t, percent, lambda)) => {
+                    ui.label(format!("t ≈ {t:.0}"));
+                    ui.label(format!("{percent:.1} % of T"));
+                    ui.label(format!("λ = {lambda:.2}"));
+                }
+                None if curve.points.is_empty() => {
+                    ui.label("not measured yet");
+                }
+                None => {
+                    ui.label("not reached");
+                }
+            }
+            let status = match &curve.error {
+                Some(error) => error.clone(),
+                None if curve.complete() => format!("{} images", curve.images),
+                None => format!("{}/{} points", curve.points.len(), curve.expected),
+            };
+            ui.label(RichText::new(status).small());
+            ui.label(RichText::new(curve.notes.join("; ")).small());
+            ui.end_row();
+        }
+    });
+}
+
+/// x0 | x_t | reconstruction of a few images at the hovered point.
+fn examples_ui(ui: &mut egui::Ui, app: &App) {
+    let Some((ci, pi)) = app.analysis.hovered else {
+        ui.label("Point at a curve to see x0 | x_t | reconstruction of a few images.");
+        return;
+    };
+    let Some(curve) = app.analysis.curves.get(ci) else {
+        return;
+    };
+    let (Some(point), Some(stack)) = (curve.points.get(pi), curve.examples.get(pi)) else {
+        return;
+    };
+    ui.label(
+        RichText::new(format!(
+            "{} at t = {}: x0 | x_t | reconstruction (MSE {:.4}, PSNR {:.1} dB)",
+            curve.name(),
+            point.t,
+            point.mse_chain,
+            point.psnr_chain()
+        ))
+        .strong(),
+    );
+    let style = ImageStyle {
+        range: Some(ValueRange::default()),
+        colormap: Colormap::Gray,
+        gpu: app.gpu_draw,
+    };
+    ui.horizontal_wrapped(|ui| {
+        for image in 0..stack.rows() / 3 {
+            for (k, what) in ["x0", "x_t", "reconstruction"].iter().enumerate() {
+                let name = format!("{what} of image {}", image + 1);
+                image_view(ui, &name, stack, image * 3 + k, 72.0, style);
+            }
+            ui.add_space(12.0);
+        }
+    });
+}

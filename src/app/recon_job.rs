@@ -1,0 +1,156 @@
+//! The reconstruction-error job on the analysis thread: for each curve (a model and a set of
+//! images), measure the errors at every requested t and stream each point back.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use burn::tensor::Device;
+
+use super::sample_job::ModelCache;
+use crate::data::{IMAGE_SIDE, ProbeData};
+use crate::diffusion::{ReconMeasurement, ReconProbe, SamplerConfig, image_batch};
+use crate::model::load_unet;
+use crate::schedule::Schedule;
+
+/// One curve to measure.
+#[derive(Clone, Debug)]
+pub struct CurveRequest {
+    /// Index of the curve in the panel.
+    pub curve: usize,
+    /// The weights file.
+    pub model: PathBuf,
+    /// The images.
+    pub data: ProbeData,
+}
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct ReconRequest {
+    /// Identifies the request; stale generations stop.
+    pub generation: u64,
+    /// The curves still to measure.
+    pub curves: Vec<CurveRequest>,
+    /// 1-based steps, ascending.
+    pub t_values: Vec<usize>,
+    /// Images per curve.
+    pub n: usize,
+    /// Seed of ε and the chain's noise.
+    pub seed: u64,
+    /// The reverse chain.
+    pub sampler: SamplerConfig,
+}
+
+/// What the job reports.
+pub enum ReconEvent {
+    /// A curve's images are loaded (with notes on conversions) and its schedule known.
+    Started {
+        /// Which curve.
+        curve: usize,
+        /// The model's schedule.
+        schedule: Box<Schedule>,
+        /// x0 of the first images kept for display, flat.
+        x0: Vec<f32>,
+        /// Images actually used.
+        images: usize,
+        /// Conversions and skipped files.
+        notes: Vec<String>,
+    },
+    /// One measured point.
+    Point {
+        /// Which curve.
+        curve: usize,
+        /// The point and its example images.
+        measurement: Box<ReconMeasurement>,
+    },
+    /// A curve could not be measured; the others go on.
+    CurveFailed {
+        /// Which curve.
+        curve: usize,
+        /// Why.
+        message: String,
+    },
+    /// The job stopped on an error of the compute device; nothing more comes.
+    Failed(String),
+    /// All done.
+    Done {
+        /// Wall time.
+        seconds: f64,
+    },
+}
+
+/// Runs a request; returns early when superseded.
+pub fn run_recon_job(
+    request: &ReconRequest,
+    device: &Device,
+    cache: &mut ModelCache,
+    latest: &AtomicU64,
+    send: &mut dyn FnMut(ReconEvent),
+) {
+    let started = Instant::now();
+    for curve in &request.curves {
+        if latest.load(Ordering::SeqCst) != request.generation {
+            return;
+        }
+        if let Err(message) = run_curve(request, curve, device, cache, latest, send) {
+            send(ReconEvent::CurveFailed {
+                curve: curve.curve,
+                message,
+            });
+        }
+    }
+    if latest.load(Ordering::SeqCst) == request.generation {
+        send(ReconEvent::Done {
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+}
+
+fn run_curve(
+    request: &ReconRequest,
+    curve: &CurveRequest,
+    device: &Device,
+    cache: &mut ModelCache,
+    latest: &AtomicU64,
+    send: &mut dyn FnMut(ReconEvent),
+) -> Result<(), String> {
+    if !cache.contains_key(&curve.model) {
+        let loaded = load_unet(&curve.model, None, device).map_err(|error| {
+            format!(
+                "{error}. Restore the file from the Noisescope assets or train one with \
+                 `noisescope train` (see the README)."
+            )
+        })?;
+        cache.insert(curve.model.clone(), loaded);
+    }
+    let loaded = cache.get(&curve.model).ok_or("the model was not loaded")?;
+    let schedule = Schedule::new(loaded.schedule.clone()).map_err(|e| e.to_string())?;
+    let images = curve.data.load(request.n)?;
+    let kept = images.count.min(crate::diffusion::KEPT_EXAMPLES) * IMAGE_SIDE * IMAGE_SIDE;
+    send(ReconEvent::Started {
+        curve: curve.curve,
+        schedule: Box::new(schedule.clone()),
+        x0: images.pixels[..kept].to_vec(),
+        images: images.count,
+        notes: images.notes,
+    });
+    let x0 = image_batch(images.pixels, IMAGE_SIDE, device);
+    let probe = ReconProbe::new(&loaded.model, &schedule, request.sampler, x0, request.seed);
+    for &t in &request.t_values {
+        if latest.load(Ordering::SeqCst) != request.generation {
+            return Ok(());
+        }
+        if t > schedule.steps() {
+            return Err(format!(
+                "t = {t} is beyond this model's T = {}",
+                schedule.steps()
+            ));
+        }
+        let measurement = probe.measure(t)?;
+        send(ReconEvent::Point {
+            curve: curve.curve,
+            measurement: Box::new(measurement),
+        });
+    }
+    Ok(())
+}

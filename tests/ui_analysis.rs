@@ -1,0 +1,130 @@
+//! The Analysis panel driven through egui_kittest: measure, reuse the cache, overlay unseen
+//! data, cancel, and missing weights.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use eframe::egui;
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use noisescope::App;
+use noisescope::app::{ModelsShown, ProbeChoice, SamplerChoice, Tab};
+
+fn harness(dir: PathBuf) -> Harness<'static, App> {
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 950.0))
+        .build_eframe(move |cc| App::new(cc).with_models_dir(dir.clone()));
+    harness
+        .get_by_role_and_label(Role::Button, "Analysis")
+        .click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings().tab, Tab::Analysis);
+    let settings = &mut harness.state_mut().settings_mut().analysis;
+    settings.models = ModelsShown::Both;
+    settings.data = ProbeChoice::FashionMnist;
+    settings.n = 4;
+    settings.sampler = SamplerChoice::Ddim;
+    settings.ddim_steps = 10;
+    harness
+}
+
+fn run_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
+    common::run_until(harness, what, Duration::from_secs(120), done);
+}
+
+/// Clicks Measure once the layout shows the settings as changed.
+fn measure(harness: &mut Harness<'static, App>) {
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(Role::Button, "Measure")
+        .click();
+    harness.run_steps(2);
+}
+
+#[test]
+fn measuring_streams_points_and_finished_curves_come_from_the_cache() {
+    let mut harness = harness(common::tiny_models_dir("ui-analysis-measure"));
+    harness.state_mut().settings_mut().analysis.t_list = "50, 1, 10".into();
+    measure(&mut harness);
+    run_until(&mut harness, "both curves", |app| !app.analysing());
+    assert_eq!(harness.state().analysis_points(), vec![3, 3]);
+    assert!(harness.state().analysis_error().is_none());
+
+    measure(&mut harness);
+    assert!(!harness.state().analysing(), "cached curves need no job");
+    assert_eq!(harness.state().analysis_points(), vec![3, 3]);
+
+    {
+        let settings = &mut harness.state_mut().settings_mut().analysis;
+        settings.data = ProbeChoice::Mnist;
+        settings.overlay_in_distribution = true;
+    }
+    measure(&mut harness);
+    assert_eq!(
+        harness.state().analysis_points(),
+        vec![3, 3, 0, 0],
+        "Fashion-MNIST from the cache, MNIST to measure"
+    );
+    run_until(&mut harness, "the MNIST curves", |app| !app.analysing());
+    assert_eq!(harness.state().analysis_points(), vec![3, 3, 3, 3]);
+}
+
+#[test]
+fn cancel_stops_the_analysis_job() {
+    let mut harness = harness(common::tiny_models_dir("ui-analysis-cancel"));
+    {
+        let settings = &mut harness.state_mut().settings_mut().analysis;
+        settings.sampler = SamplerChoice::Ddpm;
+        settings.n = 8;
+    }
+    measure(&mut harness);
+    run_until(&mut harness, "the first point", |app| {
+        app.analysis_points().iter().any(|&n| n > 0)
+    });
+    harness
+        .get_by_role_and_label(Role::Button, "Cancel")
+        .click();
+    harness.run_steps(2);
+    assert!(!harness.state().analysing());
+    std::thread::sleep(Duration::from_millis(500));
+    harness.run_steps(2);
+    let measured = harness.state().analysis_points();
+    std::thread::sleep(Duration::from_millis(1500));
+    harness.run_steps(2);
+    assert_eq!(harness.state().analysis_points(), measured);
+    assert!(measured.iter().sum::<usize>() < 50, "{measured:?}");
+}
+
+#[test]
+fn bad_requests_are_reported_in_the_panel() {
+    let empty = std::env::temp_dir().join(format!(
+        "noisescope-ui-analysis-empty-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&empty).expect("temp dir");
+    let mut harness = harness(empty);
+    harness.state_mut().settings_mut().analysis.t_list = "3, 2000".into();
+    measure(&mut harness);
+    let error = harness
+        .state()
+        .analysis_error()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(error.contains("2000"), "{error}");
+
+    harness.state_mut().settings_mut().analysis.t_list = "5".into();
+    measure(&mut harness);
+    run_until(&mut harness, "the error", |app| !app.analysing());
+    let error = harness
+        .state()
+        .analysis_error()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        error.contains("unet-linear.nsw") && error.contains("noisescope train"),
+        "{error}"
+    );
+}

@@ -220,6 +220,16 @@ fn forward_writes_one_png_per_t_and_the_original() {
 
 /// A small untrained U-Net for the linear schedule with T = 50.
 fn tiny_model(dir: &std::path::Path) -> PathBuf {
+    tiny_network(dir, "tiny.nsw", ScheduleKind::Linear, None)
+}
+
+/// A small untrained network for `kind` with T = 50: a U-Net, or a DAE for t ≤ `dae_t_max`.
+fn tiny_network(
+    dir: &std::path::Path,
+    name: &str,
+    kind: ScheduleKind,
+    dae_t_max: Option<usize>,
+) -> PathBuf {
     use noisescope::model::{ModelKind, TrainingRecord, UNetConfig, WeightsMetadata, save_module};
     let config = UNetConfig::new()
         .with_base_channels(8)
@@ -227,16 +237,21 @@ fn tiny_model(dir: &std::path::Path) -> PathBuf {
         .with_attention_resolutions(vec![])
         .with_norm_groups(4);
     let metadata = WeightsMetadata {
-        kind: ModelKind::Unet,
+        kind: if dae_t_max.is_some() {
+            ModelKind::Dae
+        } else {
+            ModelKind::Unet
+        },
         architecture: serde_json::to_value(&config).expect("json"),
         schedule: Some(ScheduleSpec {
             steps: 50,
-            ..ScheduleSpec::new(ScheduleKind::Linear)
+            ..ScheduleSpec::new(kind)
         }),
+        dae_t_max,
         training: TrainingRecord::default(),
         written_by: "test".into(),
     };
-    let path = dir.join("tiny.nsw");
+    let path = dir.join(name);
     save_module(
         &config.init(&burn::tensor::Device::flex()),
         &metadata,
@@ -432,5 +447,113 @@ fn recon_prints_one_csv_row_per_step_and_checks_the_t_list() {
     assert_fails_with(
         &noisescope(&["recon", "--data", folder]),
         "no readable images",
+    );
+}
+
+#[test]
+fn daed_hands_over_at_the_automatic_switch_and_refuses_a_mismatched_autoencoder() {
+    let dir = temp_dir("daed");
+    let model = tiny_model(&dir);
+    let dae = tiny_network(&dir, "dae.nsw", ScheduleKind::Linear, Some(12));
+    let other = tiny_network(&dir, "dae-cosine.nsw", ScheduleKind::Cosine, Some(12));
+    let out = dir.join("out");
+    let path = |p: &PathBuf| p.to_str().expect("utf-8").to_owned();
+    let daed = |dae: &PathBuf, extra: &[&str]| {
+        let mut args = vec![
+            "daed".to_owned(),
+            "--model".into(),
+            path(&model),
+            "--dae".into(),
+            path(dae),
+            "--n".into(),
+            "3".into(),
+            "--batch".into(),
+            "2".into(),
+            "--out".into(),
+            path(&out),
+        ];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        noisescope(&args)
+    };
+    let output = daed(&dae, &["--switch", "auto", "--beta1", "0.01"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(stdout(&output).trim()).expect("json");
+    let expected = daed_switch(
+        &Schedule::new(ScheduleSpec {
+            steps: 50,
+            ..ScheduleSpec::new(ScheduleKind::Linear)
+        })
+        .expect("valid"),
+        0.01,
+    )
+    .expect("switch");
+    assert_eq!(report["t_switch"], expected.t);
+    assert_eq!(report["auto"], true);
+    let written = std::fs::read_dir(out.join("daed"))
+        .expect("daed folder")
+        .count();
+    assert_eq!(written, 3);
+    for grid in ["full.png", "ddgm-x0.png", "daed.png"] {
+        assert!(out.join(grid).is_file(), "{grid}");
+    }
+
+    assert_fails_with(
+        &daed(&other, &["--switch", "5"]),
+        "was trained for the schedule",
+    );
+    assert_fails_with(&daed(&dae, &["--switch", "auto"]), "--beta1");
+    assert_fails_with(
+        &daed(&dae, &["--switch", "soon"]),
+        "expected a step or `auto`",
+    );
+}
+
+#[test]
+fn daed_sweep_prints_one_fid_row_per_switch() {
+    let dir = temp_dir("daed-sweep");
+    let model = tiny_model(&dir);
+    let dae = tiny_network(&dir, "dae.nsw", ScheduleKind::Linear, Some(12));
+    let sweep = |list: &str| {
+        noisescope(&[
+            "daed-sweep",
+            "--model",
+            model.to_str().expect("utf-8"),
+            "--dae",
+            dae.to_str().expect("utf-8"),
+            "--sampler",
+            "ddim",
+            "--steps",
+            "10",
+            "--n",
+            "6",
+            "--switch-list",
+            list,
+        ])
+    };
+    assert_fails_with(&sweep("0,50"), "must lie in 0..50");
+    let output = sweep("10,0,3");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "t_switch,frac_saved,fid_daed,fid_ddgm_x0,fid_full"
+    );
+    let rows: Vec<Vec<f64>> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').map(|v| v.parse().expect("number")).collect())
+        .collect();
+    assert_eq!(
+        rows.iter().map(|r| r[0]).collect::<Vec<_>>(),
+        [10.0, 0.0, 3.0]
+    );
+    let zero = &rows[1];
+    assert_eq!(zero[1], 0.0);
+    assert_eq!(zero[2], zero[4], "DAED at s = 0 is the full chain");
+    assert!(rows[0][1] > rows[2][1], "a later switch saves more steps");
+    assert!(
+        rows.iter()
+            .all(|r| r[2..].iter().all(|v| v.is_finite() && *v >= 0.0))
     );
 }

@@ -34,6 +34,7 @@ fn metadata(config: &UNetConfig, kind: ScheduleKind) -> WeightsMetadata {
         kind: ModelKind::Unet,
         architecture: serde_json::to_value(config).expect("config serialises"),
         schedule: Some(ScheduleSpec::new(kind)),
+        dae_t_max: None,
         training: TrainingRecord {
             steps: 3,
             seed: 9,
@@ -168,6 +169,7 @@ fn a_classifier_file_is_not_a_unet() {
         kind: ModelKind::Classifier,
         architecture: serde_json::to_value(ClassifierConfig::new()).expect("json"),
         schedule: None,
+        dae_t_max: None,
         training: TrainingRecord::default(),
         written_by: "test".into(),
     };

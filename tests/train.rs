@@ -8,7 +8,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 use noisescope::diffusion::tensor_to_vec;
 use noisescope::model::{UNetConfig, load_unet};
 use noisescope::schedule::{ScheduleKind, ScheduleSpec};
-use noisescope::train::{DiffusionTraining, Outcome, TrainError, checkpoint_dir, train_unet};
+use noisescope::train::{
+    DiffusionTraining, Outcome, TrainError, TrainingTarget, checkpoint_dir, train_unet,
+};
 
 /// burn draws initial weights from one process-wide generator, lazily; trainings that run side
 /// by side in one process would interleave their draws, so these tests take turns.
@@ -52,6 +54,7 @@ fn options(data: &Path, out: PathBuf, steps: u64) -> DiffusionTraining {
             .with_norm_groups(4)
             .with_attention_resolutions(vec![14])
             .with_dropout(0.0),
+        target: TrainingTarget::Noise,
         steps,
         batch: 4,
         learning_rate: 1e-3,

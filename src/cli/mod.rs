@@ -7,16 +7,20 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod daed;
 mod quality;
 mod recon;
 mod sample;
 mod train;
 
+pub use daed::{DaedArgs, DaedModelArgs, DaedSweepArgs};
 pub use quality::{BenchArgs, EvaluateArgs, FidArgs, fid_between, sample_many};
 
 pub use recon::{DEFAULT_T_COUNT, ReconArgs, run_recon};
 pub use sample::{ModelChoice, SampleArgs, SamplerArgs, save_grid};
-pub use train::{ArchitectureArgs, ModelScheduleArgs, TrainArgs, TrainClassifierArgs};
+pub use train::{
+    ArchitectureArgs, ModelScheduleArgs, TrainArgs, TrainClassifierArgs, TrainDaeArgs,
+};
 
 use crate::data::{IMAGE_SIDE, load_user_image, to_bytes};
 use crate::diffusion::{ForwardMode, forward_all_steps, tensor_to_vec};
@@ -90,6 +94,8 @@ pub enum Command {
     },
     /// Train an ε-prediction U-Net on IDX images (checkpoints, --resume, Ctrl-C saves).
     Train(Box<TrainArgs>),
+    /// Train DAED's denoising autoencoder (x0-prediction for t ≤ --t-max), options as `train`.
+    TrainDae(Box<TrainDaeArgs>),
     /// Train the Fashion-MNIST classifier used by `fid` and the quality checks.
     TrainClassifier(TrainClassifierArgs),
     /// Generate images with a trained U-Net (DDPM or DDIM); --frames keeps every step.
@@ -102,6 +108,10 @@ pub enum Command {
     Bench(BenchArgs),
     /// Reconstruction error per step: noise images to x_t, run the reverse chain back, compare.
     Recon(Box<ReconArgs>),
+    /// DAED samples: the diffusion model down to step s, then the autoencoder in one call.
+    Daed(Box<DaedArgs>),
+    /// FID against s for DAED, the diffusion model's one-shot x̂0 at s, and the full chain.
+    DaedSweep(Box<DaedSweepArgs>),
 }
 
 /// Parameters shared by every schedule kind; each kind reads the ones it uses.
@@ -251,12 +261,15 @@ pub fn run(command: Command, out: &mut impl Write) -> anyhow::Result<()> {
             writeln!(out, "wrote {written} images to {}", folder.display())?;
         }
         Command::Train(args) => train::run_train(&args, out)?,
+        Command::TrainDae(args) => train::run_train_dae(&args, out)?,
         Command::TrainClassifier(args) => train::run_train_classifier(&args, out)?,
         Command::Sample(args) => sample::run_sample(&args, out)?,
         Command::Fid(args) => quality::run_fid(&args, out)?,
         Command::Evaluate(args) => quality::run_evaluate(&args, out)?,
         Command::Bench(args) => quality::run_bench(&args, out)?,
         Command::Recon(args) => recon::run_recon(&args, out)?,
+        Command::Daed(args) => daed::run_daed(&args, out)?,
+        Command::DaedSweep(args) => daed::run_daed_sweep(&args, out)?,
     }
     Ok(())
 }

@@ -120,7 +120,10 @@ pub fn fid_between(
     Ok(frechet_distance(&fa, &fb))
 }
 
-fn classifier(path: Option<&Path>, device: &burn::tensor::Device) -> anyhow::Result<Classifier> {
+pub(super) fn classifier(
+    path: Option<&Path>,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<Classifier> {
     let path = match path {
         Some(p) => p.to_path_buf(),
         None => shipped::path(shipped::CLASSIFIER)?,
@@ -129,7 +132,11 @@ fn classifier(path: Option<&Path>, device: &burn::tensor::Device) -> anyhow::Res
 }
 
 /// Reads `test-set`, `train-set` or a folder of images into N × 784 values in [−1, 1].
-fn image_set(name: &str, data: Option<&Path>, limit: Option<usize>) -> anyhow::Result<Vec<f32>> {
+pub(super) fn image_set(
+    name: &str,
+    data: Option<&Path>,
+    limit: Option<usize>,
+) -> anyhow::Result<Vec<f32>> {
     let limit = limit.unwrap_or(usize::MAX);
     let split = |split, dir: &Path| -> anyhow::Result<Vec<f32>> {
         let images = LabelledImages::load(dir, split)?;

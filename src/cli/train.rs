@@ -12,7 +12,7 @@ use super::{DeviceArg, parse_kind};
 use crate::model::{ClassifierConfig, UNetConfig, load_classifier, parameter_count};
 use crate::schedule::{ScheduleKind, ScheduleSpec};
 use crate::train::{
-    ClassifierTraining, DiffusionTraining, Outcome, Progress, classifier_accuracy,
+    ClassifierTraining, DiffusionTraining, Outcome, Progress, TrainingTarget, classifier_accuracy,
     train_classifier, train_unet,
 };
 
@@ -128,6 +128,17 @@ pub struct TrainArgs {
     pub device: DeviceArg,
 }
 
+/// Options of `noisescope train-dae`: those of `train`, and the DAE's noise range.
+#[derive(Debug, Args)]
+pub struct TrainDaeArgs {
+    /// The run, as for `noisescope train`.
+    #[command(flatten)]
+    pub train: TrainArgs,
+    /// The largest step t the DAE learns to denoise (default: 25 % of T).
+    #[arg(long)]
+    pub t_max: Option<usize>,
+}
+
 /// Options of `noisescope train-classifier`.
 #[derive(Debug, Args)]
 pub struct TrainClassifierArgs {
@@ -159,6 +170,26 @@ pub struct TrainClassifierArgs {
 
 /// Runs `noisescope train`.
 pub fn run_train(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    run_diffusion_training(args, TrainingTarget::Noise, out)
+}
+
+/// Runs `noisescope train-dae`.
+pub fn run_train_dae(args: &TrainDaeArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let steps = args.train.schedule_args.timesteps;
+    let t_max = args.t_max.unwrap_or(steps.div_ceil(4));
+    writeln!(
+        out,
+        "denoising autoencoder for t ≤ {t_max} ({:.1} % of T = {steps})",
+        100.0 * t_max as f64 / steps as f64
+    )?;
+    run_diffusion_training(&args.train, TrainingTarget::CleanImage { t_max }, out)
+}
+
+fn run_diffusion_training(
+    args: &TrainArgs,
+    target: TrainingTarget,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let (device, device_label) = args.device.open()?;
     let architecture = args.architecture.config();
     if let Err(reason) = architecture.validate() {
@@ -174,6 +205,7 @@ pub fn run_train(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<()> {
         data_dir: args.data.clone(),
         schedule: args.schedule_args.spec(args.schedule),
         architecture,
+        target,
         steps: args.steps,
         batch: args.batch,
         learning_rate: args.lr,

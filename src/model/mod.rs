@@ -37,8 +37,41 @@ pub fn load_unet(
     expected: Option<&ScheduleSpec>,
     device: &Device,
 ) -> Result<LoadedUNet, WeightsError> {
+    load_network(path, ModelKind::Unet, expected, device)
+}
+
+/// A denoising autoencoder loaded from a weights file: x_t, t ↦ x̂0 for 1 ≤ t ≤ `t_max`.
+#[derive(Debug)]
+pub struct LoadedDae {
+    /// The network (a U-Net that predicts x0), in evaluation mode, with its file's facts.
+    pub net: LoadedUNet,
+    /// The largest step it was trained on.
+    pub t_max: usize,
+}
+
+/// Loads a DAE; with `expected` set (the diffusion model's schedule), refuses one trained for
+/// another schedule, since its t would mean another noise level.
+pub fn load_dae(
+    path: &Path,
+    expected: Option<&ScheduleSpec>,
+    device: &Device,
+) -> Result<LoadedDae, WeightsError> {
+    let net = load_network(path, ModelKind::Dae, expected, device)?;
+    let t_max = net.metadata.dae_t_max.ok_or_else(|| WeightsError::Format {
+        path: path.to_path_buf(),
+        reason: "the metadata gives no dae_t_max".into(),
+    })?;
+    Ok(LoadedDae { net, t_max })
+}
+
+fn load_network(
+    path: &Path,
+    kind: ModelKind,
+    expected: Option<&ScheduleSpec>,
+    device: &Device,
+) -> Result<LoadedUNet, WeightsError> {
     let file = WeightsFile::read(path)?;
-    file.expect_kind(ModelKind::Unet)?;
+    file.expect_kind(kind)?;
     let config: UNetConfig = file.architecture()?;
     config.validate().map_err(|reason| WeightsError::Format {
         path: path.to_path_buf(),
@@ -100,6 +133,10 @@ pub mod shipped {
     pub const UNET_COSINE: &str = "models/unet-cosine.nsw";
     /// The FID/confidence classifier.
     pub const CLASSIFIER: &str = "models/classifier.nsw";
+    /// The denoising autoencoder for the linear schedule.
+    pub const DAE_LINEAR: &str = "models/dae-linear.nsw";
+    /// The denoising autoencoder for the cosine schedule.
+    pub const DAE_COSINE: &str = "models/dae-cosine.nsw";
 
     /// The path of a shipped file (which may be missing; loading says so).
     pub fn path(relative: &str) -> Result<PathBuf, AssetError> {

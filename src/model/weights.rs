@@ -27,6 +27,8 @@ pub enum ModelKind {
     Unet,
     /// The Fashion-MNIST classifier used for FID and confidence.
     Classifier,
+    /// A denoising autoencoder (x0-prediction) for small noise levels of a schedule (DAED).
+    Dae,
 }
 
 impl std::fmt::Display for ModelKind {
@@ -34,6 +36,7 @@ impl std::fmt::Display for ModelKind {
         f.write_str(match self {
             Self::Unet => "U-Net denoiser",
             Self::Classifier => "classifier",
+            Self::Dae => "denoising autoencoder",
         })
     }
 }
@@ -77,8 +80,11 @@ pub struct WeightsMetadata {
     pub kind: ModelKind,
     /// The architecture config as JSON (a `UNetConfig` or `ClassifierConfig`).
     pub architecture: serde_json::Value,
-    /// The diffusion schedule the model was trained for (U-Nets only).
+    /// The diffusion schedule the model was trained for (U-Nets and DAEs).
     pub schedule: Option<ScheduleSpec>,
+    /// A DAE's largest training step: it learned to denoise x_t for 1 ≤ t ≤ this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dae_t_max: Option<usize>,
     /// How it was trained.
     pub training: TrainingRecord,
     /// The version of Noisescope that wrote it.

@@ -55,6 +55,7 @@ impl ClassifierTraining {
             kind: ModelKind::Classifier,
             architecture: serde_json::to_value(&self.architecture).unwrap_or_default(),
             schedule: None,
+            dae_t_max: None,
             training: RunFacts {
                 data_dir: &self.data_dir,
                 batch: self.batch,

@@ -1,4 +1,5 @@
-//! Training the ε-prediction U-Net: Algorithm 1 of Ho et al. with L_simple, Adam and an EMA.
+//! Training the ε-prediction U-Net: Algorithm 1 of Ho et al. with L_simple, Adam and an EMA;
+//! and, with the same loop, DAED's denoising autoencoder, which predicts x0 for small t.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +19,19 @@ use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, Split};
 use crate::model::{ModelKind, UNet, UNetConfig, WeightsMetadata, save_module};
 use crate::schedule::{Schedule, ScheduleSpec};
 
+/// What the network learns to predict.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TrainingTarget {
+    /// ε at every t in 1..=T: the diffusion model (L_simple).
+    #[default]
+    Noise,
+    /// x0 at t in 1..=t_max: a denoising autoencoder for DAED (MSE to x0).
+    CleanImage {
+        /// The largest noise step trained on.
+        t_max: usize,
+    },
+}
+
 /// Everything a U-Net training run needs.
 #[derive(Clone, Debug)]
 pub struct DiffusionTraining {
@@ -27,6 +41,8 @@ pub struct DiffusionTraining {
     pub schedule: ScheduleSpec,
     /// The network.
     pub architecture: UNetConfig,
+    /// ε (diffusion model) or x0 (denoising autoencoder).
+    pub target: TrainingTarget,
     /// Total optimiser steps.
     pub steps: u64,
     /// Images per step.
@@ -57,20 +73,37 @@ pub struct DiffusionTraining {
 
 impl DiffusionTraining {
     fn identity(&self) -> serde_json::Value {
-        json!({
+        let mut identity = json!({
             "schedule": self.schedule,
             "architecture": self.architecture,
             "batch": self.batch,
             "seed": self.seed,
             "ema_decay": self.ema_decay,
-        })
+        });
+        if let TrainingTarget::CleanImage { t_max } = self.target {
+            identity["dae_t_max"] = json!(t_max);
+        }
+        identity
+    }
+
+    /// The largest t drawn for training.
+    fn t_max(&self) -> usize {
+        match self.target {
+            TrainingTarget::Noise => self.schedule.steps,
+            TrainingTarget::CleanImage { t_max } => t_max,
+        }
     }
 
     fn metadata(&self, step: u64, loss: f64, wall_time_s: f64) -> WeightsMetadata {
+        let (kind, dae_t_max) = match self.target {
+            TrainingTarget::Noise => (ModelKind::Unet, None),
+            TrainingTarget::CleanImage { t_max } => (ModelKind::Dae, Some(t_max)),
+        };
         WeightsMetadata {
-            kind: ModelKind::Unet,
+            kind,
             architecture: serde_json::to_value(&self.architecture).unwrap_or_default(),
             schedule: Some(self.schedule.clone()),
+            dae_t_max,
             training: RunFacts {
                 data_dir: &self.data_dir,
                 batch: self.batch,
@@ -109,7 +142,16 @@ impl DiffusionTraining {
                 self.ema_decay
             )));
         }
-        Schedule::new(self.schedule.clone()).map_err(|e| TrainError::Input(e.to_string()))
+        let schedule =
+            Schedule::new(self.schedule.clone()).map_err(|e| TrainError::Input(e.to_string()))?;
+        if !(1..=schedule.steps()).contains(&self.t_max()) {
+            return Err(TrainError::Input(format!(
+                "--t-max {} must lie in 1..={}",
+                self.t_max(),
+                schedule.steps()
+            )));
+        }
+        Ok(schedule)
     }
 }
 
@@ -160,9 +202,19 @@ pub fn train_unet(
                 checkpoint: dir,
             });
         }
-        let (x_t, noise, t) = noisy_batch(&data, &alpha_bar, options, step, &train_device);
-        let prediction = model.forward(x_t, &t);
-        let loss = (prediction - noise).square().mean();
+        let batch = noisy_batch(
+            &data,
+            &alpha_bar[..options.t_max()],
+            options,
+            step,
+            &train_device,
+        );
+        let prediction = model.forward(batch.x_t, &batch.t);
+        let target = match options.target {
+            TrainingTarget::Noise => batch.noise,
+            TrainingTarget::CleanImage { .. } => batch.x0,
+        };
+        let loss = (prediction - target).square().mean();
         let loss_value = f64::from(loss.clone().into_scalar::<f32>());
         if !loss_value.is_finite() {
             let kept = if last_saved > 0 || options.resume {
@@ -219,7 +271,15 @@ pub fn train_unet(
     })
 }
 
-/// Draws the batch of step `step`: images x0, steps t ~ U{1..T}, noise ε, and
+/// One training batch.
+struct NoisyBatch {
+    x0: Tensor<4>,
+    x_t: Tensor<4>,
+    noise: Tensor<4>,
+    t: Vec<usize>,
+}
+
+/// Draws the batch of step `step`: images x0, steps t ~ U{1..len(alpha_bar)}, noise ε, and
 /// x_t = √ᾱ_t x0 + √(1 − ᾱ_t) ε, computed on the host in f64 coefficients.
 fn noisy_batch(
     data: &LabelledImages,
@@ -227,7 +287,7 @@ fn noisy_batch(
     options: &DiffusionTraining,
     step: u64,
     device: &Device,
-) -> (Tensor<4>, Tensor<4>, Vec<usize>) {
+) -> NoisyBatch {
     let mut rng = step_rng(options.seed, step);
     let b = options.batch;
     let indices: Vec<usize> = (0..b).map(|_| rng.random_range(0..data.len())).collect();
@@ -249,9 +309,11 @@ fn noisy_batch(
         })
         .collect();
     let shape = [b, 1, IMAGE_SIDE, IMAGE_SIDE];
-    (
-        Tensor::from_data(TensorData::new(x_t, shape), device),
-        Tensor::from_data(TensorData::new(noise, shape), device),
+    let tensor = |values: Vec<f32>| Tensor::from_data(TensorData::new(values, shape), device);
+    NoisyBatch {
+        x0: tensor(x0),
+        x_t: tensor(x_t),
+        noise: tensor(noise),
         t,
-    )
+    }
 }

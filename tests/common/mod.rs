@@ -104,6 +104,7 @@ pub fn tiny_models_dir(name: &str) -> std::path::PathBuf {
             kind: ModelKind::Unet,
             architecture: serde_json::to_value(&config).expect("json"),
             schedule: Some(ScheduleSpec::new(kind)),
+            dae_t_max: None,
             training: TrainingRecord::default(),
             written_by: "test".into(),
         };

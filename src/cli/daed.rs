@@ -1,0 +1,267 @@
+//! `noisescope daed` and `noisescope daed-sweep`: the diffusion model generates down to a
+//! switching step s, the denoising autoencoder finishes in one call.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use super::quality::{classifier, image_set};
+use super::sample::{SamplerArgs, model_path, save_grid};
+use super::{DeviceArg, save_png};
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::diffusion::{DaedModels, tensor_to_vec};
+use crate::metrics::{ClassifierView, FeatureStats, frechet_distance};
+use crate::model::{Classifier, LoadedDae, LoadedUNet, load_dae, load_unet, shipped};
+use crate::schedule::{Schedule, ScheduleKind, daed_switch};
+
+/// The models of a DAED run.
+#[derive(Debug, Args)]
+pub struct DaedModelArgs {
+    /// linear or cosine (the shipped models) or a U-Net weights file.
+    #[arg(long, default_value = "linear")]
+    pub model: String,
+    /// The denoising autoencoder (default: the shipped one for the model's schedule).
+    #[arg(long)]
+    pub dae: Option<PathBuf>,
+    /// The chain of the diffusion model.
+    #[command(flatten)]
+    pub sampler: SamplerArgs,
+    /// Images.
+    #[arg(long, default_value_t = 16)]
+    pub n: usize,
+    /// Images per model evaluation.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Seed of x_T and the chain's noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// cpu (burn flex) or gpu (wgpu).
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+}
+
+/// Options of `noisescope daed`.
+#[derive(Debug, Args)]
+pub struct DaedArgs {
+    /// The models, sampler and images.
+    #[command(flatten)]
+    pub run: DaedModelArgs,
+    /// The switching step s (0 = the full chain), or `auto` for DAED's rule with --beta1.
+    #[arg(long)]
+    pub switch: String,
+    /// β1 of the automatic rule s = argmin_t |ᾱ_t − (1 − β1)|.
+    #[arg(long)]
+    pub beta1: Option<f64>,
+    /// Output folder: the DAED samples, and grids of the three methods.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Options of `noisescope daed-sweep`.
+#[derive(Debug, Args)]
+pub struct DaedSweepArgs {
+    /// The models, sampler and images.
+    #[command(flatten)]
+    pub run: DaedModelArgs,
+    /// Comma-separated switching steps, e.g. 0,10,25,50,100,250.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub switch_list: Vec<usize>,
+    /// Classifier weights for the FID (default: the shipped one).
+    #[arg(long)]
+    pub classifier: Option<PathBuf>,
+    /// Only csv: t_switch,frac_saved,fid_daed,fid_ddgm_x0,fid_full.
+    #[arg(long, value_enum, default_value_t = super::Format::Csv)]
+    pub format: super::Format,
+}
+
+struct Loaded {
+    ddgm: LoadedUNet,
+    dae: LoadedDae,
+    schedule: Schedule,
+    device: burn::tensor::Device,
+}
+
+impl DaedModelArgs {
+    fn load(&self) -> anyhow::Result<Loaded> {
+        if self.n == 0 || self.batch == 0 {
+            bail!("--n and --batch must be at least 1");
+        }
+        let (device, _) = self.device.open()?;
+        let ddgm = load_unet(&model_path(&self.model)?, None, &device)?;
+        let dae_path = match &self.dae {
+            Some(path) => path.clone(),
+            None => shipped_dae(ddgm.schedule.kind)?,
+        };
+        let dae = load_dae(&dae_path, Some(&ddgm.schedule), &device)?;
+        let schedule = Schedule::new(ddgm.schedule.clone())?;
+        Ok(Loaded {
+            ddgm,
+            dae,
+            schedule,
+            device,
+        })
+    }
+
+    /// Runs the chains batch by batch; returns (full, per switch (ddgm x̂0, daed)) as flat images.
+    fn sample(
+        &self,
+        loaded: &Loaded,
+        switches: &[usize],
+    ) -> anyhow::Result<(Vec<f32>, Vec<(Vec<f32>, Vec<f32>)>)> {
+        let models = DaedModels {
+            ddgm: &loaded.ddgm.model,
+            dae: Some(&loaded.dae),
+            schedule: &loaded.schedule,
+            config: self.sampler.config(),
+        };
+        let mut full = Vec::new();
+        let mut per_switch = vec![(Vec::new(), Vec::new()); switches.len()];
+        for (index, first) in (0..self.n).step_by(self.batch).enumerate() {
+            let b = self.batch.min(self.n - first);
+            let seed = self.seed.wrapping_add(index as u64);
+            let shape = [b, 1, IMAGE_SIDE, IMAGE_SIDE];
+            let run = models
+                .run(shape, seed, &loaded.device, switches)
+                .map_err(anyhow::Error::msg)?;
+            let flat = |x: burn::Tensor<4>| tensor_to_vec(x.reshape([b, IMAGE_PIXELS]));
+            full.extend(flat(run.full));
+            for handover in run.handovers {
+                let slot = switches
+                    .iter()
+                    .position(|&s| s == handover.s)
+                    .context("a handover for every switch")?;
+                per_switch[slot].0.extend(flat(handover.ddgm_x0));
+                per_switch[slot].1.extend(flat(handover.daed_x0));
+            }
+            eprintln!("sampled {}/{}", first + b, self.n);
+        }
+        Ok((full, per_switch))
+    }
+}
+
+/// The shipped DAE for a schedule kind (loading checks the schedule's parameters too).
+fn shipped_dae(kind: ScheduleKind) -> anyhow::Result<PathBuf> {
+    let file = match kind {
+        ScheduleKind::Linear => shipped::DAE_LINEAR,
+        ScheduleKind::Cosine => shipped::DAE_COSINE,
+        _ => bail!("no shipped denoising autoencoder for this schedule: give --dae FILE"),
+    };
+    Ok(shipped::path(file)?)
+}
+
+/// Runs `noisescope daed`.
+pub fn run_daed(args: &DaedArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let loaded = args.run.load()?;
+    let (s, auto) = match args.switch.as_str() {
+        "auto" => {
+            let Some(beta1) = args.beta1 else {
+                bail!("--switch auto needs --beta1: the autoencoder's noise level, in (0, 1)");
+            };
+            (daed_switch(&loaded.schedule, beta1)?.t, true)
+        }
+        text => (
+            text.parse::<usize>()
+                .with_context(|| format!("--switch {text}: expected a step or `auto`"))?,
+            false,
+        ),
+    };
+    if s > loaded.dae.t_max {
+        eprintln!(
+            "note: s = {s} lies beyond the autoencoder's training range t ≤ {}",
+            loaded.dae.t_max
+        );
+    }
+    let (full, per_switch) = args.run.sample(&loaded, &[s])?;
+    let (ddgm_x0, daed) = &per_switch[0];
+    let folder = args.out.join("daed");
+    std::fs::create_dir_all(&folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
+    for (i, image) in daed.chunks(IMAGE_PIXELS).enumerate() {
+        save_png(image, 1, &folder.join(format!("{i:04}.png")))?;
+    }
+    write_grids(
+        &args.out,
+        args.run.n,
+        [
+            ("full.png", &full),
+            ("ddgm-x0.png", ddgm_x0),
+            ("daed.png", daed),
+        ],
+    )?;
+    let steps = loaded.schedule.steps();
+    let frac = crate::diffusion::frac_saved(&loaded.schedule, &args.run.sampler.config(), s)
+        .map_err(anyhow::Error::msg)?;
+    let lambda = if s == 0 {
+        f64::INFINITY
+    } else {
+        loaded.schedule.log_snr()[s - 1]
+    };
+    writeln!(
+        out,
+        "{}",
+        serde_json::json!({
+            "t_switch": s,
+            "auto": auto,
+            "t_frac": s as f64 / steps as f64,
+            "log_snr": if lambda.is_finite() { Some(lambda) } else { None },
+            "frac_saved": frac,
+            "images": args.run.n,
+            "out": args.out,
+        })
+    )?;
+    Ok(())
+}
+
+fn write_grids(dir: &Path, n: usize, grids: [(&str, &Vec<f32>); 3]) -> anyhow::Result<()> {
+    for (name, values) in grids {
+        save_grid(values, n.min(64), &dir.join(name))?;
+    }
+    Ok(())
+}
+
+/// Runs `noisescope daed-sweep`: FID of each method against the test set for every s.
+pub fn run_daed_sweep(args: &DaedSweepArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let loaded = args.run.load()?;
+    let steps = loaded.schedule.steps();
+    if let Some(bad) = args.switch_list.iter().find(|&&s| s >= steps) {
+        bail!("--switch-list: s = {bad} must lie in 0..{steps}");
+    }
+    let classifier = classifier(args.classifier.as_deref(), &loaded.device)?;
+    let reference = feature_stats(
+        &classifier,
+        &image_set("test-set", None, None)?,
+        &loaded.device,
+    )?;
+    let (full, per_switch) = args.run.sample(&loaded, &args.switch_list)?;
+    let fid = |images: &[f32]| -> anyhow::Result<f64> {
+        Ok(frechet_distance(
+            &feature_stats(&classifier, images, &loaded.device)?,
+            &reference,
+        ))
+    };
+    let fid_full = fid(&full)?;
+    writeln!(out, "t_switch,frac_saved,fid_daed,fid_ddgm_x0,fid_full")?;
+    let config = args.run.sampler.config();
+    for (&s, (ddgm_x0, daed)) in args.switch_list.iter().zip(&per_switch) {
+        let frac = crate::diffusion::frac_saved(&loaded.schedule, &config, s)
+            .map_err(anyhow::Error::msg)?;
+        writeln!(
+            out,
+            "{s},{frac:.6},{:.4},{:.4},{fid_full:.4}",
+            fid(daed)?,
+            fid(ddgm_x0)?
+        )?;
+    }
+    Ok(())
+}
+
+fn feature_stats(
+    classifier: &Classifier,
+    images: &[f32],
+    device: &burn::tensor::Device,
+) -> anyhow::Result<FeatureStats> {
+    FeatureStats::fit(&ClassifierView::of(classifier, images, device).features)
+        .map_err(anyhow::Error::msg)
+}

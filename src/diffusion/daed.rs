@@ -1,0 +1,132 @@
+//! DAED (Deja et al. 2022): the diffusion model generates from x_T down to a switching step s,
+//! then a denoising autoencoder maps x_s to x̂0 in one call. One chain serves many switching
+//! points: it is run once and handed over at each s on the way down.
+
+use burn::tensor::{Device, Tensor};
+
+use super::sampler::{Denoiser, Sampler, SamplerConfig};
+use crate::model::LoadedDae;
+use crate::schedule::{Schedule, x0_coefficients};
+
+/// Anything that predicts the clean image x0 from x_t in one call.
+pub trait CleanImagePredictor {
+    /// x̂0 for a batch `x_t` `[B, C, H, W]`, all at 1-based step `t`.
+    fn predict_clean(&self, x_t: Tensor<4>, t: usize) -> Tensor<4>;
+}
+
+impl CleanImagePredictor for LoadedDae {
+    fn predict_clean(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
+        let batch = x_t.dims()[0];
+        self.net
+            .model
+            .forward(x_t, &vec![t; batch])
+            .clamp(-1.0, 1.0)
+    }
+}
+
+/// The three results at one switching point, from the same x_T.
+#[derive(Clone, Debug)]
+pub struct Handover {
+    /// The requested switching point s (0: no switch).
+    pub s: usize,
+    /// The step of the state handed over: s for DDPM, the first DDIM step at or below s.
+    pub t_state: usize,
+    /// The diffusion model's own one-shot x̂0 from x_s (clipped to [−1, 1]).
+    pub ddgm_x0: Tensor<4>,
+    /// DAED's result: the autoencoder's x̂0 from x_s; the full chain's x_0 when s = 0.
+    pub daed_x0: Tensor<4>,
+    /// The share of the sampler's steps not run by the diffusion model.
+    pub frac_saved: f64,
+}
+
+/// One chain with its handovers.
+#[derive(Clone, Debug)]
+pub struct DaedRun {
+    /// The full chain's x_0 (s = 0).
+    pub full: Tensor<4>,
+    /// One handover per requested switching point, s descending.
+    pub handovers: Vec<Handover>,
+}
+
+/// What a DAED run uses.
+pub struct DaedModels<'a, D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized> {
+    /// The diffusion model.
+    pub ddgm: &'a D,
+    /// The denoising autoencoder; without one, DAED's column repeats the one-shot x̂0.
+    pub dae: Option<&'a P>,
+    /// The diffusion model's schedule.
+    pub schedule: &'a Schedule,
+    /// The sampler of the chain.
+    pub config: SamplerConfig,
+}
+
+impl<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized> DaedModels<'_, D, P> {
+    /// Runs the chain from the x_T of `seed` and hands over at every s in `switches`
+    /// (each in 0..T; 0 means the full chain).
+    pub fn run(
+        &self,
+        shape: [usize; 4],
+        seed: u64,
+        device: &Device,
+        switches: &[usize],
+    ) -> Result<DaedRun, String> {
+        let steps = self.schedule.steps();
+        if let Some(bad) = switches.iter().find(|&&s| s >= steps) {
+            return Err(format!(
+                "the switching point s = {bad} must lie in 0..{steps} (0: the full chain)"
+            ));
+        }
+        let mut sampler =
+            Sampler::from_noise(self.ddgm, self.schedule, self.config, shape, seed, device)?;
+        let plan = sampler.plan().to_vec();
+        let mut order = switches.to_vec();
+        order.sort_unstable_by(|a, b| b.cmp(a));
+        order.dedup();
+        let (mut next_step, mut t_state) = (0, steps);
+        let mut handovers = Vec::with_capacity(order.len());
+        for s in order {
+            while t_state > s {
+                sampler.next();
+                t_state = plan[next_step].1;
+                next_step += 1;
+            }
+            let state = sampler.current().clone();
+            let frac_saved = (plan.len() - next_step) as f64 / plan.len() as f64;
+            let (ddgm_x0, daed_x0) = if t_state == 0 {
+                (state.clone(), state)
+            } else {
+                let one_shot = self.one_shot(state.clone(), t_state);
+                let daed = match self.dae {
+                    Some(dae) => dae.predict_clean(state, t_state),
+                    None => one_shot.clone(),
+                };
+                (one_shot, daed)
+            };
+            handovers.push(Handover {
+                s,
+                t_state,
+                ddgm_x0,
+                daed_x0,
+                frac_saved,
+            });
+        }
+        Ok(DaedRun {
+            full: sampler.finish(),
+            handovers,
+        })
+    }
+
+    /// The diffusion model's x̂0 from x_t in one call, clipped.
+    fn one_shot(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
+        let eps = self.ddgm.predict_noise(x_t.clone(), t);
+        let c = x0_coefficients(self.schedule, t);
+        (x_t * c.from_xt + eps * c.from_eps).clamp(-1.0, 1.0)
+    }
+}
+
+/// DAED's share of saved steps for switching point `s` under `config`, without running it.
+pub fn frac_saved(schedule: &Schedule, config: &SamplerConfig, s: usize) -> Result<f64, String> {
+    let plan = config.plan(schedule, schedule.steps())?;
+    let run = plan.iter().take_while(|(t, _)| *t > s).count();
+    Ok((plan.len() - run) as f64 / plan.len() as f64)
+}

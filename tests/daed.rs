@@ -1,0 +1,114 @@
+//! DAED: the diffusion model to step s, then one call of the autoencoder.
+
+use burn::tensor::{Device, Tensor};
+use noisescope::diffusion::{
+    CleanImagePredictor, DaedModels, Sampler, SamplerConfig, SamplerKind, frac_saved, tensor_to_vec,
+};
+use noisescope::model::{UNet, UNetConfig};
+use noisescope::schedule::{
+    ReverseVariance, Schedule, ScheduleKind, ScheduleSpec, TimestepSpacing,
+};
+
+fn tiny_unet(device: &Device) -> UNet {
+    UNetConfig::new()
+        .with_base_channels(8)
+        .with_channel_multipliers(vec![1, 2])
+        .with_attention_resolutions(vec![])
+        .with_norm_groups(4)
+        .init(device)
+}
+
+/// Returns x_t scaled by a factor, and records nothing: enough to tell its output apart.
+struct Halver;
+
+impl CleanImagePredictor for Halver {
+    fn predict_clean(&self, x_t: Tensor<4>, _t: usize) -> Tensor<4> {
+        x_t * 0.5
+    }
+}
+
+fn flat(x: &Tensor<4>) -> Vec<f32> {
+    let [b, c, h, w] = x.dims();
+    tensor_to_vec(x.clone().reshape([b, c * h * w]))
+}
+
+fn ddpm() -> SamplerConfig {
+    SamplerConfig {
+        kind: SamplerKind::Ddpm {
+            variance: ReverseVariance::PosteriorBeta,
+        },
+        clip_x0: true,
+    }
+}
+
+#[test]
+fn switching_at_zero_is_the_full_chain_bit_for_bit() {
+    let device = Device::flex();
+    let unet = tiny_unet(&device);
+    let spec = ScheduleSpec {
+        steps: 60,
+        ..ScheduleSpec::new(ScheduleKind::Linear)
+    };
+    let schedule = Schedule::new(spec).expect("valid");
+    let shape = [2, 1, 28, 28];
+    let plain = Sampler::from_noise(&unet, &schedule, ddpm(), shape, 9, &device)
+        .expect("sampler")
+        .finish();
+    let models = DaedModels {
+        ddgm: &unet,
+        dae: Some(&Halver),
+        schedule: &schedule,
+        config: ddpm(),
+    };
+    let run = models.run(shape, 9, &device, &[6, 0, 30]).expect("run");
+    let at = |s| run.handovers.iter().find(|h| h.s == s).expect("handover");
+    assert_eq!(flat(&at(0).daed_x0), flat(&plain));
+    assert_eq!(flat(&run.full), flat(&plain));
+    assert_eq!(at(0).frac_saved, 0.0);
+
+    let six = at(6);
+    assert_eq!(six.t_state, 6);
+    assert!((six.frac_saved - 0.1).abs() < 1e-12);
+    assert_ne!(flat(&six.daed_x0), flat(&six.ddgm_x0));
+    assert_eq!(
+        run.handovers.iter().map(|h| h.s).collect::<Vec<_>>(),
+        [30, 6, 0]
+    );
+    assert!(
+        models.run(shape, 9, &device, &[60]).is_err(),
+        "s must be below T"
+    );
+}
+
+#[test]
+fn ddim_hands_over_at_the_first_step_at_or_below_s() {
+    let device = Device::flex();
+    let unet = tiny_unet(&device);
+    let schedule = Schedule::new(ScheduleSpec::new(ScheduleKind::Cosine)).expect("valid");
+    let config = SamplerConfig {
+        kind: SamplerKind::Ddim {
+            steps: 10,
+            eta: 0.0,
+            spacing: TimestepSpacing::Leading,
+        },
+        clip_x0: true,
+    };
+    let models = DaedModels::<UNet, Halver> {
+        ddgm: &unet,
+        dae: None,
+        schedule: &schedule,
+        config,
+    };
+    // From x_T at t = 1000, leading spacing visits 901, 801, …, 101, 1: 11 steps, of which
+    // 201, 101 and 1 are left to the autoencoder's single call.
+    let run = models.run([1, 1, 28, 28], 0, &device, &[250]).expect("run");
+    let handover = &run.handovers[0];
+    assert_eq!(handover.t_state, 201);
+    assert!((handover.frac_saved - 3.0 / 11.0).abs() < 1e-12);
+    assert_eq!(frac_saved(&schedule, &config, 250), Ok(3.0 / 11.0));
+    assert_eq!(
+        flat(&handover.daed_x0),
+        flat(&handover.ddgm_x0),
+        "without an autoencoder the DAED column repeats the one-shot x̂0"
+    );
+}

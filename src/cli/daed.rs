@@ -76,6 +76,13 @@ pub struct DaedSweepArgs {
     pub format: super::Format,
 }
 
+/// Images of the two one-call methods at one switching point, flat.
+#[derive(Clone, Default)]
+struct HandoverImages {
+    ddgm_x0: Vec<f32>,
+    daed: Vec<f32>,
+}
+
 struct Loaded {
     ddgm: LoadedUNet,
     dae: LoadedDae,
@@ -104,12 +111,13 @@ impl DaedModelArgs {
         })
     }
 
-    /// Runs the chains batch by batch; returns (full, per switch (ddgm x̂0, daed)) as flat images.
+    /// Runs the chains batch by batch; returns the full chain's images and, per switch, those of
+    /// the two one-call methods.
     fn sample(
         &self,
         loaded: &Loaded,
         switches: &[usize],
-    ) -> anyhow::Result<(Vec<f32>, Vec<(Vec<f32>, Vec<f32>)>)> {
+    ) -> anyhow::Result<(Vec<f32>, Vec<HandoverImages>)> {
         let models = DaedModels {
             ddgm: &loaded.ddgm.model,
             dae: Some(&loaded.dae),
@@ -117,7 +125,7 @@ impl DaedModelArgs {
             config: self.sampler.config(),
         };
         let mut full = Vec::new();
-        let mut per_switch = vec![(Vec::new(), Vec::new()); switches.len()];
+        let mut per_switch = vec![HandoverImages::default(); switches.len()];
         for (index, first) in (0..self.n).step_by(self.batch).enumerate() {
             let b = self.batch.min(self.n - first);
             let seed = self.seed.wrapping_add(index as u64);
@@ -132,8 +140,8 @@ impl DaedModelArgs {
                     .iter()
                     .position(|&s| s == handover.s)
                     .context("a handover for every switch")?;
-                per_switch[slot].0.extend(flat(handover.ddgm_x0));
-                per_switch[slot].1.extend(flat(handover.daed_x0));
+                per_switch[slot].ddgm_x0.extend(flat(handover.ddgm_x0));
+                per_switch[slot].daed.extend(flat(handover.daed_x0));
             }
             eprintln!("sampled {}/{}", first + b, self.n);
         }
@@ -174,7 +182,7 @@ pub fn run_daed(args: &DaedArgs, out: &mut impl Write) -> anyhow::Result<()> {
         );
     }
     let (full, per_switch) = args.run.sample(&loaded, &[s])?;
-    let (ddgm_x0, daed) = &per_switch[0];
+    let HandoverImages { ddgm_x0, daed } = &per_switch[0];
     let folder = args.out.join("daed");
     std::fs::create_dir_all(&folder)
         .with_context(|| format!("cannot create {}", folder.display()))?;
@@ -244,7 +252,7 @@ pub fn run_daed_sweep(args: &DaedSweepArgs, out: &mut impl Write) -> anyhow::Res
     let fid_full = fid(&full)?;
     writeln!(out, "t_switch,frac_saved,fid_daed,fid_ddgm_x0,fid_full")?;
     let config = args.run.sampler.config();
-    for (&s, (ddgm_x0, daed)) in args.switch_list.iter().zip(&per_switch) {
+    for (&s, HandoverImages { ddgm_x0, daed }) in args.switch_list.iter().zip(&per_switch) {
         let frac = crate::diffusion::frac_saved(&loaded.schedule, &config, s)
             .map_err(anyhow::Error::msg)?;
         writeln!(

@@ -14,6 +14,7 @@ use std::time::Instant;
 use burn::tensor::Device;
 use eframe::egui;
 
+use super::daed_job::{DaedEvent, DaedMemory, DaedRequest, run_daed_job};
 use super::recon_job::{ReconEvent, ReconRequest, run_recon_job};
 use super::sample_job::{ModelCache, SampleEvent, SampleRequest, run_sample_job};
 use crate::data::{IMAGE_SIDE, LoadedImage, load_user_image};
@@ -43,6 +44,8 @@ pub enum Job {
     Sample(SampleRequest),
     /// Measure reconstruction-error curves, streaming every point.
     Recon(ReconRequest),
+    /// DAED samples or the FID sweep.
+    Daed(DaedRequest),
 }
 
 /// What the worker reports.
@@ -81,6 +84,13 @@ pub enum Event {
         /// What happened.
         event: ReconEvent,
     },
+    /// News of the DAED job `generation`.
+    Daed {
+        /// The job.
+        generation: u64,
+        /// What happened.
+        event: DaedEvent,
+    },
 }
 
 /// The UI's handle on the worker thread.
@@ -88,6 +98,7 @@ pub struct Worker {
     jobs: Sender<Job>,
     sample_jobs: Sender<Job>,
     analysis_jobs: Sender<Job>,
+    daed_jobs: Sender<Job>,
     events: Receiver<Event>,
     generations: Arc<Generations>,
 }
@@ -108,6 +119,7 @@ impl Worker {
                 .name(name.to_owned())
                 .spawn(move || {
                     let mut models = ModelCache::new();
+                    let mut daed = DaedMemory::default();
                     for job in job_rx {
                         let mut send = |event| {
                             let _ = event_tx.send(event);
@@ -117,7 +129,11 @@ impl Worker {
                             device: &device,
                             shared_with_ui,
                         };
-                        run_job(job, &target, &mut models, &generations, &mut send);
+                        let memory = Memory {
+                            models: &mut models,
+                            daed: &mut daed,
+                        };
+                        run_job(job, &target, memory, &generations, &mut send);
                     }
                 })?;
             Ok::<_, std::io::Error>(jobs)
@@ -126,6 +142,7 @@ impl Worker {
             jobs: spawn("noisescope-worker")?,
             sample_jobs: spawn("noisescope-sampler")?,
             analysis_jobs: spawn("noisescope-analysis")?,
+            daed_jobs: spawn("noisescope-daed")?,
             events,
             generations,
         })
@@ -161,11 +178,22 @@ impl Worker {
         self.generations.analysis.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// A new DAED generation, which also cancels the running DAED job.
+    pub fn next_daed_generation(&self) -> u64 {
+        self.generations.daed.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Cancels the running DAED job.
+    pub fn cancel_daed(&self) {
+        self.generations.daed.fetch_add(1, Ordering::SeqCst);
+    }
+
     /// Queues a job; false if the worker is gone.
     pub fn send(&self, job: Job) -> bool {
         match job {
             Job::Sample(_) => self.sample_jobs.send(job).is_ok(),
             Job::Recon(_) => self.analysis_jobs.send(job).is_ok(),
+            Job::Daed(_) => self.daed_jobs.send(job).is_ok(),
             _ => self.jobs.send(job).is_ok(),
         }
     }
@@ -182,6 +210,7 @@ impl Drop for Worker {
         self.cancel();
         self.cancel_sample();
         self.cancel_analysis();
+        self.cancel_daed();
     }
 }
 
@@ -191,6 +220,13 @@ struct Generations {
     forward: AtomicU64,
     sample: AtomicU64,
     analysis: AtomicU64,
+    daed: AtomicU64,
+}
+
+/// What a worker thread keeps between jobs.
+struct Memory<'a> {
+    models: &'a mut ModelCache,
+    daed: &'a mut DaedMemory,
 }
 
 /// Where the worker computes, and whether the UI draws from the same GPU.
@@ -226,12 +262,35 @@ fn forward_stack(
 fn run_job(
     job: Job,
     target: &Target<'_>,
-    models: &mut ModelCache,
+    memory: Memory<'_>,
     generations: &Generations,
     send: &mut impl FnMut(Event),
 ) {
     let latest: &AtomicU64 = &generations.forward;
+    let models = memory.models;
     match job {
+        Job::Daed(request) => {
+            let generation = request.generation();
+            let mut forward = |event| send(Event::Daed { generation, event });
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                run_daed_job(
+                    &request,
+                    target.device,
+                    models,
+                    memory.daed,
+                    &generations.daed,
+                    &mut forward,
+                );
+            }));
+            if outcome.is_err() {
+                models.clear();
+                memory.daed.clear();
+                send(Event::Daed {
+                    generation,
+                    event: DaedEvent::Failed("DAED failed on the compute device".to_owned()),
+                });
+            }
+        }
         Job::Recon(request) => {
             let generation = request.generation;
             let mut forward = |event| send(Event::Recon { generation, event });

@@ -2,6 +2,9 @@
 
 mod analysis;
 mod analysis_panel;
+mod daed;
+mod daed_job;
+mod daed_panel;
 mod file_dialog;
 mod fonts;
 mod forward_panel;
@@ -19,8 +22,8 @@ mod source;
 use eframe::egui;
 
 pub use settings::{
-    AnalysisAxis, AnalysisSettings, MAX_SCHEDULES, ModelsShown, ProbeChoice, ReverseSettings,
-    SamplerChoice, Settings, Tab, XAxis,
+    AnalysisAxis, AnalysisSettings, DaedSettings, MAX_SCHEDULES, ModelsShown, ProbeChoice,
+    ReverseSettings, SamplerChoice, Settings, ShippedPair, Tab, XAxis,
 };
 pub use slots::ScheduleSlot;
 pub use source::SourceImage;
@@ -70,6 +73,7 @@ pub struct App {
     forward: ForwardState,
     reverse: reverse::ReverseState,
     analysis: analysis::AnalysisState,
+    daed: daed::DaedState,
     models_dir: Option<std::path::PathBuf>,
     worker: Result<Worker, String>,
 }
@@ -129,6 +133,7 @@ impl App {
             forward: ForwardState::default(),
             reverse: reverse::ReverseState::default(),
             analysis: analysis::AnalysisState::default(),
+            daed: daed::DaedState::default(),
             models_dir: None,
             worker,
         }
@@ -307,6 +312,147 @@ impl App {
                     std::path::absolute(&path).unwrap_or(path).display()
                 ),
                 Err(error) => format!("not exported: {error}"),
+            }
+        });
+    }
+
+    /// Whether a DAED job (samples or sweep) is running.
+    pub fn daed_running(&self) -> bool {
+        self.daed.running.is_some()
+    }
+
+    /// The switching point of the DAED samples on screen.
+    pub fn daed_shown_s(&self) -> Option<usize> {
+        self.daed.shown_s()
+    }
+
+    /// DAED's images on screen (flat), to compare across switching points.
+    pub fn daed_shown_images(&self) -> Option<&[f32]> {
+        self.daed.samples.as_ref().map(|s| s.daed.as_slice())
+    }
+
+    /// The switching points of the sweep on screen.
+    pub fn daed_sweep_points(&self) -> Option<Vec<usize>> {
+        self.daed
+            .sweep
+            .as_ref()
+            .map(|p| p.iter().map(|p| p.s).collect())
+    }
+
+    /// Why the last DAED request failed, while that is shown.
+    pub fn daed_error(&self) -> Option<&str> {
+        self.daed.error.as_deref()
+    }
+
+    /// Computes the DAED samples at the current switching point (re-using the worker's chain
+    /// when only s changed).
+    fn start_daed_samples(&mut self) {
+        let setup = match daed::setup(&self.settings.daed, self.models_dir.as_deref()) {
+            Ok(setup) => setup,
+            Err(message) => {
+                self.daed.error = Some(message);
+                return;
+            }
+        };
+        let s = self.settings.analysis.switch_t;
+        let Ok(worker) = &self.worker else { return };
+        let generation = worker.next_daed_generation();
+        let request = daed_job::DaedRequest::Samples {
+            generation,
+            setup: setup.clone(),
+            s,
+        };
+        if worker.send(Job::Daed(request)) {
+            self.daed.generation = generation;
+            self.daed.running = Some(daed::DaedTask::Samples);
+            self.daed.progress = None;
+            self.daed.requested = Some((setup, s));
+        }
+    }
+
+    /// Re-requests the samples when only the switching point moved since the last ones.
+    fn follow_switch(&mut self) {
+        let Some((setup, s)) = &self.daed.requested else {
+            return;
+        };
+        let moved = *s != self.settings.analysis.switch_t;
+        let same_setup = daed::setup(&self.settings.daed, self.models_dir.as_deref())
+            .is_ok_and(|now| now == *setup);
+        let busy = self.daed.running == Some(daed::DaedTask::Sweep);
+        if moved && same_setup && !busy && self.daed.error.is_none() {
+            self.start_daed_samples();
+        }
+    }
+
+    /// Runs the FID sweep from s = 0 to the autoencoder's t_max (from the cache when done
+    /// before).
+    fn start_daed_sweep(&mut self) {
+        let mut setup = match daed::setup(&self.settings.daed, self.models_dir.as_deref()) {
+            Ok(setup) => setup,
+            Err(message) => {
+                self.daed.error = Some(message);
+                return;
+            }
+        };
+        let images = self
+            .settings
+            .daed
+            .sweep_images
+            .clamp(2, daed::MAX_SWEEP_IMAGES);
+        setup.batch = images.min(64);
+        let t_max = self.daed.samples.as_ref().map_or(250, |s| s.t_max);
+        let switches = crate::metrics::sweep_switches(t_max, self.settings.daed.sweep_points);
+        let key = daed::sweep_key(&setup, images, &switches);
+        if let Some(points) = self.daed.sweep_cache.get(&key) {
+            self.daed.sweep = Some(points.clone());
+            return;
+        }
+        let Ok(worker) = &self.worker else { return };
+        let generation = worker.next_daed_generation();
+        let request = daed_job::DaedRequest::Sweep {
+            generation,
+            setup,
+            images,
+            switches,
+        };
+        if worker.send(Job::Daed(request)) {
+            self.daed.generation = generation;
+            self.daed.running = Some(daed::DaedTask::Sweep);
+            self.daed.progress = Some((0, images));
+            self.daed.sweep_key = Some(key);
+        }
+    }
+
+    /// Stops the DAED job; what is shown stays.
+    fn cancel_daed(&mut self) {
+        if let Ok(worker) = &self.worker {
+            worker.cancel_daed();
+        }
+        self.daed.running = None;
+        self.daed.progress = None;
+        self.daed.requested = self
+            .daed
+            .samples
+            .as_ref()
+            .and(self.daed.requested.clone())
+            .map(|(setup, _)| (setup, self.daed.shown_s().unwrap_or(0)));
+    }
+
+    /// Writes the sweep to the CSV path of the settings.
+    fn export_daed_csv(&mut self) {
+        let path = std::path::PathBuf::from(self.settings.daed.export_path.trim());
+        self.daed.export_message = Some(match &self.daed.sweep {
+            None => "nothing to export yet: run the sweep".to_owned(),
+            Some(points) => {
+                let csv = crate::metrics::sweep_csv(points);
+                match crate::model::write_atomically(&path, csv.as_bytes()) {
+                    Ok(()) => format!(
+                        "wrote {} rows to {}",
+                        points.len(),
+                        std::path::absolute(&path).unwrap_or(path).display()
+                    ),
+                    Err(error) => format!("not exported: {error}"),
+                }
             }
         });
     }
@@ -515,10 +661,14 @@ impl App {
                 Event::Recon { generation, event } if generation == self.analysis.generation => {
                     self.analysis.apply(event);
                 }
+                Event::Daed { generation, event } if generation == self.daed.generation => {
+                    self.daed.apply(event);
+                }
                 Event::Progress { .. }
                 | Event::Forward { .. }
                 | Event::Sample { .. }
-                | Event::Recon { .. } => {}
+                | Event::Recon { .. }
+                | Event::Daed { .. } => {}
             }
         }
     }
@@ -613,6 +763,7 @@ impl eframe::App for App {
                 ui.selectable_value(&mut self.settings.tab, Tab::Forward, "Forward");
                 ui.selectable_value(&mut self.settings.tab, Tab::Reverse, "Reverse");
                 ui.selectable_value(&mut self.settings.tab, Tab::Analysis, "Analysis");
+                ui.selectable_value(&mut self.settings.tab, Tab::Daed, "DAED");
             });
         });
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
@@ -623,12 +774,16 @@ impl eframe::App for App {
             Tab::Forward => forward_panel::forward_ui(ui, self),
             Tab::Reverse => reverse_panel::reverse_ui(ui, self),
             Tab::Analysis => analysis_panel::analysis_ui(ui, self),
+            Tab::Daed => daed_panel::daed_ui(ui, self),
         });
         self.advance_playback(&ctx);
         self.settings.cursor_t = self.settings.cursor_t.clamp(1, self.max_steps());
         self.settings.specs = self.slots.iter().map(|s| s.draft.clone()).collect();
         if self.settings.tab == Tab::Forward {
             self.request_forward();
+        }
+        if self.settings.tab == Tab::Daed && self.daed.running.is_none() {
+            self.follow_switch();
         }
     }
 

@@ -21,6 +21,55 @@ pub enum Tab {
     Reverse,
     /// log-SNR and reconstruction error per step.
     Analysis,
+    /// The diffusion model to a switching point, then the denoising autoencoder.
+    Daed,
+}
+
+/// One of the two shipped diffusion models.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ShippedPair {
+    /// The linear-schedule U-Net and its DAE.
+    #[default]
+    Linear,
+    /// The cosine-schedule U-Net and its DAE.
+    Cosine,
+}
+
+/// The DAED panel's settings (the switching point is shared with the Analysis panel).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DaedSettings {
+    /// Which model and autoencoder.
+    pub model: ShippedPair,
+    /// Images shown per method.
+    pub batch: usize,
+    /// Seed of x_T and the chain's noise.
+    pub seed: u64,
+    /// DDPM or DDIM for the diffusion model's chain.
+    pub sampler: SamplerChoice,
+    /// DDIM's number of steps.
+    pub ddim_steps: usize,
+    /// Images per method and switching point in the sweep.
+    pub sweep_images: usize,
+    /// Switching points of the sweep, from 0 to the autoencoder's t_max.
+    pub sweep_points: usize,
+    /// Where Export CSV writes the sweep.
+    pub export_path: String,
+}
+
+impl Default for DaedSettings {
+    fn default() -> Self {
+        Self {
+            model: ShippedPair::default(),
+            batch: 16,
+            seed: 0,
+            sampler: SamplerChoice::Ddim,
+            ddim_steps: 50,
+            sweep_images: 500,
+            sweep_points: 12,
+            export_path: "noisescope-daed-sweep.csv".to_owned(),
+        }
+    }
 }
 
 /// Which shipped models the Reverse panel samples with.
@@ -217,6 +266,8 @@ pub struct Settings {
     pub reverse: ReverseSettings,
     /// The Analysis panel.
     pub analysis: AnalysisSettings,
+    /// The DAED panel.
+    pub daed: DaedSettings,
 }
 
 impl Default for Settings {
@@ -237,6 +288,7 @@ impl Default for Settings {
             auto_range: false,
             reverse: ReverseSettings::default(),
             analysis: AnalysisSettings::default(),
+            daed: DaedSettings::default(),
         }
     }
 }

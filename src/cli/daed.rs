@@ -12,7 +12,9 @@ use super::sample::{SamplerArgs, model_path, save_grid};
 use super::{DeviceArg, save_png};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{DaedModels, tensor_to_vec};
-use crate::metrics::{ClassifierView, FeatureStats, frechet_distance};
+use crate::metrics::{
+    ClassifierView, FeatureStats, FidReference, SweepSize, daed_sweep, sweep_csv,
+};
 use crate::model::{Classifier, LoadedDae, LoadedUNet, load_dae, load_unet, shipped};
 use crate::schedule::{Schedule, ScheduleKind, daed_switch};
 
@@ -237,31 +239,39 @@ pub fn run_daed_sweep(args: &DaedSweepArgs, out: &mut impl Write) -> anyhow::Res
         bail!("--switch-list: s = {bad} must lie in 0..{steps}");
     }
     let classifier = classifier(args.classifier.as_deref(), &loaded.device)?;
-    let reference = feature_stats(
+    let stats = feature_stats(
         &classifier,
         &image_set("test-set", None, None)?,
         &loaded.device,
     )?;
-    let (full, per_switch) = args.run.sample(&loaded, &args.switch_list)?;
-    let fid = |images: &[f32]| -> anyhow::Result<f64> {
-        Ok(frechet_distance(
-            &feature_stats(&classifier, images, &loaded.device)?,
-            &reference,
-        ))
+    let models = DaedModels {
+        ddgm: &loaded.ddgm.model,
+        dae: Some(&loaded.dae),
+        schedule: &loaded.schedule,
+        config: args.run.sampler.config(),
     };
-    let fid_full = fid(&full)?;
-    writeln!(out, "t_switch,frac_saved,fid_daed,fid_ddgm_x0,fid_full")?;
-    let config = args.run.sampler.config();
-    for (&s, HandoverImages { ddgm_x0, daed }) in args.switch_list.iter().zip(&per_switch) {
-        let frac = crate::diffusion::frac_saved(&loaded.schedule, &config, s)
-            .map_err(anyhow::Error::msg)?;
-        writeln!(
-            out,
-            "{s},{frac:.6},{:.4},{:.4},{fid_full:.4}",
-            fid(daed)?,
-            fid(ddgm_x0)?
-        )?;
-    }
+    let size = SweepSize {
+        images: args.run.n,
+        batch: args.run.batch,
+        seed: args.run.seed,
+    };
+    let reference = FidReference {
+        classifier: &classifier,
+        stats: &stats,
+    };
+    let points = daed_sweep(
+        &models,
+        &reference,
+        size,
+        &args.switch_list,
+        &loaded.device,
+        &mut |done, total| {
+            eprintln!("sampled {done}/{total}");
+            true
+        },
+    )
+    .map_err(anyhow::Error::msg)?;
+    write!(out, "{}", sweep_csv(&points))?;
     Ok(())
 }
 

@@ -60,6 +60,33 @@ pub struct DaedModels<'a, D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized>
     pub config: SamplerConfig,
 }
 
+/// A chain run once from x_T, keeping the states it passed at small t for handovers.
+#[derive(Clone, Debug)]
+pub struct RecordedChain {
+    /// The full chain's x_0.
+    pub full: Tensor<4>,
+    /// (t, x_t) of every state with t ≤ the kept bound, t descending; x_T first if kept.
+    pub states: Vec<(usize, Tensor<4>)>,
+    /// Steps of the sampler's plan.
+    pub plan_len: usize,
+    /// How many plan steps lead to each kept state (parallel to `states`).
+    steps_run: Vec<usize>,
+}
+
+impl RecordedChain {
+    /// The state handed over at switching point `s`: the first one at or below s.
+    fn state_at(&self, s: usize) -> Option<(usize, &Tensor<4>, usize)> {
+        let index = self.states.iter().position(|(t, _)| *t <= s)?;
+        let (t, state) = &self.states[index];
+        Some((*t, state, self.steps_run[index]))
+    }
+
+    /// The largest switching point this chain can serve.
+    pub fn kept_below(&self) -> usize {
+        self.states.first().map_or(0, |(t, _)| *t)
+    }
+}
+
 impl<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized> DaedModels<'_, D, P> {
     /// Runs the chain from the x_T of `seed` and hands over at every s in `switches`
     /// (each in 0..T; 0 means the full chain).
@@ -76,43 +103,83 @@ impl<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized> DaedModels<'_, D, P>
                 "the switching point s = {bad} must lie in 0..{steps} (0: the full chain)"
             ));
         }
-        let mut sampler =
-            Sampler::from_noise(self.ddgm, self.schedule, self.config, shape, seed, device)?;
-        let plan = sampler.plan().to_vec();
+        let keep = switches.iter().copied().max().unwrap_or(0);
+        let chain = self.record(shape, seed, device, keep, &mut || true)?;
         let mut order = switches.to_vec();
         order.sort_unstable_by(|a, b| b.cmp(a));
         order.dedup();
-        let (mut next_step, mut t_state) = (0, steps);
-        let mut handovers = Vec::with_capacity(order.len());
-        for s in order {
-            while t_state > s {
-                sampler.next();
-                t_state = plan[next_step].1;
-                next_step += 1;
-            }
-            let state = sampler.current().clone();
-            let frac_saved = (plan.len() - next_step) as f64 / plan.len() as f64;
-            let (ddgm_x0, daed_x0) = if t_state == 0 {
-                (state.clone(), state)
-            } else {
-                let one_shot = self.one_shot(state.clone(), t_state);
-                let daed = match self.dae {
-                    Some(dae) => dae.predict_clean(state, t_state),
-                    None => one_shot.clone(),
-                };
-                (one_shot, daed)
-            };
-            handovers.push(Handover {
-                s,
-                t_state,
-                ddgm_x0,
-                daed_x0,
-                frac_saved,
-            });
-        }
+        let handovers = order
+            .into_iter()
+            .map(|s| self.handover(&chain, s))
+            .collect::<Result<_, _>>()?;
         Ok(DaedRun {
-            full: sampler.finish(),
+            full: chain.full,
             handovers,
+        })
+    }
+
+    /// Runs the chain from the x_T of `seed`, keeping every state with t ≤ `keep`;
+    /// `go_on` is asked before each step and stops the run (an error) when it says no.
+    pub fn record(
+        &self,
+        shape: [usize; 4],
+        seed: u64,
+        device: &Device,
+        keep: usize,
+        go_on: &mut dyn FnMut() -> bool,
+    ) -> Result<RecordedChain, String> {
+        let mut sampler =
+            Sampler::from_noise(self.ddgm, self.schedule, self.config, shape, seed, device)?;
+        let plan = sampler.plan().to_vec();
+        let mut chain = RecordedChain {
+            full: sampler.current().clone(),
+            states: Vec::new(),
+            plan_len: plan.len(),
+            steps_run: Vec::new(),
+        };
+        let keep_state = |chain: &mut RecordedChain, t: usize, x: &Tensor<4>, run: usize| {
+            if t <= keep {
+                chain.states.push((t, x.clone()));
+                chain.steps_run.push(run);
+            }
+        };
+        keep_state(&mut chain, self.schedule.steps(), sampler.current(), 0);
+        for (run, &(_, prev)) in plan.iter().enumerate() {
+            if !go_on() {
+                return Err("cancelled".into());
+            }
+            sampler.next();
+            keep_state(&mut chain, prev, sampler.current(), run + 1);
+        }
+        chain.full = sampler.current().clone();
+        Ok(chain)
+    }
+
+    /// The three results at switching point `s` from a recorded chain.
+    pub fn handover(&self, chain: &RecordedChain, s: usize) -> Result<Handover, String> {
+        let (t_state, state, run) = chain.state_at(s).ok_or_else(|| {
+            format!(
+                "the chain kept its states only for t ≤ {}; s = {s} needs a new run",
+                chain.kept_below()
+            )
+        })?;
+        let frac_saved = (chain.plan_len - run) as f64 / chain.plan_len as f64;
+        let (ddgm_x0, daed_x0) = if t_state == 0 {
+            (state.clone(), state.clone())
+        } else {
+            let one_shot = self.one_shot(state.clone(), t_state);
+            let daed = match self.dae {
+                Some(dae) => dae.predict_clean(state.clone(), t_state),
+                None => one_shot.clone(),
+            };
+            (one_shot, daed)
+        };
+        Ok(Handover {
+            s,
+            t_state,
+            ddgm_x0,
+            daed_x0,
+            frac_saved,
         })
     }
 

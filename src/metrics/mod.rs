@@ -2,6 +2,8 @@
 
 mod fid;
 mod linalg;
+mod sweep;
 
 pub use fid::{ClassifierView, FeatureStats, frechet_distance};
 pub use linalg::SymmetricMatrix;
+pub use sweep::{FidReference, SweepPoint, SweepSize, daed_sweep, sweep_csv, sweep_switches};

@@ -84,8 +84,8 @@ pub fn run_until<S: eframe::App>(
     harness.run_steps(2);
 }
 
-/// A temporary folder with small untrained U-Nets for both schedules (T = 1000), named as the
-/// shipped files are, for UI tests that need models but not trained ones.
+/// A temporary folder with small untrained U-Nets and DAEs (t ≤ 250) for both schedules
+/// (T = 1000), named as the shipped files are, for UI tests that need models but not trained ones.
 pub fn tiny_models_dir(name: &str) -> std::path::PathBuf {
     use noisescope::model::{ModelKind, TrainingRecord, UNetConfig, WeightsMetadata, save_module};
     use noisescope::schedule::{ScheduleKind, ScheduleSpec};
@@ -96,15 +96,21 @@ pub fn tiny_models_dir(name: &str) -> std::path::PathBuf {
         .with_channel_multipliers(vec![1, 2])
         .with_attention_resolutions(vec![])
         .with_norm_groups(4);
-    for (kind, file) in [
-        (ScheduleKind::Linear, "unet-linear.nsw"),
-        (ScheduleKind::Cosine, "unet-cosine.nsw"),
+    for (kind, file, dae_t_max) in [
+        (ScheduleKind::Linear, "unet-linear.nsw", None),
+        (ScheduleKind::Cosine, "unet-cosine.nsw", None),
+        (ScheduleKind::Linear, "dae-linear.nsw", Some(250)),
+        (ScheduleKind::Cosine, "dae-cosine.nsw", Some(250)),
     ] {
         let metadata = WeightsMetadata {
-            kind: ModelKind::Unet,
+            kind: if dae_t_max.is_some() {
+                ModelKind::Dae
+            } else {
+                ModelKind::Unet
+            },
             architecture: serde_json::to_value(&config).expect("json"),
             schedule: Some(ScheduleSpec::new(kind)),
-            dae_t_max: None,
+            dae_t_max,
             training: TrainingRecord::default(),
             written_by: "test".into(),
         };

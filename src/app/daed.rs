@@ -1,0 +1,162 @@
+//! The DAED panel's state: the samples at the current switching point, the sweep, and the
+//! jobs computing them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::data::IMAGE_SIDE;
+use crate::diffusion::{SamplerConfig, SamplerKind};
+use crate::metrics::SweepPoint;
+use crate::model::shipped;
+use crate::render::ImageStack;
+use crate::schedule::{ReverseVariance, TimestepSpacing};
+
+use super::daed_job::{DaedEvent, DaedSamples, DaedSetup};
+use super::settings::{DaedSettings, SamplerChoice, ShippedPair};
+
+/// The most images per method the panel shows.
+pub const MAX_SHOWN: usize = 64;
+/// The most images per method a sweep samples.
+pub const MAX_SWEEP_IMAGES: usize = 5000;
+
+/// Which job is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DaedTask {
+    /// Samples at one switching point.
+    Samples,
+    /// The FID sweep.
+    Sweep,
+}
+
+/// The panel's results and jobs.
+#[derive(Default)]
+pub struct DaedState {
+    /// The job whose events are accepted.
+    pub generation: u64,
+    /// What is running.
+    pub running: Option<DaedTask>,
+    /// Work done of the running job.
+    pub progress: Option<(usize, usize)>,
+    /// The setup and s of the samples being computed or shown.
+    pub requested: Option<(DaedSetup, usize)>,
+    /// The samples shown.
+    pub samples: Option<DaedSamples>,
+    /// full, one-shot x̂0, DAED as image stacks.
+    pub stacks: Option<[ImageStack; 3]>,
+    /// The sweep shown.
+    pub sweep: Option<Vec<SweepPoint>>,
+    /// Finished sweeps by request.
+    pub sweep_cache: HashMap<String, Vec<SweepPoint>>,
+    /// The key of the sweep being computed.
+    pub sweep_key: Option<String>,
+    /// Why the last request failed.
+    pub error: Option<String>,
+    /// The outcome of the last export.
+    pub export_message: Option<String>,
+}
+
+impl DaedState {
+    /// Applies one event of the current job.
+    pub fn apply(&mut self, event: DaedEvent) {
+        match event {
+            DaedEvent::Progress { done, total } => self.progress = Some((done, total)),
+            DaedEvent::Samples(samples) => {
+                self.running = None;
+                self.progress = None;
+                self.error = None;
+                let stack =
+                    |values: &[f32]| ImageStack::new(values.to_vec(), IMAGE_SIDE, IMAGE_SIDE);
+                self.stacks = match (
+                    stack(&samples.full),
+                    stack(&samples.ddgm_x0),
+                    stack(&samples.daed),
+                ) {
+                    (Some(a), Some(b), Some(c)) => Some([a, b, c]),
+                    _ => None,
+                };
+                self.samples = Some(*samples);
+            }
+            DaedEvent::Sweep(points) => {
+                self.running = None;
+                self.progress = None;
+                self.error = None;
+                if let Some(key) = self.sweep_key.take() {
+                    self.sweep_cache.insert(key, points.clone());
+                }
+                self.sweep = Some(points);
+            }
+            DaedEvent::Failed(message) => {
+                self.running = None;
+                self.progress = None;
+                self.error = Some(message);
+            }
+        }
+    }
+
+    /// The s of the samples on screen.
+    pub fn shown_s(&self) -> Option<usize> {
+        self.samples.as_ref().map(|s| s.s)
+    }
+}
+
+/// The weights files of a shipped pair, from `dir` when given (tests), else the assets.
+pub fn pair_files(pair: ShippedPair, dir: Option<&Path>) -> Result<(PathBuf, PathBuf), String> {
+    let (unet, dae) = match pair {
+        ShippedPair::Linear => (shipped::UNET_LINEAR, shipped::DAE_LINEAR),
+        ShippedPair::Cosine => (shipped::UNET_COSINE, shipped::DAE_COSINE),
+    };
+    let locate = |file: &str| match dir {
+        Some(dir) => Ok(dir.join(Path::new(file).file_name().unwrap_or_default())),
+        None => shipped::path(file).map_err(|e| e.to_string()),
+    };
+    Ok((locate(unet)?, locate(dae)?))
+}
+
+/// The diffusion model's sampler for the settings.
+pub fn daed_sampler(settings: &DaedSettings) -> SamplerConfig {
+    let kind = match settings.sampler {
+        SamplerChoice::Ddpm => SamplerKind::Ddpm {
+            variance: ReverseVariance::PosteriorBeta,
+        },
+        SamplerChoice::Ddim => SamplerKind::Ddim {
+            steps: settings.ddim_steps,
+            eta: 0.0,
+            spacing: TimestepSpacing::Leading,
+        },
+    };
+    SamplerConfig {
+        kind,
+        clip_x0: true,
+    }
+}
+
+/// The setup the settings describe, checked.
+pub fn setup(settings: &DaedSettings, dir: Option<&Path>) -> Result<DaedSetup, String> {
+    if settings.batch == 0 || settings.batch > MAX_SHOWN {
+        return Err(format!(
+            "the number of images must be between 1 and {MAX_SHOWN}"
+        ));
+    }
+    let (ddgm, dae) = pair_files(settings.model, dir)?;
+    Ok(DaedSetup {
+        ddgm,
+        dae,
+        config: daed_sampler(settings),
+        batch: settings.batch,
+        seed: settings.seed,
+    })
+}
+
+/// The cache key of a sweep.
+pub fn sweep_key(setup: &DaedSetup, images: usize, switches: &[usize]) -> String {
+    serde_json::json!({
+        "ddgm": setup.ddgm,
+        "dae": setup.dae,
+        "config": setup.config,
+        "batch": setup.batch,
+        "seed": setup.seed,
+        "images": images,
+        "switches": switches,
+    })
+    .to_string()
+}

@@ -1,0 +1,247 @@
+//! The DAED panel: at a movable switching point s, the full chain, the diffusion model's own
+//! one-shot x̂0 from x_s, and DAED (the autoencoder's x̂0 from x_s) side by side; and the FID
+//! of each against s.
+
+use eframe::egui::{self, Color32, RichText};
+use egui_plot::{AxisHints, HPlacement, Legend, Line, LineStyle, Plot, PlotPoints, VLine};
+
+use super::App;
+use super::daed::{DaedTask, MAX_SHOWN, MAX_SWEEP_IMAGES};
+use super::image_view::{ImageStyle, image_view};
+use super::settings::{SamplerChoice, ShippedPair};
+use crate::render::{Colormap, ValueRange};
+use crate::schedule::daed_switch;
+
+const SWITCH_COLOR: Color32 = Color32::from_rgb(60, 180, 90);
+const METHOD_COLORS: [Color32; 3] = [
+    Color32::from_rgb(160, 160, 160),
+    Color32::from_rgb(240, 134, 40),
+    Color32::from_rgb(66, 133, 244),
+];
+
+/// Draws the panel.
+pub fn daed_ui(ui: &mut egui::Ui, app: &mut App) {
+    controls_ui(ui, app);
+    switch_ui(ui, app);
+    if let Some(error) = &app.daed.error {
+        ui.colored_label(Color32::from_rgb(235, 80, 80), error);
+    }
+    ui.separator();
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        samples_ui(ui, app);
+        ui.separator();
+        sweep_ui(ui, app);
+    });
+}
+
+fn drag<N: egui::emath::Numeric>(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut N,
+    range: std::ops::RangeInclusive<N>,
+) {
+    let label = ui.label(label);
+    ui.add(egui::DragValue::new(value).range(range))
+        .labelled_by(label.id);
+}
+
+fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
+    let running = app.daed.running;
+    ui.horizontal_wrapped(|ui| {
+        let s = &mut app.settings.daed;
+        ui.label("model:");
+        ui.selectable_value(&mut s.model, ShippedPair::Linear, "linear");
+        ui.selectable_value(&mut s.model, ShippedPair::Cosine, "cosine");
+        drag(ui, "images", &mut s.batch, 1..=MAX_SHOWN);
+        drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
+        ui.selectable_value(&mut s.sampler, SamplerChoice::Ddpm, "DDPM");
+        ui.selectable_value(&mut s.sampler, SamplerChoice::Ddim, "DDIM");
+        if s.sampler == SamplerChoice::Ddim {
+            drag(ui, "steps", &mut s.ddim_steps, 1..=1000);
+        }
+        match running {
+            Some(task) => {
+                if ui.button("Cancel").clicked() {
+                    app.cancel_daed();
+                }
+                ui.spinner();
+                let what = match task {
+                    DaedTask::Samples => "chain steps",
+                    DaedTask::Sweep => "images",
+                };
+                if let Some((done, total)) = app.daed.progress {
+                    ui.label(format!("{done}/{total} {what}"));
+                }
+            }
+            None => {
+                if ui.button("Sample").clicked() {
+                    app.start_daed_samples();
+                }
+            }
+        }
+    });
+}
+
+fn switch_ui(ui: &mut egui::Ui, app: &mut App) {
+    let shown = app.daed.samples.as_ref();
+    let t_max = shown.map_or(250, |s| s.t_max);
+    let schedule = shown.map(|s| s.schedule.clone());
+    ui.horizontal_wrapped(|ui| {
+        let a = &mut app.settings.analysis;
+        let label = ui.label("switch s");
+        ui.add(egui::Slider::new(&mut a.switch_t, 0..=t_max))
+            .labelled_by(label.id)
+            .on_hover_text("the diffusion model runs T → s; the autoencoder maps x_s to x̂0");
+        if let Some(schedule) = &schedule {
+            let steps = schedule.steps();
+            let lambda = match a.switch_t {
+                0 => "∞".to_owned(),
+                t => format!("{:.2}", schedule.log_snr()[t.min(steps) - 1]),
+            };
+            ui.label(format!(
+                "{:.1} % of T, λ = {lambda}",
+                100.0 * a.switch_t as f64 / steps as f64
+            ));
+            let label = ui.label("β1");
+            ui.add(
+                egui::DragValue::new(&mut a.beta1)
+                    .range(1e-6..=0.5)
+                    .speed(1e-4)
+                    .min_decimals(4),
+            )
+            .labelled_by(label.id);
+            if ui.button("auto").clicked()
+                && let Ok(switch) = daed_switch(schedule, a.beta1)
+            {
+                a.switch_t = switch.t.min(t_max);
+            }
+        }
+        ui.label(RichText::new(format!("the autoencoder was trained for t ≤ {t_max}")).small());
+    });
+}
+
+fn samples_ui(ui: &mut egui::Ui, app: &App) {
+    let (Some(samples), Some(stacks)) = (&app.daed.samples, &app.daed.stacks) else {
+        ui.label(
+            "Press Sample: one chain from x_T; then move s to compare the three methods at once.",
+        );
+        return;
+    };
+    let steps_run = format!(
+        "{:.0} % of the sampler's steps saved",
+        100.0 * samples.frac_saved
+    );
+    let titles = [
+        "full chain (s = 0)".to_owned(),
+        format!(
+            "diffusion model to s = {}, its one-shot x̂0",
+            samples.t_state
+        ),
+        format!(
+            "DAED: to s = {}, autoencoder ({steps_run})",
+            samples.t_state
+        ),
+    ];
+    let style = ImageStyle {
+        range: Some(ValueRange::default()),
+        colormap: Colormap::Gray,
+        gpu: app.gpu_draw,
+    };
+    ui.columns(3, |columns| {
+        for (k, column) in columns.iter_mut().enumerate() {
+            column.label(RichText::new(&titles[k]).strong().color(METHOD_COLORS[k]));
+            let stack = &stacks[k];
+            let side = ((column.available_width() - 20.0) / 4.0).clamp(24.0, 96.0);
+            column.horizontal_wrapped(|ui| {
+                for row in 0..stack.rows() {
+                    let name = format!("{} image {}", ["full", "one-shot", "DAED"][k], row + 1);
+                    image_view(ui, &name, stack, row, side, style);
+                }
+            });
+        }
+    });
+}
+
+fn sweep_ui(ui: &mut egui::Ui, app: &mut App) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("Quality against the switching point").strong());
+        let s = &mut app.settings.daed;
+        drag(
+            ui,
+            "images per point",
+            &mut s.sweep_images,
+            2..=MAX_SWEEP_IMAGES,
+        );
+        drag(ui, "points", &mut s.sweep_points, 2..=50);
+        if app.daed.running.is_none() && ui.button("Run sweep").clicked() {
+            app.start_daed_sweep();
+        }
+        let label = ui.label("CSV");
+        ui.add(egui::TextEdit::singleline(&mut app.settings.daed.export_path).desired_width(180.0))
+            .labelled_by(label.id);
+        if ui.button("Export CSV").clicked() {
+            app.export_daed_csv();
+        }
+        if let Some(message) = &app.daed.export_message {
+            ui.label(RichText::new(message).small());
+        }
+    });
+    let Some(points) = &app.daed.sweep else {
+        ui.label(
+            "Run sweep: for s from 0 to the autoencoder's t_max, FID to the test set of each \
+             method (the project's classifier features). Slow on a CPU: try fewer images.",
+        );
+        return;
+    };
+    let fid_max = points
+        .iter()
+        .flat_map(|p| [p.fid_daed, p.fid_ddgm_x0, p.fid_full])
+        .fold(1e-9_f64, f64::max);
+    let scale = fid_max;
+    let switch = app.settings.analysis.switch_t as f64;
+    Plot::new("daed sweep")
+        .height(280.0)
+        .legend(Legend::default())
+        .allow_drag(false)
+        .x_axis_label("switching point s")
+        .custom_y_axes(vec![
+            AxisHints::new_y().label("FID"),
+            AxisHints::new_y()
+                .label("steps saved")
+                .placement(HPlacement::Right)
+                .formatter(move |mark, _| format!("{:.0} %", 100.0 * mark.value / scale)),
+        ])
+        .show(ui, |plot_ui| {
+            let series = |f: &dyn Fn(&crate::metrics::SweepPoint) -> f64| -> Vec<[f64; 2]> {
+                points.iter().map(|p| [p.s as f64, f(p)]).collect()
+            };
+            for (name, values, color) in [
+                ("full chain", series(&|p| p.fid_full), METHOD_COLORS[0]),
+                (
+                    "one-shot x̂0 at s",
+                    series(&|p| p.fid_ddgm_x0),
+                    METHOD_COLORS[1],
+                ),
+                ("DAED", series(&|p| p.fid_daed), METHOD_COLORS[2]),
+            ] {
+                plot_ui.line(
+                    Line::new(name, PlotPoints::from(values))
+                        .color(color)
+                        .width(2.0),
+                );
+            }
+            plot_ui.line(
+                Line::new(
+                    "steps saved (right axis)",
+                    PlotPoints::from(series(&|p| p.frac_saved * scale)),
+                )
+                .color(Color32::from_rgb(120, 200, 120))
+                .style(LineStyle::dashed_dense()),
+            );
+            plot_ui.vline(
+                VLine::new("switch s", switch)
+                    .color(SWITCH_COLOR)
+                    .width(2.0),
+            );
+        });
+}

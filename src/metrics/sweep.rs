@@ -1,0 +1,152 @@
+//! DAED's quality against the switching point: for each s, the FID to the test set of DAED's
+//! samples, of the diffusion model's one-shot x̂0 at s, and of the full chain.
+
+use burn::tensor::Device;
+
+use super::fid::{ClassifierView, FeatureStats, frechet_distance};
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
+use crate::diffusion::{CleanImagePredictor, DaedModels, Denoiser, tensor_to_vec};
+use crate::model::Classifier;
+
+/// One row of a sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepPoint {
+    /// The switching point s.
+    pub s: usize,
+    /// The share of the sampler's steps DAED saves.
+    pub frac_saved: f64,
+    /// FID of DAED (diffusion model to s, autoencoder in one call).
+    pub fid_daed: f64,
+    /// FID of the diffusion model's own one-shot x̂0 at s.
+    pub fid_ddgm_x0: f64,
+    /// FID of the full chain (the same for every s).
+    pub fid_full: f64,
+}
+
+/// The FID reference: the classifier and the statistics of real test images.
+pub struct FidReference<'a> {
+    /// The classifier whose features are compared.
+    pub classifier: &'a Classifier,
+    /// Feature statistics of the reference images.
+    pub stats: &'a FeatureStats,
+}
+
+impl FidReference<'_> {
+    /// FID of `images` (flat, N × 784) to the reference.
+    pub fn fid(&self, images: &[f32], device: &Device) -> Result<f64, String> {
+        let view = ClassifierView::of(self.classifier, images, device);
+        Ok(frechet_distance(
+            &FeatureStats::fit(&view.features)?,
+            self.stats,
+        ))
+    }
+}
+
+/// What a sweep samples.
+#[derive(Clone, Copy, Debug)]
+pub struct SweepSize {
+    /// Images per method.
+    pub images: usize,
+    /// Images per chain.
+    pub batch: usize,
+    /// Seed of the first batch; batch k uses seed + k.
+    pub seed: u64,
+}
+
+/// Samples `size.images` images with one chain per batch, hands over at every s, and measures
+/// the FIDs. `progress(done, total)` is called after each batch; returning false cancels.
+pub fn daed_sweep<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized>(
+    models: &DaedModels<'_, D, P>,
+    reference: &FidReference<'_>,
+    size: SweepSize,
+    switches: &[usize],
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<Vec<SweepPoint>, String> {
+    if size.images < 2 || size.batch == 0 {
+        return Err("a sweep needs at least 2 images and a batch of at least 1".into());
+    }
+    let mut full = Vec::new();
+    let mut per_switch = vec![(Vec::new(), Vec::new(), 0.0); switches.len()];
+    for (index, first) in (0..size.images).step_by(size.batch).enumerate() {
+        let b = size.batch.min(size.images - first);
+        let shape = [b, 1, IMAGE_SIDE, IMAGE_SIDE];
+        let run = models.run(
+            shape,
+            size.seed.wrapping_add(index as u64),
+            device,
+            switches,
+        )?;
+        let flat = |x: burn::Tensor<4>| tensor_to_vec(x.reshape([b, IMAGE_PIXELS]));
+        full.extend(flat(run.full));
+        for handover in run.handovers {
+            for (slot, _) in switches
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| **s == handover.s)
+            {
+                per_switch[slot].0.extend(flat(handover.daed_x0.clone()));
+                per_switch[slot].1.extend(flat(handover.ddgm_x0.clone()));
+                per_switch[slot].2 = handover.frac_saved;
+            }
+        }
+        if !progress(first + b, size.images) {
+            return Err("cancelled".into());
+        }
+    }
+    let fid_full = reference.fid(&full, device)?;
+    switches
+        .iter()
+        .zip(per_switch)
+        .map(|(&s, (daed, ddgm_x0, frac_saved))| {
+            Ok(SweepPoint {
+                s,
+                frac_saved,
+                fid_daed: reference.fid(&daed, device)?,
+                fid_ddgm_x0: reference.fid(&ddgm_x0, device)?,
+                fid_full,
+            })
+        })
+        .collect()
+}
+
+/// A sweep as CSV: `t_switch,frac_saved,fid_daed,fid_ddgm_x0,fid_full`.
+pub fn sweep_csv(points: &[SweepPoint]) -> String {
+    let mut out = String::from("t_switch,frac_saved,fid_daed,fid_ddgm_x0,fid_full\n");
+    for p in points {
+        out.push_str(&format!(
+            "{},{:.6},{:.4},{:.4},{:.4}\n",
+            p.s, p.frac_saved, p.fid_daed, p.fid_ddgm_x0, p.fid_full
+        ));
+    }
+    out
+}
+
+/// Evenly spaced switching points from 0 to `t_max`, `count` of them.
+pub fn sweep_switches(t_max: usize, count: usize) -> Vec<usize> {
+    let count = count.max(2);
+    let mut points: Vec<usize> = (0..count)
+        .map(|i| (t_max as f64 * i as f64 / (count - 1) as f64).round() as usize)
+        .collect();
+    points.dedup();
+    points
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_points_run_from_zero_to_t_max() {
+        assert_eq!(sweep_switches(250, 6), [0, 50, 100, 150, 200, 250]);
+        assert_eq!(sweep_switches(3, 12), [0, 1, 2, 3]);
+        let csv = sweep_csv(&[SweepPoint {
+            s: 50,
+            frac_saved: 0.05,
+            fid_daed: 1.0,
+            fid_ddgm_x0: 2.0,
+            fid_full: 0.5,
+        }]);
+        assert_eq!(csv.lines().nth(1), Some("50,0.050000,1.0000,2.0000,0.5000"));
+    }
+}

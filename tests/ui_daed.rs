@@ -1,0 +1,110 @@
+//! The DAED panel driven through egui_kittest: sample, move the switching point, sweep, cancel.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use eframe::egui;
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use noisescope::App;
+use noisescope::app::{SamplerChoice, Tab};
+
+fn harness(dir: PathBuf) -> Harness<'static, App> {
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 950.0))
+        .build_eframe(move |cc| App::new(cc).with_models_dir(dir.clone()));
+    harness.get_by_role_and_label(Role::Button, "DAED").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings().tab, Tab::Daed);
+    let settings = harness.state_mut().settings_mut();
+    settings.daed.batch = 4;
+    settings.daed.sampler = SamplerChoice::Ddim;
+    settings.daed.ddim_steps = 20;
+    settings.analysis.switch_t = 100;
+    harness.run_steps(2);
+    harness
+}
+
+fn run_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
+    common::run_until(harness, what, Duration::from_secs(120), done);
+}
+
+fn click(harness: &mut Harness<'static, App>, label: &str) {
+    harness.run_steps(2);
+    harness.get_by_role_and_label(Role::Button, label).click();
+    harness.run_steps(2);
+}
+
+#[test]
+fn moving_the_switching_point_updates_the_samples() {
+    let mut harness = harness(common::tiny_models_dir("ui-daed-switch"));
+    click(&mut harness, "Sample");
+    assert!(harness.state().daed_running());
+    run_until(&mut harness, "the samples", |app| {
+        app.daed_shown_s().is_some()
+    });
+    assert_eq!(harness.state().daed_shown_s(), Some(100));
+    assert!(harness.state().daed_error().is_none());
+    let at_100 = harness
+        .state()
+        .daed_shown_images()
+        .expect("images")
+        .to_vec();
+
+    harness.state_mut().settings_mut().analysis.switch_t = 40;
+    run_until(&mut harness, "the samples at s = 40", |app| {
+        app.daed_shown_s() == Some(40)
+    });
+    let at_40 = harness
+        .state()
+        .daed_shown_images()
+        .expect("images")
+        .to_vec();
+    assert_ne!(at_100, at_40, "another switching point, other DAED images");
+
+    harness.state_mut().settings_mut().analysis.switch_t = 100;
+    run_until(&mut harness, "the samples at s = 100 again", |app| {
+        app.daed_shown_s() == Some(100)
+    });
+    assert_eq!(
+        harness.state().daed_shown_images().expect("images"),
+        at_100.as_slice(),
+        "the same chain hands over the same x_s"
+    );
+}
+
+#[test]
+fn the_sweep_reports_progress_finishes_and_can_be_cancelled() {
+    let mut harness = harness(common::tiny_models_dir("ui-daed-sweep"));
+    {
+        let settings = &mut harness.state_mut().settings_mut().daed;
+        settings.sweep_images = 6;
+        settings.sweep_points = 3;
+    }
+    click(&mut harness, "Run sweep");
+    assert!(harness.state().daed_running());
+    run_until(&mut harness, "the sweep", |app| !app.daed_running());
+    assert!(
+        harness.state().daed_error().is_none(),
+        "{:?}",
+        harness.state().daed_error()
+    );
+    assert_eq!(harness.state().daed_sweep_points(), Some(vec![0, 125, 250]));
+
+    harness.state_mut().settings_mut().daed.sweep_images = 400;
+    click(&mut harness, "Run sweep");
+    run_until(&mut harness, "sweep progress", |app| app.daed_running());
+    click(&mut harness, "Cancel");
+    assert!(!harness.state().daed_running());
+    std::thread::sleep(Duration::from_millis(500));
+    harness.run_steps(2);
+    assert!(!harness.state().daed_running());
+    assert_eq!(
+        harness.state().daed_sweep_points(),
+        Some(vec![0, 125, 250]),
+        "the finished sweep stays on screen"
+    );
+}

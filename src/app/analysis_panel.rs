@@ -365,11 +365,34 @@ fn recon_plot_ui(ui: &mut egui::Ui, app: &mut App) {
                     .color(Color32::from_rgb(150, 150, 150))
                     .style(LineStyle::dashed_loose()),
             );
-            nearest.map(|(_, ci, pi)| (ci, pi))
+            let pressed = plot_ui.response().is_pointer_button_down_on();
+            let dragged_to = plot_ui.pointer_coordinate().filter(|_| pressed);
+            (nearest.map(|(_, ci, pi)| (ci, pi)), dragged_to)
         });
-    if let Some(hovered) = response.inner {
+    let (hovered, dragged_to) = response.inner;
+    if let Some(hovered) = hovered {
         app.analysis.hovered = Some(hovered);
     }
+    let reference = app.analysis.curves.iter().find_map(|c| c.schedule.clone());
+    if let (Some(point), Some(schedule)) = (dragged_to, reference) {
+        app.settings.analysis.switch_t = t_from_x(point.x, &schedule, s.axis);
+    }
+}
+
+/// The step whose x on the chosen axis is nearest to `x` (for dragging the switching point).
+fn t_from_x(x: f64, schedule: &Schedule, axis: AnalysisAxis) -> usize {
+    let steps = schedule.steps();
+    let t = match axis {
+        AnalysisAxis::Step => x.round(),
+        AnalysisAxis::Fraction => (x * steps as f64).round(),
+        AnalysisAxis::LogSnr => {
+            let lambda = schedule.log_snr();
+            let nearest =
+                (0..steps).min_by(|&a, &b| (lambda[a] - x).abs().total_cmp(&(lambda[b] - x).abs()));
+            nearest.map_or(1.0, |i| (i + 1) as f64)
+        }
+    };
+    t.clamp(1.0, steps as f64) as usize
 }
 
 fn transitions_ui(ui: &mut egui::Ui, app: &App) {
@@ -444,4 +467,26 @@ fn examples_ui(ui: &mut egui::Ui, app: &App) {
             ui.add_space(12.0);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::{ScheduleKind, ScheduleSpec};
+
+    #[test]
+    fn dragging_maps_back_to_the_step_on_every_axis() {
+        let schedule = Schedule::new(ScheduleSpec::new(ScheduleKind::Cosine)).expect("valid");
+        for t in [1, 37, 250, 999] {
+            for axis in [
+                AnalysisAxis::Step,
+                AnalysisAxis::Fraction,
+                AnalysisAxis::LogSnr,
+            ] {
+                let x = x_of(t as f64, &schedule, axis);
+                assert_eq!(t_from_x(x, &schedule, axis), t, "{axis:?}");
+            }
+        }
+        assert_eq!(t_from_x(-5.0, &schedule, AnalysisAxis::Step), 1);
+    }
 }

@@ -6,15 +6,15 @@ use std::path::{Path, PathBuf};
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, ProbeData};
 use crate::diffusion::{
-    ReconMeasurement, ReconPoint, SamplerConfig, SamplerKind, default_t_values, parse_t_values,
-    psnr, threshold_crossing,
+    ReconMeasurement, ReconPoint, SamplerConfig, default_t_values, parse_t_values, psnr,
+    threshold_crossing,
 };
 use crate::render::ImageStack;
-use crate::schedule::{ReverseVariance, Schedule, TimestepSpacing};
+use crate::schedule::Schedule;
 
 use super::recon_job::{CurveRequest, ReconEvent};
 use super::reverse::model_files;
-use super::settings::{AnalysisSettings, ProbeChoice, SamplerChoice};
+use super::settings::{AnalysisSettings, ProbeChoice};
 
 /// The default number of t values.
 pub const DEFAULT_T_COUNT: usize = 25;
@@ -183,20 +183,7 @@ pub struct AnalysisPlan {
 
 /// The chain back from x_t.
 pub fn analysis_sampler(settings: &AnalysisSettings) -> SamplerConfig {
-    let kind = match settings.sampler {
-        SamplerChoice::Ddpm => SamplerKind::Ddpm {
-            variance: ReverseVariance::PosteriorBeta,
-        },
-        SamplerChoice::Ddim => SamplerKind::Ddim {
-            steps: settings.ddim_steps,
-            eta: 0.0,
-            spacing: TimestepSpacing::Leading,
-        },
-    };
-    SamplerConfig {
-        kind,
-        clip_x0: true,
-    }
+    settings.sampler.chain(settings.ddim_steps)
 }
 
 /// The image sets the settings ask for.

@@ -9,8 +9,9 @@ use super::analysis::{Curve, MAX_IMAGES};
 use super::image_view::{ImageStyle, image_view};
 use super::schedules_panel::SLOT_COLORS;
 use super::settings::{AnalysisAxis, AnalysisSettings, ModelsShown, ProbeChoice, SamplerChoice};
+use super::widgets::{labelled_drag, switch_slider};
 use crate::render::{Colormap, ValueRange};
-use crate::schedule::{Schedule, daed_switch};
+use crate::schedule::Schedule;
 
 /// The linear model in the first schedule slot's colour, the cosine model in the second's.
 const MODEL_COLORS: [Color32; 2] = [SLOT_COLORS[0], SLOT_COLORS[1]];
@@ -33,17 +34,6 @@ pub fn analysis_ui(ui: &mut egui::Ui, app: &mut App) {
         transitions_ui(ui, app);
         examples_ui(ui, app);
     });
-}
-
-fn drag<N: egui::emath::Numeric>(
-    ui: &mut egui::Ui,
-    label: &str,
-    value: &mut N,
-    range: std::ops::RangeInclusive<N>,
-) {
-    let label = ui.label(label);
-    ui.add(egui::DragValue::new(value).range(range))
-        .labelled_by(label.id);
 }
 
 fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
@@ -78,12 +68,12 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
         if s.data != ProbeChoice::FashionMnist {
             ui.checkbox(&mut s.overlay_in_distribution, "with Fashion-MNIST");
         }
-        drag(ui, "N", &mut s.n, 1..=MAX_IMAGES);
-        drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
+        labelled_drag(ui, "N", &mut s.n, 1..=MAX_IMAGES);
+        labelled_drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
         ui.selectable_value(&mut s.sampler, SamplerChoice::Ddpm, "DDPM chain");
         ui.selectable_value(&mut s.sampler, SamplerChoice::Ddim, "DDIM chain");
         if s.sampler == SamplerChoice::Ddim {
-            drag(ui, "steps over T", &mut s.ddim_steps, 1..=1000);
+            labelled_drag(ui, "steps over T", &mut s.ddim_steps, 1..=1000);
         }
         let label = ui.label("t list");
         ui.add(
@@ -145,7 +135,14 @@ fn view_controls_ui(ui: &mut egui::Ui, app: &mut App) {
         )
         .labelled_by(label.id);
         ui.separator();
-        switch_ui(ui, s, reference.as_ref());
+        let steps = reference.as_ref().map_or(1000, Schedule::steps);
+        switch_slider(
+            ui,
+            &mut s.switch_t,
+            &mut s.beta1,
+            1..=steps,
+            reference.as_ref(),
+        );
         ui.separator();
         let label = ui.label("CSV");
         ui.add(egui::TextEdit::singleline(&mut s.export_path).desired_width(160.0))
@@ -157,37 +154,6 @@ fn view_controls_ui(ui: &mut egui::Ui, app: &mut App) {
             ui.label(RichText::new(message).small());
         }
     });
-}
-
-/// The DAED switching point: a slider in steps with its % of T and λ, and the automatic rule.
-fn switch_ui(ui: &mut egui::Ui, s: &mut AnalysisSettings, schedule: Option<&Schedule>) {
-    let steps = schedule.map_or(1000, Schedule::steps);
-    let label = ui.label("switch s");
-    ui.add(egui::Slider::new(&mut s.switch_t, 1..=steps))
-        .labelled_by(label.id);
-    if let Some(schedule) = schedule {
-        let lambda = schedule.log_snr()[s.switch_t.clamp(1, steps) - 1];
-        ui.label(format!(
-            "{:.1} % of T, λ = {lambda:.2}",
-            100.0 * s.switch_t as f64 / steps as f64
-        ));
-        let label = ui.label("β1");
-        ui.add(
-            egui::DragValue::new(&mut s.beta1)
-                .range(1e-6..=0.5)
-                .speed(1e-4)
-                .min_decimals(4),
-        )
-        .labelled_by(label.id);
-        if ui
-            .button("auto")
-            .on_hover_text("DAED's rule: s = argmin |ᾱ_t − (1 − β1)| on the first schedule")
-            .clicked()
-            && let Ok(switch) = daed_switch(schedule, s.beta1)
-        {
-            s.switch_t = switch.t;
-        }
-    }
 }
 
 /// x of step t of `schedule` on the chosen axis.

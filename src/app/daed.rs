@@ -5,14 +5,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::data::IMAGE_SIDE;
-use crate::diffusion::{SamplerConfig, SamplerKind};
+use crate::diffusion::SamplerConfig;
 use crate::metrics::SweepPoint;
 use crate::model::shipped;
 use crate::render::ImageStack;
-use crate::schedule::{ReverseVariance, TimestepSpacing};
 
 use super::daed_job::{DaedEvent, DaedSamples, DaedSetup};
-use super::settings::{DaedSettings, SamplerChoice, ShippedPair};
+use super::settings::{DaedSettings, ShippedPair};
 
 /// The most images per method the panel shows.
 pub const MAX_SHOWN: usize = 64;
@@ -114,20 +113,7 @@ pub fn pair_files(pair: ShippedPair, dir: Option<&Path>) -> Result<(PathBuf, Pat
 
 /// The diffusion model's sampler for the settings.
 pub fn daed_sampler(settings: &DaedSettings) -> SamplerConfig {
-    let kind = match settings.sampler {
-        SamplerChoice::Ddpm => SamplerKind::Ddpm {
-            variance: ReverseVariance::PosteriorBeta,
-        },
-        SamplerChoice::Ddim => SamplerKind::Ddim {
-            steps: settings.ddim_steps,
-            eta: 0.0,
-            spacing: TimestepSpacing::Leading,
-        },
-    };
-    SamplerConfig {
-        kind,
-        clip_x0: true,
-    }
+    settings.sampler.chain(settings.ddim_steps)
 }
 
 /// The setup the settings describe, checked.

@@ -9,8 +9,8 @@ use super::App;
 use super::daed::{DaedTask, MAX_SHOWN, MAX_SWEEP_IMAGES};
 use super::image_view::{ImageStyle, image_view};
 use super::settings::{SamplerChoice, ShippedPair};
+use super::widgets::{labelled_drag, switch_slider};
 use crate::render::{Colormap, ValueRange};
-use crate::schedule::daed_switch;
 
 const SWITCH_COLOR: Color32 = Color32::from_rgb(60, 180, 90);
 const METHOD_COLORS: [Color32; 3] = [
@@ -34,17 +34,6 @@ pub fn daed_ui(ui: &mut egui::Ui, app: &mut App) {
     });
 }
 
-fn drag<N: egui::emath::Numeric>(
-    ui: &mut egui::Ui,
-    label: &str,
-    value: &mut N,
-    range: std::ops::RangeInclusive<N>,
-) {
-    let label = ui.label(label);
-    ui.add(egui::DragValue::new(value).range(range))
-        .labelled_by(label.id);
-}
-
 fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
     let running = app.daed.running;
     ui.horizontal_wrapped(|ui| {
@@ -52,12 +41,12 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
         ui.label("model:");
         ui.selectable_value(&mut s.model, ShippedPair::Linear, "linear");
         ui.selectable_value(&mut s.model, ShippedPair::Cosine, "cosine");
-        drag(ui, "images", &mut s.batch, 1..=MAX_SHOWN);
-        drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
+        labelled_drag(ui, "images", &mut s.batch, 1..=MAX_SHOWN);
+        labelled_drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
         ui.selectable_value(&mut s.sampler, SamplerChoice::Ddpm, "DDPM");
         ui.selectable_value(&mut s.sampler, SamplerChoice::Ddim, "DDIM");
         if s.sampler == SamplerChoice::Ddim {
-            drag(ui, "steps", &mut s.ddim_steps, 1..=1000);
+            labelled_drag(ui, "steps", &mut s.ddim_steps, 1..=1000);
         }
         match running {
             Some(task) => {
@@ -88,34 +77,13 @@ fn switch_ui(ui: &mut egui::Ui, app: &mut App) {
     let schedule = shown.map(|s| s.schedule.clone());
     ui.horizontal_wrapped(|ui| {
         let a = &mut app.settings.analysis;
-        let label = ui.label("switch s");
-        ui.add(egui::Slider::new(&mut a.switch_t, 0..=t_max))
-            .labelled_by(label.id)
-            .on_hover_text("the diffusion model runs T → s; the autoencoder maps x_s to x̂0");
-        if let Some(schedule) = &schedule {
-            let steps = schedule.steps();
-            let lambda = match a.switch_t {
-                0 => "∞".to_owned(),
-                t => format!("{:.2}", schedule.log_snr()[t.min(steps) - 1]),
-            };
-            ui.label(format!(
-                "{:.1} % of T, λ = {lambda}",
-                100.0 * a.switch_t as f64 / steps as f64
-            ));
-            let label = ui.label("β1");
-            ui.add(
-                egui::DragValue::new(&mut a.beta1)
-                    .range(1e-6..=0.5)
-                    .speed(1e-4)
-                    .min_decimals(4),
-            )
-            .labelled_by(label.id);
-            if ui.button("auto").clicked()
-                && let Ok(switch) = daed_switch(schedule, a.beta1)
-            {
-                a.switch_t = switch.t.min(t_max);
-            }
-        }
+        switch_slider(
+            ui,
+            &mut a.switch_t,
+            &mut a.beta1,
+            0..=t_max,
+            schedule.as_ref(),
+        );
         ui.label(RichText::new(format!("the autoencoder was trained for t ≤ {t_max}")).small());
     });
 }
@@ -166,13 +134,13 @@ fn sweep_ui(ui: &mut egui::Ui, app: &mut App) {
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("Quality against the switching point").strong());
         let s = &mut app.settings.daed;
-        drag(
+        labelled_drag(
             ui,
             "images per point",
             &mut s.sweep_images,
             2..=MAX_SWEEP_IMAGES,
         );
-        drag(ui, "points", &mut s.sweep_points, 2..=50);
+        labelled_drag(ui, "points", &mut s.sweep_points, 2..=50);
         if app.daed.running.is_none() && ui.button("Run sweep").clicked() {
             app.start_daed_sweep();
         }

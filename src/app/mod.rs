@@ -18,6 +18,7 @@ mod schedules_panel;
 mod settings;
 mod slots;
 mod source;
+mod widgets;
 
 use eframe::egui;
 

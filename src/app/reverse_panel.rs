@@ -7,6 +7,7 @@ use super::App;
 use super::image_view::{ImageStyle, image_view};
 use super::reverse::MAX_BATCH;
 use super::settings::{ModelsShown, SamplerChoice};
+use super::widgets::labelled_drag;
 use crate::render::{Colormap, ValueRange};
 use crate::schedule::{ReverseVariance, TimestepSpacing};
 
@@ -32,17 +33,6 @@ pub fn reverse_ui(ui: &mut egui::Ui, app: &mut App) {
             }
         });
     });
-}
-
-fn labelled_drag<N: egui::emath::Numeric>(
-    ui: &mut egui::Ui,
-    label: &str,
-    value: &mut N,
-    range: std::ops::RangeInclusive<N>,
-) {
-    let label = ui.label(label);
-    ui.add(egui::DragValue::new(value).range(range))
-        .labelled_by(label.id);
 }
 
 fn controls_ui(ui: &mut egui::Ui, app: &mut App) {

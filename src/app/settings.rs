@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::diffusion::ForwardMode;
+use crate::diffusion::{ForwardMode, SamplerConfig, SamplerKind};
 use crate::render::Colormap;
 use crate::schedule::{ReverseVariance, ScheduleKind, ScheduleSpec, TimestepSpacing};
 
@@ -92,6 +92,27 @@ pub enum SamplerChoice {
     Ddpm,
     /// DDIM.
     Ddim,
+}
+
+impl SamplerChoice {
+    /// The chain this choice means where a panel offers only DDPM (σ² = β̃) or DDIM (η = 0,
+    /// leading spacing, `ddim_steps` steps), x̂0 clipped.
+    pub fn chain(self, ddim_steps: usize) -> SamplerConfig {
+        let kind = match self {
+            Self::Ddpm => SamplerKind::Ddpm {
+                variance: ReverseVariance::PosteriorBeta,
+            },
+            Self::Ddim => SamplerKind::Ddim {
+                steps: ddim_steps,
+                eta: 0.0,
+                spacing: TimestepSpacing::Leading,
+            },
+        };
+        SamplerConfig {
+            kind,
+            clip_x0: true,
+        }
+    }
 }
 
 /// The Reverse panel's settings.

@@ -1,0 +1,58 @@
+//! Small widgets the panels share.
+
+use eframe::egui;
+
+use crate::schedule::{Schedule, daed_switch};
+
+/// A label and a drag value that screen readers (and UI tests) know belong together.
+pub fn labelled_drag<N: egui::emath::Numeric>(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut N,
+    range: std::ops::RangeInclusive<N>,
+) {
+    let label = ui.label(label);
+    ui.add(egui::DragValue::new(value).range(range))
+        .labelled_by(label.id);
+}
+
+/// The switching point s as a slider over `range`, with its % of T and λ under `schedule`, and
+/// DAED's automatic rule from β1 (s = argmin |ᾱ_t − (1 − β1)|, kept within `range`).
+pub fn switch_slider(
+    ui: &mut egui::Ui,
+    switch_t: &mut usize,
+    beta1: &mut f64,
+    range: std::ops::RangeInclusive<usize>,
+    schedule: Option<&Schedule>,
+) {
+    let label = ui.label("switch s");
+    ui.add(egui::Slider::new(switch_t, range.clone()))
+        .labelled_by(label.id)
+        .on_hover_text("the diffusion model runs T → s; the autoencoder maps x_s to x̂0");
+    let Some(schedule) = schedule else { return };
+    let steps = schedule.steps();
+    let lambda = match *switch_t {
+        0 => "∞".to_owned(),
+        t => format!("{:.2}", schedule.log_snr()[t.min(steps) - 1]),
+    };
+    ui.label(format!(
+        "{:.1} % of T, λ = {lambda}",
+        100.0 * *switch_t as f64 / steps as f64
+    ));
+    let label = ui.label("β1");
+    ui.add(
+        egui::DragValue::new(beta1)
+            .range(1e-6..=0.5)
+            .speed(1e-4)
+            .min_decimals(4),
+    )
+    .labelled_by(label.id);
+    if ui
+        .button("auto")
+        .on_hover_text("DAED's rule: s = argmin |ᾱ_t − (1 − β1)|")
+        .clicked()
+        && let Ok(switch) = daed_switch(schedule, *beta1)
+    {
+        *switch_t = switch.t.clamp(*range.start(), *range.end());
+    }
+}

@@ -291,12 +291,14 @@ impl App {
         }
     }
 
-    /// Stops the analysis job; the points measured so far stay.
+    /// Stops the analysis job; the points measured so far stay, and a point still in flight
+    /// is dropped (generations start at 1).
     fn cancel_analysis(&mut self) {
         if let Ok(worker) = &self.worker {
             worker.cancel_analysis();
         }
         self.analysis.running = false;
+        self.analysis.generation = 0;
     }
 
     /// Writes every curve to the CSV path of the settings.
@@ -424,11 +426,12 @@ impl App {
         }
     }
 
-    /// Stops the DAED job; what is shown stays.
+    /// Stops the DAED job; what is shown stays, and a result still in flight is dropped.
     fn cancel_daed(&mut self) {
         if let Ok(worker) = &self.worker {
             worker.cancel_daed();
         }
+        self.daed.generation = 0;
         self.daed.running = None;
         self.daed.progress = None;
         self.daed.requested = self

@@ -112,3 +112,44 @@ fn ddim_hands_over_at_the_first_step_at_or_below_s() {
         "without an autoencoder the DAED column repeats the one-shot x̂0"
     );
 }
+
+#[test]
+fn the_shipped_autoencoder_beats_the_diffusion_models_one_shot_x0_at_small_t() {
+    use noisescope::data::{IMAGE_SIDE, ProbeData};
+    use noisescope::diffusion::{ReconProbe, image_batch};
+    use noisescope::model::{load_dae, load_unet, shipped};
+    use noisescope::schedule::x0_coefficients;
+
+    let device = Device::flex();
+    // Held-out images: the models trained on the training split.
+    let images = ProbeData::FashionMnist.load(32).expect("test images");
+    let x0 = image_batch(images.pixels, IMAGE_SIDE, &device);
+    for (unet_file, dae_file) in [
+        (shipped::UNET_LINEAR, shipped::DAE_LINEAR),
+        (shipped::UNET_COSINE, shipped::DAE_COSINE),
+    ] {
+        let ddgm = load_unet(&shipped::path(unet_file).expect("assets"), None, &device)
+            .expect("shipped U-Net");
+        let dae = load_dae(
+            &shipped::path(dae_file).expect("assets"),
+            Some(&ddgm.schedule),
+            &device,
+        )
+        .expect("shipped DAE for the same schedule");
+        let schedule = Schedule::new(ddgm.schedule.clone()).expect("valid");
+        let probe = ReconProbe::new(&ddgm.model, &schedule, ddpm(), x0.clone(), 11);
+        let mse = |x: Tensor<4>| f64::from((x - x0.clone()).square().mean().into_scalar::<f32>());
+        for t in [10, 50, dae.t_max / 2] {
+            let x_t = probe.noised(t);
+            let eps = ddgm.model.forward(x_t.clone(), &vec![t; 32]);
+            let c = x0_coefficients(&schedule, t);
+            let one_shot = (x_t.clone() * c.from_xt + eps * c.from_eps).clamp(-1.0, 1.0);
+            let (ddgm_error, dae_error) = (mse(one_shot), mse(dae.predict_clean(x_t, t)));
+            eprintln!("{dae_file} t = {t}: DAE {dae_error:.5}, diffusion model {ddgm_error:.5}");
+            assert!(
+                dae_error < ddgm_error,
+                "{dae_file} at t = {t}: DAE {dae_error:.5} ≥ one-shot {ddgm_error:.5}"
+            );
+        }
+    }
+}

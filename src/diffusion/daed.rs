@@ -5,7 +5,7 @@
 use burn::tensor::{Device, Tensor};
 
 use super::sampler::{Denoiser, Sampler, SamplerConfig};
-use crate::model::LoadedDae;
+use crate::model::{LoadedDae, dae_clean_estimate};
 use crate::schedule::{Schedule, x0_coefficients};
 
 /// Anything that predicts the clean image x0 from x_t in one call.
@@ -17,10 +17,7 @@ pub trait CleanImagePredictor {
 impl CleanImagePredictor for LoadedDae {
     fn predict_clean(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
         let batch = x_t.dims()[0];
-        self.net
-            .model
-            .forward(x_t, &vec![t; batch])
-            .clamp(-1.0, 1.0)
+        dae_clean_estimate(&self.net.model, x_t, &vec![t; batch], &self.alpha_bar).clamp(-1.0, 1.0)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The networks (burn Modules with Configs) and their weights files.
 
 mod classifier;
+mod dae;
 mod unet;
 mod weights;
 
@@ -10,6 +11,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 
 pub use classifier::{Classifier, ClassifierConfig};
+pub use dae::{SIGMA_DATA, dae_clean_estimate};
 pub use unet::{UNet, UNetConfig, timestep_embedding};
 pub use weights::{
     ModelKind, TrainingRecord, WeightsError, WeightsFile, WeightsMetadata, nan_from_null,
@@ -47,6 +49,8 @@ pub struct LoadedDae {
     pub net: LoadedUNet,
     /// The largest step it was trained on.
     pub t_max: usize,
+    /// ᾱ_t of its schedule, t = 1..T.
+    pub alpha_bar: Vec<f64>,
 }
 
 /// Loads a DAE; with `expected` set (the diffusion model's schedule), refuses one trained for
@@ -57,11 +61,27 @@ pub fn load_dae(
     device: &Device,
 ) -> Result<LoadedDae, WeightsError> {
     let net = load_network(path, ModelKind::Dae, expected, device)?;
-    let t_max = net.metadata.dae_t_max.ok_or_else(|| WeightsError::Format {
+    let format = |reason: String| WeightsError::Format {
         path: path.to_path_buf(),
-        reason: "the metadata gives no dae_t_max".into(),
-    })?;
-    Ok(LoadedDae { net, t_max })
+        reason,
+    };
+    let t_max = net
+        .metadata
+        .dae_t_max
+        .ok_or_else(|| format("the metadata gives no dae_t_max".into()))?;
+    let schedule = crate::schedule::Schedule::new(net.schedule.clone())
+        .map_err(|e| format(format!("its schedule is invalid: {e}")))?;
+    if t_max == 0 || t_max > schedule.steps() {
+        return Err(format(format!(
+            "dae_t_max = {t_max} lies outside 1..={}",
+            schedule.steps()
+        )));
+    }
+    Ok(LoadedDae {
+        net,
+        t_max,
+        alpha_bar: schedule.alpha_bar(),
+    })
 }
 
 fn load_network(

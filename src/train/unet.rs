@@ -16,7 +16,7 @@ use super::ema::update_ema;
 use super::seeded_init;
 use super::{Meter, Outcome, Progress, RunFacts, TrainError, learning_rate, step_rng};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, Split};
-use crate::model::{ModelKind, UNet, UNetConfig, WeightsMetadata, save_module};
+use crate::model::{ModelKind, UNet, UNetConfig, WeightsMetadata, dae_clean_estimate, save_module};
 use crate::schedule::{Schedule, ScheduleSpec};
 
 /// What the network learns to predict.
@@ -25,7 +25,8 @@ pub enum TrainingTarget {
     /// ε at every t in 1..=T: the diffusion model (L_simple).
     #[default]
     Noise,
-    /// x0 at t in 1..=t_max: a denoising autoencoder for DAED (MSE to x0).
+    /// x0 at t in 1..=t_max: a denoising autoencoder for DAED (MSE to x0, the output read
+    /// through [`dae_clean_estimate`]'s preconditioning).
     CleanImage {
         /// The largest noise step trained on.
         t_max: usize,
@@ -209,10 +210,12 @@ pub fn train_unet(
             step,
             &train_device,
         );
-        let prediction = model.forward(batch.x_t, &batch.t);
-        let target = match options.target {
-            TrainingTarget::Noise => batch.noise,
-            TrainingTarget::CleanImage { .. } => batch.x0,
+        let (prediction, target) = match options.target {
+            TrainingTarget::Noise => (model.forward(batch.x_t, &batch.t), batch.noise),
+            TrainingTarget::CleanImage { .. } => (
+                dae_clean_estimate(&model, batch.x_t, &batch.t, &alpha_bar),
+                batch.x0,
+            ),
         };
         let loss = (prediction - target).square().mean();
         let loss_value = f64::from(loss.clone().into_scalar::<f32>());

@@ -324,6 +324,15 @@ fn recon_plot_ui(ui: &mut egui::Ui, app: &mut App) {
                         }
                     }
                 }
+                if let Some((t, _, _)) = curve.transition(s.threshold) {
+                    let at = [x_of(t, schedule, s.axis), y_of(s.threshold, s.psnr)];
+                    plot_ui.points(
+                        Points::new(format!("{} — transition", curve.name()), vec![at])
+                            .color(curve_color(curve))
+                            .shape(egui_plot::MarkerShape::Diamond)
+                            .radius(6.0),
+                    );
+                }
                 add_marks(plot_ui, schedule, &s);
             }
             plot_ui.hline(

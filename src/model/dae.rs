@@ -18,6 +18,21 @@ pub fn preconditioning(alpha_bar: f64) -> (f64, f64) {
     (skip, out)
 }
 
+/// EDM's loss weights 1/c_out² per image: the x0 error they weigh is the network's own error
+/// at unit scale, so small t (where c_out is tiny) count as much as large t.
+pub fn dae_loss_weights(t: &[usize], alpha_bar: &[f64], device: &Device) -> Tensor<4> {
+    let weights: Vec<f32> = t
+        .iter()
+        .map(|&t| (1.0 / preconditioning(alpha_bar[t - 1]).1.powi(2)) as f32)
+        .collect();
+    column(weights, device)
+}
+
+fn column(values: Vec<f32>, device: &Device) -> Tensor<4> {
+    let n = values.len();
+    Tensor::<4>::from_data(TensorData::new(values, [n, 1, 1, 1]), device)
+}
+
 /// x̂0 = c_skip · x + c_out · F(x_t, t), with x = x_t/√ᾱ_t = x0 + σ ε, σ² = (1 − ᾱ_t)/ᾱ_t,
 /// c_skip = σ_d²/(σ² + σ_d²) and c_out = σ σ_d/√(σ² + σ_d²). `t` is 1-based per image and
 /// `alpha_bar[t − 1]` is ᾱ_t.
@@ -30,10 +45,6 @@ pub fn dae_clean_estimate(net: &UNet, x_t: Tensor<4>, t: &[usize], alpha_bar: &[
             (skip as f32, out as f32)
         })
         .unzip();
-    let column = |values: Vec<f32>, device: &Device| {
-        let n = values.len();
-        Tensor::<4>::from_data(TensorData::new(values, [n, 1, 1, 1]), device)
-    };
     let raw = net.forward(x_t.clone(), t);
     x_t * column(skip, &device) + raw * column(out, &device)
 }

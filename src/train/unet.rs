@@ -16,7 +16,9 @@ use super::ema::update_ema;
 use super::seeded_init;
 use super::{Meter, Outcome, Progress, RunFacts, TrainError, learning_rate, step_rng};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, Split};
-use crate::model::{ModelKind, UNet, UNetConfig, WeightsMetadata, dae_clean_estimate, save_module};
+use crate::model::{
+    ModelKind, UNet, UNetConfig, WeightsMetadata, dae_clean_estimate, dae_loss_weights, save_module,
+};
 use crate::schedule::{Schedule, ScheduleSpec};
 
 /// What the network learns to predict.
@@ -25,8 +27,8 @@ pub enum TrainingTarget {
     /// ε at every t in 1..=T: the diffusion model (L_simple).
     #[default]
     Noise,
-    /// x0 at t in 1..=t_max: a denoising autoencoder for DAED (MSE to x0, the output read
-    /// through [`dae_clean_estimate`]'s preconditioning).
+    /// x0 at t in 1..=t_max: a denoising autoencoder for DAED (the output read through
+    /// [`dae_clean_estimate`]'s preconditioning; MSE to x0 with EDM's weights).
     CleanImage {
         /// The largest noise step trained on.
         t_max: usize,
@@ -210,14 +212,16 @@ pub fn train_unet(
             step,
             &train_device,
         );
-        let (prediction, target) = match options.target {
-            TrainingTarget::Noise => (model.forward(batch.x_t, &batch.t), batch.noise),
-            TrainingTarget::CleanImage { .. } => (
-                dae_clean_estimate(&model, batch.x_t, &batch.t, &alpha_bar),
-                batch.x0,
-            ),
+        let loss = match options.target {
+            TrainingTarget::Noise => (model.forward(batch.x_t, &batch.t) - batch.noise)
+                .square()
+                .mean(),
+            TrainingTarget::CleanImage { .. } => {
+                let x0_hat = dae_clean_estimate(&model, batch.x_t, &batch.t, &alpha_bar);
+                let weights = dae_loss_weights(&batch.t, &alpha_bar, &train_device);
+                ((x0_hat - batch.x0).square() * weights).mean()
+            }
         };
-        let loss = (prediction - target).square().mean();
         let loss_value = f64::from(loss.clone().into_scalar::<f32>());
         if !loss_value.is_finite() {
             let kept = if last_saved > 0 || options.resume {

@@ -55,6 +55,7 @@ fn options(data: &Path, out: PathBuf, steps: u64) -> DiffusionTraining {
             .with_attention_resolutions(vec![14])
             .with_dropout(0.0),
         target: TrainingTarget::Noise,
+        init_from: None,
         steps,
         batch: 4,
         learning_rate: 1e-3,
@@ -203,4 +204,47 @@ fn missing_or_malformed_data_is_named() {
         message.contains("train-images-idx3-ubyte") && message.contains("magic"),
         "{message}"
     );
+}
+
+#[test]
+fn a_dae_starts_from_a_diffusion_model_and_writes_its_own_kind() {
+    let _turn = one_at_a_time();
+    let dir = temp_dir("dae");
+    tiny_dataset(&dir);
+    let stop = AtomicBool::new(false);
+    let ddgm = options(&dir, dir.join("ddgm.nsw"), 2);
+    train_unet(&ddgm, &stop, &mut |_| {}).expect("diffusion model");
+
+    let dae = DiffusionTraining {
+        target: TrainingTarget::CleanImage { t_max: 250 },
+        init_from: Some(dir.join("ddgm.nsw")),
+        out: dir.join("dae.nsw"),
+        ..options(&dir, dir.join("unused.nsw"), 2)
+    };
+    train_unet(&dae, &stop, &mut |_| {}).expect("autoencoder");
+    let loaded = noisescope::model::load_dae(&dir.join("dae.nsw"), None, &Device::flex())
+        .expect("a DAE file");
+    assert_eq!(loaded.t_max, 250);
+    assert!(
+        load_unet(&dir.join("dae.nsw"), None, &Device::flex()).is_err(),
+        "a DAE is not a diffusion model"
+    );
+
+    let other = DiffusionTraining {
+        architecture: UNetConfig::new()
+            .with_base_channels(8)
+            .with_channel_multipliers(vec![1, 2, 2])
+            .with_norm_groups(4),
+        out: dir.join("other.nsw"),
+        ..dae.clone()
+    };
+    let error = train_unet(&other, &stop, &mut |_| {}).expect_err("another architecture");
+    assert!(error.to_string().contains("architecture"), "{error}");
+    let beyond = DiffusionTraining {
+        target: TrainingTarget::CleanImage { t_max: 5000 },
+        out: dir.join("beyond.nsw"),
+        ..dae
+    };
+    let error = train_unet(&beyond, &stop, &mut |_| {}).expect_err("t_max beyond T");
+    assert!(error.to_string().contains("--t-max"), "{error}");
 }

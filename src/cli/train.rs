@@ -137,6 +137,9 @@ pub struct TrainDaeArgs {
     /// The largest step t the DAE learns to denoise (default: 25 % of T).
     #[arg(long)]
     pub t_max: Option<usize>,
+    /// Start from a diffusion model's weights (same architecture and schedule).
+    #[arg(long)]
+    pub init: Option<PathBuf>,
 }
 
 /// Options of `noisescope train-classifier`.
@@ -170,7 +173,7 @@ pub struct TrainClassifierArgs {
 
 /// Runs `noisescope train`.
 pub fn run_train(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    run_diffusion_training(args, TrainingTarget::Noise, out)
+    run_diffusion_training(args, TrainingTarget::Noise, None, out)
 }
 
 /// Runs `noisescope train-dae`.
@@ -182,12 +185,14 @@ pub fn run_train_dae(args: &TrainDaeArgs, out: &mut impl Write) -> anyhow::Resul
         "denoising autoencoder for t ≤ {t_max} ({:.1} % of T = {steps})",
         100.0 * t_max as f64 / steps as f64
     )?;
-    run_diffusion_training(&args.train, TrainingTarget::CleanImage { t_max }, out)
+    let target = TrainingTarget::CleanImage { t_max };
+    run_diffusion_training(&args.train, target, args.init.clone(), out)
 }
 
 fn run_diffusion_training(
     args: &TrainArgs,
     target: TrainingTarget,
+    init_from: Option<PathBuf>,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let (device, device_label) = args.device.open()?;
@@ -206,6 +211,7 @@ fn run_diffusion_training(
         schedule: args.schedule_args.spec(args.schedule),
         architecture,
         target,
+        init_from,
         steps: args.steps,
         batch: args.batch,
         learning_rate: args.lr,

@@ -11,7 +11,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 
 pub use classifier::{Classifier, ClassifierConfig};
-pub use dae::{SIGMA_DATA, dae_clean_estimate, dae_loss_weights, preconditioning};
+pub use dae::{dae_clean_estimate, dae_loss_weights};
 pub use unet::{UNet, UNetConfig, timestep_embedding};
 pub use weights::{
     ModelKind, TrainingRecord, WeightsError, WeightsFile, WeightsMetadata, nan_from_null,

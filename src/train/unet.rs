@@ -17,7 +17,8 @@ use super::seeded_init;
 use super::{Meter, Outcome, Progress, RunFacts, TrainError, learning_rate, step_rng};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, Split};
 use crate::model::{
-    ModelKind, UNet, UNetConfig, WeightsMetadata, dae_clean_estimate, dae_loss_weights, save_module,
+    ModelKind, UNet, UNetConfig, WeightsFile, WeightsMetadata, dae_clean_estimate,
+    dae_loss_weights, save_module,
 };
 use crate::schedule::{Schedule, ScheduleSpec};
 
@@ -28,7 +29,7 @@ pub enum TrainingTarget {
     #[default]
     Noise,
     /// x0 at t in 1..=t_max: a denoising autoencoder for DAED (the output read through
-    /// [`dae_clean_estimate`]'s preconditioning; MSE to x0 with EDM's weights).
+    /// [`dae_clean_estimate`]; MSE to x0 weighted by the SNR).
     CleanImage {
         /// The largest noise step trained on.
         t_max: usize,
@@ -46,6 +47,9 @@ pub struct DiffusionTraining {
     pub architecture: UNetConfig,
     /// ε (diffusion model) or x0 (denoising autoencoder).
     pub target: TrainingTarget,
+    /// Start from these weights (a U-Net file of the same architecture and schedule) instead
+    /// of random ones.
+    pub init_from: Option<PathBuf>,
     /// Total optimiser steps.
     pub steps: u64,
     /// Images per step.
@@ -85,6 +89,9 @@ impl DiffusionTraining {
         });
         if let TrainingTarget::CleanImage { t_max } = self.target {
             identity["dae_t_max"] = json!(t_max);
+        }
+        if let Some(init) = &self.init_from {
+            identity["init_from"] = json!(init);
         }
         identity
     }
@@ -174,6 +181,9 @@ pub fn train_unet(
     let mut model = seeded_init(&train_device, options.seed, || {
         options.architecture.init(&train_device)
     });
+    if let (Some(path), false) = (&options.init_from, options.resume) {
+        model = initial_weights(path, options, model)?;
+    }
     let mut ema = model.valid();
     let mut optimizer = AdamConfig::new().init();
     let (mut step, mut past_s, mut recent_loss) = (0, 0.0, f64::NAN);
@@ -276,6 +286,31 @@ pub fn train_unet(
         final_loss: recent_loss,
         wall_time_s: wall,
     })
+}
+
+/// Loads the starting weights of `--init`, refusing another architecture or schedule.
+fn initial_weights(
+    path: &std::path::Path,
+    options: &DiffusionTraining,
+    model: UNet,
+) -> Result<UNet, TrainError> {
+    let file = WeightsFile::read(path)?;
+    file.expect_kind(ModelKind::Unet)?;
+    let refuse = |what: &str| {
+        TrainError::Input(format!(
+            "{}: its {what} differs from this run's, so it cannot be the starting point",
+            path.display()
+        ))
+    };
+    let architecture: UNetConfig = file.architecture()?;
+    if serde_json::to_value(&architecture).ok() != serde_json::to_value(&options.architecture).ok()
+    {
+        return Err(refuse("architecture"));
+    }
+    if file.metadata.schedule.as_ref() != Some(&options.schedule) {
+        return Err(refuse("schedule"));
+    }
+    Ok(file.load_into(model)?)
 }
 
 /// One training batch.

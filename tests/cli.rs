@@ -367,7 +367,7 @@ fn fid_of_a_set_with_itself_is_zero_and_bad_folders_are_named() {
         "--classifier",
         classifier,
     ]);
-    assert_fails_with(&output, "0 readable images");
+    assert_fails_with(&output, "no readable images");
 }
 
 #[test]

@@ -114,7 +114,7 @@ pub fn load_image_folder(dir: &Path, limit: usize) -> Result<ProbeImages, String
     }
     if images.count == 0 {
         return Err(format!(
-            "{} holds no readable images ({skipped} files could not be read as images)",
+            "{} holds no readable images ({skipped} file(s) could not be read as images)",
             dir.display()
         ));
     }
@@ -126,7 +126,7 @@ pub fn load_image_folder(dir: &Path, limit: usize) -> Result<ProbeImages, String
     }
     if skipped > 0 {
         images.notes.push(format!(
-            "{skipped} files that are not readable images were skipped"
+            "{skipped} file(s) that are not readable images were skipped"
         ));
     }
     Ok(images)

@@ -4,7 +4,7 @@
 
 use burn::tensor::{Device, Tensor};
 
-use super::sampler::{Denoiser, Sampler, SamplerConfig};
+use super::sampler::{Denoiser, Sampler, SamplerConfig, predict_x0};
 use crate::model::{LoadedDae, dae_clean_estimate};
 use crate::schedule::{Schedule, x0_coefficients};
 
@@ -164,7 +164,7 @@ impl<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized> DaedModels<'_, D, P>
         let (ddgm_x0, daed_x0) = if t_state == 0 {
             (state.clone(), state.clone())
         } else {
-            let one_shot = self.one_shot(state.clone(), t_state);
+            let one_shot = self.one_shot(state, t_state);
             let daed = match self.dae {
                 Some(dae) => dae.predict_clean(state.clone(), t_state),
                 None => one_shot.clone(),
@@ -181,10 +181,9 @@ impl<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized> DaedModels<'_, D, P>
     }
 
     /// The diffusion model's x̂0 from x_t in one call, clipped.
-    fn one_shot(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
+    fn one_shot(&self, x_t: &Tensor<4>, t: usize) -> Tensor<4> {
         let eps = self.ddgm.predict_noise(x_t.clone(), t);
-        let c = x0_coefficients(self.schedule, t);
-        (x_t * c.from_xt + eps * c.from_eps).clamp(-1.0, 1.0)
+        predict_x0(x_t, &eps, x0_coefficients(self.schedule, t), true)
     }
 }
 

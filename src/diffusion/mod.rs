@@ -10,7 +10,9 @@ pub use daed::{CleanImagePredictor, DaedModels, DaedRun, Handover, RecordedChain
 pub use forward::{ForwardMode, forward_all_steps, tensor_to_vec};
 pub use recon::{
     KEPT_EXAMPLES, ReconMeasurement, ReconPoint, ReconProbe, default_t_values, image_batch,
-    normalise_t_values, parse_t_values, psnr, recon_csv, threshold_crossing,
+    parse_t_values, psnr, recon_csv, threshold_crossing,
 };
 pub use recording::{QuantizedBatch, RecordedStep, recording_bytes};
-pub use sampler::{Denoiser, OracleDenoiser, ReverseStep, Sampler, SamplerConfig, SamplerKind};
+pub use sampler::{
+    Denoiser, OracleDenoiser, ReverseStep, Sampler, SamplerConfig, SamplerKind, predict_x0,
+};

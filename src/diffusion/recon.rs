@@ -5,7 +5,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::sampler::{Denoiser, Sampler, SamplerConfig};
+use super::sampler::{Denoiser, Sampler, SamplerConfig, predict_x0};
 use crate::noise::{NoiseStream, standard_normal};
 use crate::schedule::{Schedule, x0_coefficients};
 
@@ -33,11 +33,6 @@ impl ReconPoint {
     /// PSNR of the chain's reconstruction in dB (peak-to-peak 2).
     pub fn psnr_chain(&self) -> f64 {
         psnr(self.mse_chain)
-    }
-
-    /// PSNR of the one-shot x̂0 in dB.
-    pub fn psnr_x0(&self) -> f64 {
-        psnr(self.mse_x0)
     }
 }
 
@@ -101,10 +96,7 @@ impl<'a, D: Denoiser + ?Sized> ReconProbe<'a, D> {
         let x_t = self.noised(t);
         let eps_hat = self.denoiser.predict_noise(x_t.clone(), t);
         let c = x0_coefficients(self.schedule, t);
-        let mut x0_hat = x_t.clone() * c.from_xt + eps_hat.clone() * c.from_eps;
-        if self.sampler.clip_x0 {
-            x0_hat = x0_hat.clamp(-1.0, 1.0);
-        }
+        let x0_hat = predict_x0(&x_t, &eps_hat, c, self.sampler.clip_x0);
         let chain = Sampler::from_state(
             self.denoiser,
             self.schedule,
@@ -187,7 +179,7 @@ pub fn parse_t_values(text: &str, steps: usize) -> Result<(Vec<usize>, Vec<Strin
 }
 
 /// Sorts and deduplicates, saying so when it changed anything.
-pub fn normalise_t_values(mut values: Vec<usize>) -> (Vec<usize>, Vec<String>) {
+fn normalise_t_values(mut values: Vec<usize>) -> (Vec<usize>, Vec<String>) {
     let mut notes = Vec::new();
     if values.windows(2).any(|w| w[0] > w[1]) {
         values.sort_unstable();

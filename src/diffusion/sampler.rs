@@ -177,7 +177,8 @@ impl<'a, D: Denoiser + ?Sized> Sampler<'a, D> {
     }
 }
 
-fn predict_x0(x_t: &Tensor<4>, eps: &Tensor<4>, c: X0Coefficients, clip: bool) -> Tensor<4> {
+/// x̂0 = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t through the coefficients `c`, clipped to [−1, 1] if `clip`.
+pub fn predict_x0(x_t: &Tensor<4>, eps: &Tensor<4>, c: X0Coefficients, clip: bool) -> Tensor<4> {
     let x0 = x_t.clone() * c.from_xt + eps.clone() * c.from_eps;
     if clip { x0.clamp(-1.0, 1.0) } else { x0 }
 }

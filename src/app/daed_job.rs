@@ -10,9 +10,7 @@ use burn::tensor::{Device, Tensor};
 use super::sample_job::ModelCache;
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{DaedModels, RecordedChain, SamplerConfig, tensor_to_vec};
-use crate::metrics::{
-    ClassifierView, FeatureStats, FidReference, SweepPoint, SweepSize, daed_sweep,
-};
+use crate::metrics::{FeatureStats, FidReference, SweepPoint, SweepSize, daed_sweep};
 use crate::model::{Classifier, LoadedDae, load_classifier, load_dae, load_unet, shipped};
 use crate::schedule::Schedule;
 
@@ -284,7 +282,6 @@ fn fid_reference(device: &Device) -> Result<(Classifier, FeatureStats), String> 
     let path = shipped::path(shipped::CLASSIFIER).map_err(|e| e.to_string())?;
     let classifier = load_classifier(&path, device).map_err(|e| e.to_string())?;
     let test = crate::data::ProbeData::FashionMnist.load(usize::MAX)?;
-    let view = ClassifierView::of(&classifier, &test.pixels, device);
-    let stats = FeatureStats::fit(&view.features)?;
+    let stats = FeatureStats::of_images(&classifier, &test.pixels, device)?;
     Ok((classifier, stats))
 }

@@ -12,10 +12,8 @@ use super::sample::{SamplerArgs, model_path, save_grid};
 use super::{DeviceArg, save_png};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{DaedModels, tensor_to_vec};
-use crate::metrics::{
-    ClassifierView, FeatureStats, FidReference, SweepSize, daed_sweep, sweep_csv,
-};
-use crate::model::{Classifier, LoadedDae, LoadedUNet, load_dae, load_unet, shipped};
+use crate::metrics::{FeatureStats, FidReference, SweepSize, daed_sweep, sweep_csv};
+use crate::model::{LoadedDae, LoadedUNet, load_dae, load_unet, shipped};
 use crate::schedule::{Schedule, ScheduleKind, daed_switch};
 
 /// The models of a DAED run.
@@ -239,11 +237,9 @@ pub fn run_daed_sweep(args: &DaedSweepArgs, out: &mut impl Write) -> anyhow::Res
         bail!("--switch-list: s = {bad} must lie in 0..{steps}");
     }
     let classifier = classifier(args.classifier.as_deref(), &loaded.device)?;
-    let stats = feature_stats(
-        &classifier,
-        &image_set("test-set", None, None)?,
-        &loaded.device,
-    )?;
+    let test = image_set("test-set", None, None)?;
+    let stats =
+        FeatureStats::of_images(&classifier, &test, &loaded.device).map_err(anyhow::Error::msg)?;
     let models = DaedModels {
         ddgm: &loaded.ddgm.model,
         dae: Some(&loaded.dae),
@@ -273,13 +269,4 @@ pub fn run_daed_sweep(args: &DaedSweepArgs, out: &mut impl Write) -> anyhow::Res
     .map_err(anyhow::Error::msg)?;
     write!(out, "{}", sweep_csv(&points))?;
     Ok(())
-}
-
-fn feature_stats(
-    classifier: &Classifier,
-    images: &[f32],
-    device: &burn::tensor::Device,
-) -> anyhow::Result<FeatureStats> {
-    FeatureStats::fit(&ClassifierView::of(classifier, images, device).features)
-        .map_err(anyhow::Error::msg)
 }

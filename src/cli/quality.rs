@@ -10,9 +10,7 @@ use serde_json::json;
 
 use super::DeviceArg;
 use super::sample::{ModelChoice, SamplerArgs};
-use crate::data::{
-    BuiltinDataset, IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, Split, load_image_folder,
-};
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, ProbeData, Split, load_image_folder};
 use crate::diffusion::{Denoiser, Sampler, SamplerConfig, tensor_to_vec};
 use crate::metrics::{ClassifierView, FeatureStats, frechet_distance};
 use crate::model::{Classifier, UNetConfig, load_classifier, load_unet, shipped};
@@ -113,10 +111,8 @@ pub fn fid_between(
     b: &[f32],
     device: &burn::tensor::Device,
 ) -> anyhow::Result<f64> {
-    let fa = FeatureStats::fit(&ClassifierView::of(classifier, a, device).features)
-        .map_err(anyhow::Error::msg)?;
-    let fb = FeatureStats::fit(&ClassifierView::of(classifier, b, device).features)
-        .map_err(anyhow::Error::msg)?;
+    let fa = FeatureStats::of_images(classifier, a, device).map_err(anyhow::Error::msg)?;
+    let fb = FeatureStats::of_images(classifier, b, device).map_err(anyhow::Error::msg)?;
     Ok(frechet_distance(&fa, &fb))
 }
 
@@ -145,13 +141,10 @@ pub(super) fn image_set(
     };
     match (name, data) {
         ("test-set", Some(dir)) => split(Split::Test, dir),
-        ("test-set", None) => {
-            let test = BuiltinDataset::load_shipped()?;
-            Ok((0..test.len().min(limit))
-                .filter_map(|i| test.image(i))
-                .flatten()
-                .collect())
-        }
+        ("test-set", None) => Ok(ProbeData::FashionMnist
+            .load(limit)
+            .map_err(anyhow::Error::msg)?
+            .pixels),
         ("train-set", Some(dir)) => split(Split::Train, dir),
         ("train-set", None) => {
             bail!("train-set needs --data DIR (the folder with train-images-idx3-ubyte)")

@@ -56,6 +56,15 @@ impl FeatureStats {
             covariance: SymmetricMatrix { n: d, values },
         })
     }
+
+    /// The statistics of `classifier`'s features of `images` (N × 784 values in [−1, 1]).
+    pub fn of_images(
+        classifier: &Classifier,
+        images: &[f32],
+        device: &Device,
+    ) -> Result<Self, String> {
+        Self::fit(&ClassifierView::of(classifier, images, device).features)
+    }
 }
 
 /// ‖μa − μb‖² + tr(Σa + Σb − 2 (Σa^½ Σb Σa^½)^½).

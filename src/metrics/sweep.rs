@@ -3,7 +3,7 @@
 
 use burn::tensor::Device;
 
-use super::fid::{ClassifierView, FeatureStats, frechet_distance};
+use super::fid::{FeatureStats, frechet_distance};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{CleanImagePredictor, DaedModels, Denoiser, tensor_to_vec};
 use crate::model::Classifier;
@@ -34,11 +34,8 @@ pub struct FidReference<'a> {
 impl FidReference<'_> {
     /// FID of `images` (flat, N × 784) to the reference.
     pub fn fid(&self, images: &[f32], device: &Device) -> Result<f64, String> {
-        let view = ClassifierView::of(self.classifier, images, device);
-        Ok(frechet_distance(
-            &FeatureStats::fit(&view.features)?,
-            self.stats,
-        ))
+        let stats = FeatureStats::of_images(self.classifier, images, device)?;
+        Ok(frechet_distance(&stats, self.stats))
     }
 }
 

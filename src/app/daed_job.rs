@@ -9,8 +9,8 @@ use burn::tensor::{Device, Tensor};
 
 use super::sample_job::ModelCache;
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
-use crate::diffusion::{DaedModels, RecordedChain, SamplerConfig, tensor_to_vec};
-use crate::metrics::{FeatureStats, FidReference, SweepPoint, SweepSize, daed_sweep};
+use crate::diffusion::{DaedModels, RecordedChain, SampleSize, SamplerConfig, tensor_to_vec};
+use crate::metrics::{FeatureStats, FidReference, SweepPoint, daed_sweep};
 use crate::model::{Classifier, LoadedDae, load_classifier, load_dae, load_unet, shipped};
 use crate::schedule::Schedule;
 
@@ -258,7 +258,7 @@ fn sweep(
         config: setup.config,
     };
     let reference = FidReference { classifier, stats };
-    let size = SweepSize {
+    let size = SampleSize {
         images,
         batch: setup.batch,
         seed: setup.seed,

@@ -10,10 +10,10 @@ use clap::Args;
 use super::quality::{classifier, image_set};
 use super::sample::{SamplerArgs, model_path, save_grid};
 use super::{DeviceArg, save_png};
-use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
-use crate::diffusion::{DaedModels, tensor_to_vec};
-use crate::metrics::{FeatureStats, FidReference, SweepSize, daed_sweep, sweep_csv};
-use crate::model::{LoadedDae, LoadedUNet, load_dae, load_unet, shipped};
+use crate::data::IMAGE_PIXELS;
+use crate::diffusion::{DaedModels, SampleSize};
+use crate::metrics::{FeatureStats, FidReference, daed_sweep, sweep_csv};
+use crate::model::{LoadedDae, LoadedUNet, UNet, load_dae, load_unet, shipped};
 use crate::schedule::{Schedule, ScheduleKind, daed_switch};
 
 /// The models of a DAED run.
@@ -76,13 +76,6 @@ pub struct DaedSweepArgs {
     pub format: super::Format,
 }
 
-/// Images of the two one-call methods at one switching point, flat.
-#[derive(Clone, Default)]
-struct HandoverImages {
-    ddgm_x0: Vec<f32>,
-    daed: Vec<f32>,
-}
-
 struct Loaded {
     ddgm: LoadedUNet,
     dae: LoadedDae,
@@ -111,42 +104,30 @@ impl DaedModelArgs {
         })
     }
 
-    /// Runs the chains batch by batch; returns the full chain's images and, per switch, those of
-    /// the two one-call methods.
-    fn sample(
-        &self,
-        loaded: &Loaded,
-        switches: &[usize],
-    ) -> anyhow::Result<(Vec<f32>, Vec<HandoverImages>)> {
-        let models = DaedModels {
+    /// The models as DAED runs them.
+    fn models<'a>(&self, loaded: &'a Loaded) -> DaedModels<'a, UNet, LoadedDae> {
+        DaedModels {
             ddgm: &loaded.ddgm.model,
             dae: Some(&loaded.dae),
             schedule: &loaded.schedule,
             config: self.sampler.config(),
-        };
-        let mut full = Vec::new();
-        let mut per_switch = vec![HandoverImages::default(); switches.len()];
-        for (index, first) in (0..self.n).step_by(self.batch).enumerate() {
-            let b = self.batch.min(self.n - first);
-            let seed = self.seed.wrapping_add(index as u64);
-            let shape = [b, 1, IMAGE_SIDE, IMAGE_SIDE];
-            let run = models
-                .run(shape, seed, &loaded.device, switches)
-                .map_err(anyhow::Error::msg)?;
-            let flat = |x: burn::Tensor<4>| tensor_to_vec(x.reshape([b, IMAGE_PIXELS]));
-            full.extend(flat(run.full));
-            for handover in run.handovers {
-                let slot = switches
-                    .iter()
-                    .position(|&s| s == handover.s)
-                    .context("a handover for every switch")?;
-                per_switch[slot].ddgm_x0.extend(flat(handover.ddgm_x0));
-                per_switch[slot].daed.extend(flat(handover.daed_x0));
-            }
-            eprintln!("sampled {}/{}", first + b, self.n);
         }
-        Ok((full, per_switch))
     }
+
+    /// How many images, in chains of how many, from which seed.
+    fn size(&self) -> SampleSize {
+        SampleSize {
+            images: self.n,
+            batch: self.batch,
+            seed: self.seed,
+        }
+    }
+}
+
+/// Reports sampling progress on stderr; never cancels.
+fn report_progress(done: usize, total: usize) -> bool {
+    eprintln!("sampled {done}/{total}");
+    true
 }
 
 /// The shipped DAE for a schedule kind (loading checks the schedule's parameters too).
@@ -181,26 +162,30 @@ pub fn run_daed(args: &DaedArgs, out: &mut impl Write) -> anyhow::Result<()> {
             loaded.dae.t_max
         );
     }
-    let (full, per_switch) = args.run.sample(&loaded, &[s])?;
-    let HandoverImages { ddgm_x0, daed } = &per_switch[0];
+    let images = args.run.models(&loaded).sample_images(
+        args.run.size(),
+        &[s],
+        &loaded.device,
+        &mut report_progress,
+    );
+    let images = images.map_err(anyhow::Error::msg)?;
+    let switch = &images.per_switch[0];
     let folder = args.out.join("daed");
     std::fs::create_dir_all(&folder)
         .with_context(|| format!("cannot create {}", folder.display()))?;
-    for (i, image) in daed.chunks(IMAGE_PIXELS).enumerate() {
+    for (i, image) in switch.daed.chunks(IMAGE_PIXELS).enumerate() {
         save_png(image, 1, &folder.join(format!("{i:04}.png")))?;
     }
     write_grids(
         &args.out,
         args.run.n,
         [
-            ("full.png", &full),
-            ("ddgm-x0.png", ddgm_x0),
-            ("daed.png", daed),
+            ("full.png", &images.full),
+            ("ddgm-x0.png", &switch.ddgm_x0),
+            ("daed.png", &switch.daed),
         ],
     )?;
     let steps = loaded.schedule.steps();
-    let frac = crate::diffusion::frac_saved(&loaded.schedule, &args.run.sampler.config(), s)
-        .map_err(anyhow::Error::msg)?;
     let lambda = if s == 0 {
         f64::INFINITY
     } else {
@@ -214,7 +199,7 @@ pub fn run_daed(args: &DaedArgs, out: &mut impl Write) -> anyhow::Result<()> {
             "auto": auto,
             "t_frac": s as f64 / steps as f64,
             "log_snr": if lambda.is_finite() { Some(lambda) } else { None },
-            "frac_saved": frac,
+            "frac_saved": switch.frac_saved,
             "images": args.run.n,
             "out": args.out,
         })
@@ -240,31 +225,17 @@ pub fn run_daed_sweep(args: &DaedSweepArgs, out: &mut impl Write) -> anyhow::Res
     let test = image_set("test-set", None, None)?;
     let stats =
         FeatureStats::of_images(&classifier, &test, &loaded.device).map_err(anyhow::Error::msg)?;
-    let models = DaedModels {
-        ddgm: &loaded.ddgm.model,
-        dae: Some(&loaded.dae),
-        schedule: &loaded.schedule,
-        config: args.run.sampler.config(),
-    };
-    let size = SweepSize {
-        images: args.run.n,
-        batch: args.run.batch,
-        seed: args.run.seed,
-    };
     let reference = FidReference {
         classifier: &classifier,
         stats: &stats,
     };
     let points = daed_sweep(
-        &models,
+        &args.run.models(&loaded),
         &reference,
-        size,
+        args.run.size(),
         &args.switch_list,
         &loaded.device,
-        &mut |done, total| {
-            eprintln!("sampled {done}/{total}");
-            true
-        },
+        &mut report_progress,
     )
     .map_err(anyhow::Error::msg)?;
     write!(out, "{}", sweep_csv(&points))?;

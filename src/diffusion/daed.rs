@@ -4,7 +4,9 @@
 
 use burn::tensor::{Device, Tensor};
 
+use super::forward::tensor_to_vec;
 use super::sampler::{Denoiser, Sampler, SamplerConfig, predict_x0};
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::model::{LoadedDae, dae_clean_estimate};
 use crate::schedule::{Schedule, x0_coefficients};
 
@@ -55,6 +57,38 @@ pub struct DaedModels<'a, D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized>
     pub schedule: &'a Schedule,
     /// The sampler of the chain.
     pub config: SamplerConfig,
+}
+
+/// How many images to sample, in chains of how many, from which seed.
+#[derive(Clone, Copy, Debug)]
+pub struct SampleSize {
+    /// Images in all.
+    pub images: usize,
+    /// Images per chain.
+    pub batch: usize,
+    /// Seed of the first chain; chain k uses seed + k.
+    pub seed: u64,
+}
+
+/// The images of one switching point over all chains, flat.
+#[derive(Clone, Debug, Default)]
+pub struct SwitchImages {
+    /// The diffusion model's one-shot x̂0 at s.
+    pub ddgm_x0: Vec<f32>,
+    /// DAED's x̂0.
+    pub daed: Vec<f32>,
+    /// The share of the sampler's steps saved.
+    pub frac_saved: f64,
+}
+
+/// The images of many chains, flat: the full chain's, and per switching point (in the order
+/// asked) those of the two one-call methods.
+#[derive(Clone, Debug, Default)]
+pub struct DaedImages {
+    /// The full chain's x_0.
+    pub full: Vec<f32>,
+    /// One entry per requested switching point.
+    pub per_switch: Vec<SwitchImages>,
 }
 
 /// A chain run once from x_T, keeping the states it passed at small t for handovers.
@@ -113,6 +147,45 @@ impl<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized> DaedModels<'_, D, P>
             full: chain.full,
             handovers,
         })
+    }
+
+    /// Samples `size.images` images, one chain per batch, handing over at every s in
+    /// `switches`; `progress(done, total)` is called after each chain and returning false
+    /// cancels (an error).
+    pub fn sample_images(
+        &self,
+        size: SampleSize,
+        switches: &[usize],
+        device: &Device,
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Result<DaedImages, String> {
+        if size.batch == 0 {
+            return Err("a chain needs at least one image".into());
+        }
+        let mut images = DaedImages {
+            full: Vec::new(),
+            per_switch: vec![SwitchImages::default(); switches.len()],
+        };
+        for (index, first) in (0..size.images).step_by(size.batch).enumerate() {
+            let b = size.batch.min(size.images - first);
+            let shape = [b, 1, IMAGE_SIDE, IMAGE_SIDE];
+            let seed = size.seed.wrapping_add(index as u64);
+            let run = self.run(shape, seed, device, switches)?;
+            let flat = |x: &Tensor<4>| tensor_to_vec(x.clone().reshape([b, IMAGE_PIXELS]));
+            images.full.extend(flat(&run.full));
+            for handover in &run.handovers {
+                let asked = switches.iter().zip(&mut images.per_switch);
+                for (_, slot) in asked.filter(|(s, _)| **s == handover.s) {
+                    slot.ddgm_x0.extend(flat(&handover.ddgm_x0));
+                    slot.daed.extend(flat(&handover.daed_x0));
+                    slot.frac_saved = handover.frac_saved;
+                }
+            }
+            if !progress(first + b, size.images) {
+                return Err("cancelled".into());
+            }
+        }
+        Ok(images)
     }
 
     /// Runs the chain from the x_T of `seed`, keeping every state with t ≤ `keep`;

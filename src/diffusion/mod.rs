@@ -6,7 +6,10 @@ mod recon;
 mod recording;
 mod sampler;
 
-pub use daed::{CleanImagePredictor, DaedModels, DaedRun, Handover, RecordedChain, frac_saved};
+pub use daed::{
+    CleanImagePredictor, DaedImages, DaedModels, DaedRun, Handover, RecordedChain, SampleSize,
+    SwitchImages, frac_saved,
+};
 pub use forward::{ForwardMode, forward_all_steps, tensor_to_vec};
 pub use recon::{
     KEPT_EXAMPLES, ReconMeasurement, ReconPoint, ReconProbe, default_t_values, image_batch,

@@ -6,4 +6,4 @@ mod sweep;
 
 pub use fid::{ClassifierView, FeatureStats, frechet_distance};
 pub use linalg::SymmetricMatrix;
-pub use sweep::{FidReference, SweepPoint, SweepSize, daed_sweep, sweep_csv, sweep_switches};
+pub use sweep::{FidReference, SweepPoint, daed_sweep, sweep_csv, sweep_switches};

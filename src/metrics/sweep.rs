@@ -4,8 +4,7 @@
 use burn::tensor::Device;
 
 use super::fid::{FeatureStats, frechet_distance};
-use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
-use crate::diffusion::{CleanImagePredictor, DaedModels, Denoiser, tensor_to_vec};
+use crate::diffusion::{CleanImagePredictor, DaedModels, Denoiser, SampleSize};
 use crate::model::Classifier;
 
 /// One row of a sweep.
@@ -39,23 +38,12 @@ impl FidReference<'_> {
     }
 }
 
-/// What a sweep samples.
-#[derive(Clone, Copy, Debug)]
-pub struct SweepSize {
-    /// Images per method.
-    pub images: usize,
-    /// Images per chain.
-    pub batch: usize,
-    /// Seed of the first batch; batch k uses seed + k.
-    pub seed: u64,
-}
-
 /// Samples `size.images` images with one chain per batch, hands over at every s, and measures
 /// the FIDs. `progress(done, total)` is called after each batch; returning false cancels.
 pub fn daed_sweep<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized>(
     models: &DaedModels<'_, D, P>,
     reference: &FidReference<'_>,
-    size: SweepSize,
+    size: SampleSize,
     switches: &[usize],
     device: &Device,
     progress: &mut dyn FnMut(usize, usize) -> bool,
@@ -63,44 +51,17 @@ pub fn daed_sweep<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized>(
     if size.images < 2 || size.batch == 0 {
         return Err("a sweep needs at least 2 images and a batch of at least 1".into());
     }
-    let mut full = Vec::new();
-    let mut per_switch = vec![(Vec::new(), Vec::new(), 0.0); switches.len()];
-    for (index, first) in (0..size.images).step_by(size.batch).enumerate() {
-        let b = size.batch.min(size.images - first);
-        let shape = [b, 1, IMAGE_SIDE, IMAGE_SIDE];
-        let run = models.run(
-            shape,
-            size.seed.wrapping_add(index as u64),
-            device,
-            switches,
-        )?;
-        let flat = |x: burn::Tensor<4>| tensor_to_vec(x.reshape([b, IMAGE_PIXELS]));
-        full.extend(flat(run.full));
-        for handover in run.handovers {
-            for (slot, _) in switches
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| **s == handover.s)
-            {
-                per_switch[slot].0.extend(flat(handover.daed_x0.clone()));
-                per_switch[slot].1.extend(flat(handover.ddgm_x0.clone()));
-                per_switch[slot].2 = handover.frac_saved;
-            }
-        }
-        if !progress(first + b, size.images) {
-            return Err("cancelled".into());
-        }
-    }
-    let fid_full = reference.fid(&full, device)?;
+    let images = models.sample_images(size, switches, device, progress)?;
+    let fid_full = reference.fid(&images.full, device)?;
     switches
         .iter()
-        .zip(per_switch)
-        .map(|(&s, (daed, ddgm_x0, frac_saved))| {
+        .zip(&images.per_switch)
+        .map(|(&s, switch)| {
             Ok(SweepPoint {
                 s,
-                frac_saved,
-                fid_daed: reference.fid(&daed, device)?,
-                fid_ddgm_x0: reference.fid(&ddgm_x0, device)?,
+                frac_saved: switch.frac_saved,
+                fid_daed: reference.fid(&switch.daed, device)?,
+                fid_ddgm_x0: reference.fid(&switch.ddgm_x0, device)?,
                 fid_full,
             })
         })

@@ -11,6 +11,7 @@ use crate::model::shipped;
 use crate::render::ImageStack;
 
 use super::daed_job::{DaedEvent, DaedSamples, DaedSetup};
+use super::reverse::shipped_file;
 use super::settings::{DaedSettings, ShippedPair};
 
 /// The most images per method the panel shows.
@@ -104,11 +105,7 @@ pub fn pair_files(pair: ShippedPair, dir: Option<&Path>) -> Result<(PathBuf, Pat
         ShippedPair::Linear => (shipped::UNET_LINEAR, shipped::DAE_LINEAR),
         ShippedPair::Cosine => (shipped::UNET_COSINE, shipped::DAE_COSINE),
     };
-    let locate = |file: &str| match dir {
-        Some(dir) => Ok(dir.join(Path::new(file).file_name().unwrap_or_default())),
-        None => shipped::path(file).map_err(|e| e.to_string()),
-    };
-    Ok((locate(unet)?, locate(dae)?))
+    Ok((shipped_file(unet, dir)?, shipped_file(dae, dir)?))
 }
 
 /// The diffusion model's sampler for the settings.

@@ -2,6 +2,7 @@
 //! chain is kept, so moving s only costs two model calls), and the FID sweep over s.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,7 +12,9 @@ use super::sample_job::ModelCache;
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{DaedModels, RecordedChain, SampleSize, SamplerConfig, tensor_to_vec};
 use crate::metrics::{FeatureStats, FidReference, SweepPoint, daed_sweep};
-use crate::model::{Classifier, LoadedDae, load_classifier, load_dae, load_unet, shipped};
+use crate::model::{
+    Classifier, LoadedDae, LoadedUNet, WeightsError, load_classifier, load_dae, load_unet, shipped,
+};
 use crate::schedule::Schedule;
 
 /// The models and chain of a DAED request.
@@ -146,24 +149,28 @@ pub fn run_daed_job(
     send(result.unwrap_or_else(DaedEvent::Failed));
 }
 
-fn load(
+/// The models of `setup` (loaded once and kept) and the diffusion model's schedule.
+fn load<'m>(
     setup: &DaedSetup,
     device: &Device,
-    models: &mut ModelCache,
-    memory: &mut DaedMemory,
-) -> Result<(), String> {
-    let advice = "Restore the file from the Noisescope assets or train one (see the README).";
-    if !models.contains_key(&setup.ddgm) {
-        let loaded = load_unet(&setup.ddgm, None, device).map_err(|e| format!("{e}. {advice}"))?;
-        models.insert(setup.ddgm.clone(), loaded);
-    }
-    let schedule = models.get(&setup.ddgm).map(|m| m.schedule.clone());
-    if !memory.daes.contains_key(&setup.dae) {
-        let loaded = load_dae(&setup.dae, schedule.as_ref(), device)
-            .map_err(|e| format!("{e}. {advice}"))?;
-        memory.daes.insert(setup.dae.clone(), loaded);
-    }
-    Ok(())
+    models: &'m mut ModelCache,
+    daes: &'m mut HashMap<PathBuf, LoadedDae>,
+) -> Result<(&'m LoadedUNet, &'m LoadedDae, Schedule), String> {
+    let advice = |e: WeightsError| {
+        format!("{e}. Restore the file from the Noisescope assets or train one (see the README).")
+    };
+    let ddgm = match models.entry(setup.ddgm.clone()) {
+        Entry::Occupied(entry) => entry.into_mut(),
+        Entry::Vacant(entry) => entry.insert(load_unet(&setup.ddgm, None, device).map_err(advice)?),
+    };
+    let dae = match daes.entry(setup.dae.clone()) {
+        Entry::Occupied(entry) => entry.into_mut(),
+        Entry::Vacant(entry) => {
+            entry.insert(load_dae(&setup.dae, Some(&ddgm.schedule), device).map_err(advice)?)
+        }
+    };
+    let schedule = Schedule::new(ddgm.schedule.clone()).map_err(|e| e.to_string())?;
+    Ok((ddgm, dae, schedule))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -177,11 +184,7 @@ fn samples(
     latest: &AtomicU64,
     send: &mut dyn FnMut(DaedEvent),
 ) -> Result<DaedSamples, String> {
-    load(setup, device, models, memory)?;
-    let (Some(ddgm), Some(dae)) = (models.get(&setup.ddgm), memory.daes.get(&setup.dae)) else {
-        return Err("the models were not loaded".into());
-    };
-    let schedule = Schedule::new(ddgm.schedule.clone()).map_err(|e| e.to_string())?;
+    let (ddgm, dae, schedule) = load(setup, device, models, &mut memory.daes)?;
     if s >= schedule.steps() {
         return Err(format!("s = {s} must lie below T = {}", schedule.steps()));
     }
@@ -239,18 +242,11 @@ fn sweep(
     latest: &AtomicU64,
     send: &mut dyn FnMut(DaedEvent),
 ) -> Result<Vec<SweepPoint>, String> {
-    load(setup, device, models, memory)?;
+    let (ddgm, dae, schedule) = load(setup, device, models, &mut memory.daes)?;
     if memory.classifier.is_none() {
         memory.classifier = Some(fid_reference(device)?);
     }
-    let (Some(ddgm), Some(dae), Some((classifier, stats))) = (
-        models.get(&setup.ddgm),
-        memory.daes.get(&setup.dae),
-        memory.classifier.as_ref(),
-    ) else {
-        return Err("the models were not loaded".into());
-    };
-    let schedule = Schedule::new(ddgm.schedule.clone()).map_err(|e| e.to_string())?;
+    let (classifier, stats) = memory.classifier.as_ref().ok_or("no classifier")?;
     let daed = DaedModels {
         ddgm: &ddgm.model,
         dae: Some(dae),

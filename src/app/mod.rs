@@ -303,20 +303,12 @@ impl App {
 
     /// Writes every curve to the CSV path of the settings.
     fn export_analysis_csv(&mut self) {
-        let path = std::path::PathBuf::from(self.settings.analysis.export_path.trim());
         let csv = analysis::curves_csv(&self.analysis.curves);
-        let rows = csv.lines().count().saturating_sub(1);
-        self.analysis.export_message = Some(if rows == 0 {
-            "nothing to export yet: press Measure".to_owned()
-        } else {
-            match crate::model::write_atomically(&path, csv.as_bytes()) {
-                Ok(()) => format!(
-                    "wrote {rows} rows to {}",
-                    std::path::absolute(&path).unwrap_or(path).display()
-                ),
-                Err(error) => format!("not exported: {error}"),
-            }
-        });
+        self.analysis.export_message = Some(export_csv(
+            &self.settings.analysis.export_path,
+            &csv,
+            "nothing to export yet: press Measure",
+        ));
     }
 
     /// Whether a DAED job (samples or sweep) is running.
@@ -378,11 +370,15 @@ impl App {
         let Some((setup, s)) = &self.daed.requested else {
             return;
         };
+        // Cheap checks first: the setup looks for the weights files on disk.
         let moved = *s != self.settings.analysis.switch_t;
+        let busy = self.daed.running == Some(daed::DaedTask::Sweep);
+        if !moved || busy || self.daed.error.is_some() {
+            return;
+        }
         let same_setup = daed::setup(&self.settings.daed, self.models_dir.as_deref())
             .is_ok_and(|now| now == *setup);
-        let busy = self.daed.running == Some(daed::DaedTask::Sweep);
-        if moved && same_setup && !busy && self.daed.error.is_none() {
+        if same_setup {
             self.start_daed_samples();
         }
     }
@@ -444,21 +440,12 @@ impl App {
 
     /// Writes the sweep to the CSV path of the settings.
     fn export_daed_csv(&mut self) {
-        let path = std::path::PathBuf::from(self.settings.daed.export_path.trim());
-        self.daed.export_message = Some(match &self.daed.sweep {
-            None => "nothing to export yet: run the sweep".to_owned(),
-            Some(points) => {
-                let csv = crate::metrics::sweep_csv(points);
-                match crate::model::write_atomically(&path, csv.as_bytes()) {
-                    Ok(()) => format!(
-                        "wrote {} rows to {}",
-                        points.len(),
-                        std::path::absolute(&path).unwrap_or(path).display()
-                    ),
-                    Err(error) => format!("not exported: {error}"),
-                }
-            }
-        });
+        let csv = crate::metrics::sweep_csv(self.daed.sweep.as_deref().unwrap_or_default());
+        self.daed.export_message = Some(export_csv(
+            &self.settings.daed.export_path,
+            &csv,
+            "nothing to export yet: run the sweep",
+        ));
     }
 
     /// Starts sampling with the Reverse panel's settings, replacing any running job.
@@ -793,6 +780,23 @@ impl eframe::App for App {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, SETTINGS_KEY, &self.settings);
+    }
+}
+
+/// Writes `csv` (a header and rows) to the path typed in `path`, atomically, and says what
+/// happened; with no rows it writes nothing and says `empty`.
+fn export_csv(path: &str, csv: &str, empty: &str) -> String {
+    let rows = csv.lines().count().saturating_sub(1);
+    if rows == 0 {
+        return empty.to_owned();
+    }
+    let path = std::path::PathBuf::from(path.trim());
+    match crate::model::write_atomically(&path, csv.as_bytes()) {
+        Ok(()) => format!(
+            "wrote {rows} rows to {}",
+            std::path::absolute(&path).unwrap_or(path).display()
+        ),
+        Err(error) => format!("not exported: {error}"),
     }
 }
 

@@ -171,14 +171,17 @@ pub fn model_files(
     };
     names
         .iter()
-        .map(|(label, file)| {
-            let path = match dir {
-                Some(dir) => Ok(dir.join(Path::new(file).file_name().unwrap_or_default())),
-                None => shipped::path(file).map_err(|e| e.to_string()),
-            };
-            path.map(|p| ((*label).to_owned(), p))
-        })
+        .map(|(label, file)| shipped_file(file, dir).map(|p| ((*label).to_owned(), p)))
         .collect()
+}
+
+/// Where the shipped weights file `file` (e.g. `models/unet-linear.nsw`) is: in `dir` under
+/// its own name when given, else in the assets folder.
+pub fn shipped_file(file: &str, dir: Option<&Path>) -> Result<PathBuf, String> {
+    match dir {
+        Some(dir) => Ok(dir.join(Path::new(file).file_name().unwrap_or_default())),
+        None => shipped::path(file).map_err(|e| e.to_string()),
+    }
 }
 
 /// Refuses recordings that would not fit comfortably in memory, with the estimate.

@@ -8,13 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use burn::tensor::{Device, Tensor};
 
-use super::sample_job::ModelCache;
+use super::sample_job::{ModelCache, cached_unet};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{DaedModels, RecordedChain, SampleSize, SamplerConfig, tensor_to_vec};
 use crate::metrics::{FeatureStats, FidReference, SweepPoint, daed_sweep};
-use crate::model::{
-    Classifier, LoadedDae, LoadedUNet, WeightsError, load_classifier, load_dae, load_unet, shipped,
-};
+use crate::model::{Classifier, LoadedDae, LoadedUNet, load_classifier, load_dae, shipped};
 use crate::schedule::Schedule;
 
 /// The models and chain of a DAED request.
@@ -156,18 +154,17 @@ fn load<'m>(
     models: &'m mut ModelCache,
     daes: &'m mut HashMap<PathBuf, LoadedDae>,
 ) -> Result<(&'m LoadedUNet, &'m LoadedDae, Schedule), String> {
-    let advice = |e: WeightsError| {
-        format!("{e}. Restore the file from the Noisescope assets or train one (see the README).")
-    };
-    let ddgm = match models.entry(setup.ddgm.clone()) {
-        Entry::Occupied(entry) => entry.into_mut(),
-        Entry::Vacant(entry) => entry.insert(load_unet(&setup.ddgm, None, device).map_err(advice)?),
-    };
+    let ddgm = cached_unet(models, &setup.ddgm, device)?;
     let dae = match daes.entry(setup.dae.clone()) {
         Entry::Occupied(entry) => entry.into_mut(),
-        Entry::Vacant(entry) => {
-            entry.insert(load_dae(&setup.dae, Some(&ddgm.schedule), device).map_err(advice)?)
-        }
+        Entry::Vacant(entry) => entry.insert(
+            load_dae(&setup.dae, Some(&ddgm.schedule), device).map_err(|e| {
+                format!(
+                    "{e}. Restore the file from the Noisescope assets or train one with \
+                     `noisescope train-dae` (see the README)."
+                )
+            })?,
+        ),
     };
     let schedule = Schedule::new(ddgm.schedule.clone()).map_err(|e| e.to_string())?;
     Ok((ddgm, dae, schedule))

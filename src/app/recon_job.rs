@@ -7,10 +7,9 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 
-use super::sample_job::ModelCache;
+use super::sample_job::{ModelCache, cached_unet};
 use crate::data::{IMAGE_SIDE, ProbeData};
 use crate::diffusion::{ReconMeasurement, ReconProbe, SamplerConfig, image_batch};
-use crate::model::load_unet;
 use crate::schedule::Schedule;
 
 /// One curve to measure.
@@ -114,16 +113,7 @@ fn run_curve(
     latest: &AtomicU64,
     send: &mut dyn FnMut(ReconEvent),
 ) -> Result<(), String> {
-    if !cache.contains_key(&curve.model) {
-        let loaded = load_unet(&curve.model, None, device).map_err(|error| {
-            format!(
-                "{error}. Restore the file from the Noisescope assets or train one with \
-                 `noisescope train` (see the README)."
-            )
-        })?;
-        cache.insert(curve.model.clone(), loaded);
-    }
-    let loaded = cache.get(&curve.model).ok_or("the model was not loaded")?;
+    let loaded = cached_unet(cache, &curve.model, device)?;
     let schedule = Schedule::new(loaded.schedule.clone()).map_err(|e| e.to_string())?;
     let images = curve.data.load(request.n)?;
     let kept = images.count.min(crate::diffusion::KEPT_EXAMPLES) * IMAGE_SIDE * IMAGE_SIDE;

@@ -2,7 +2,8 @@
 //! side from the same x_T, and stream every step back in compact form.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::collections::hash_map::Entry;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -67,6 +68,25 @@ pub enum SampleEvent {
 /// Models kept loaded between jobs, by file.
 pub type ModelCache = HashMap<PathBuf, LoadedUNet>;
 
+/// What to do about a weights file that cannot be used.
+const MISSING_WEIGHTS_ADVICE: &str = "Restore the file from the Noisescope assets or train one \
+     with `noisescope train` (see the README).";
+
+/// The U-Net in `path`, loaded on first use and kept in `cache`; the error says how to fix it.
+pub fn cached_unet<'c>(
+    cache: &'c mut ModelCache,
+    path: &Path,
+    device: &Device,
+) -> Result<&'c LoadedUNet, String> {
+    Ok(match cache.entry(path.to_path_buf()) {
+        Entry::Occupied(entry) => entry.into_mut(),
+        Entry::Vacant(entry) => entry.insert(
+            load_unet(path, None, device)
+                .map_err(|error| format!("{error}. {MISSING_WEIGHTS_ADVICE}"))?,
+        ),
+    })
+}
+
 /// Runs a request, sending events tagged by the caller; returns early when superseded.
 pub fn run_sample_job(
     request: &SampleRequest,
@@ -77,19 +97,8 @@ pub fn run_sample_job(
 ) {
     let started = Instant::now();
     for path in &request.models {
-        if !cache.contains_key(path) {
-            match load_unet(path, None, device) {
-                Ok(loaded) => {
-                    cache.insert(path.clone(), loaded);
-                }
-                Err(error) => {
-                    send(SampleEvent::Failed(format!(
-                        "{error}. Restore the file from the Noisescope assets or train one with \
-                         `noisescope train` (see the README)."
-                    )));
-                    return;
-                }
-            }
+        if let Err(message) = cached_unet(cache, path, device) {
+            return send(SampleEvent::Failed(message));
         }
     }
     let shape = [request.batch, 1, IMAGE_SIDE, IMAGE_SIDE];

@@ -259,6 +259,12 @@ fn forward_stack(
     })
 }
 
+/// Runs `work`, and says whether it got through without panicking: a panic inside burn is a
+/// failure of the compute device, which the job reports instead of taking the thread down.
+fn survives(work: impl FnOnce()) -> bool {
+    catch_unwind(AssertUnwindSafe(work)).is_ok()
+}
+
 fn run_job(
     job: Job,
     target: &Target<'_>,
@@ -272,7 +278,7 @@ fn run_job(
         Job::Daed(request) => {
             let generation = request.generation();
             let mut forward = |event| send(Event::Daed { generation, event });
-            let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let finished = survives(|| {
                 run_daed_job(
                     &request,
                     target.device,
@@ -281,8 +287,8 @@ fn run_job(
                     &generations.daed,
                     &mut forward,
                 );
-            }));
-            if outcome.is_err() {
+            });
+            if !finished {
                 models.clear();
                 memory.daed.clear();
                 send(Event::Daed {
@@ -294,7 +300,7 @@ fn run_job(
         Job::Recon(request) => {
             let generation = request.generation;
             let mut forward = |event| send(Event::Recon { generation, event });
-            let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let finished = survives(|| {
                 run_recon_job(
                     &request,
                     target.device,
@@ -302,8 +308,8 @@ fn run_job(
                     &generations.analysis,
                     &mut forward,
                 );
-            }));
-            if outcome.is_err() {
+            });
+            if !finished {
                 models.clear();
                 send(Event::Recon {
                     generation,
@@ -314,7 +320,7 @@ fn run_job(
         Job::Sample(request) => {
             let generation = request.generation;
             let mut forward = |event| send(Event::Sample { generation, event });
-            let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let finished = survives(|| {
                 run_sample_job(
                     &request,
                     target.device,
@@ -322,8 +328,8 @@ fn run_job(
                     &generations.sample,
                     &mut forward,
                 );
-            }));
-            if outcome.is_err() {
+            });
+            if !finished {
                 models.clear();
                 send(Event::Sample {
                     generation,

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, ProbeData};
 use crate::diffusion::{
-    ReconMeasurement, ReconPoint, SamplerConfig, default_t_values, parse_t_values, psnr,
-    threshold_crossing,
+    DEFAULT_T_COUNT, ReconMeasurement, ReconPoint, SamplerConfig, default_t_values, parse_t_values,
+    psnr, threshold_crossing,
 };
 use crate::render::ImageStack;
 use crate::schedule::Schedule;
@@ -16,8 +16,6 @@ use super::recon_job::{CurveRequest, ReconEvent};
 use super::reverse::model_files;
 use super::settings::{AnalysisSettings, ProbeChoice};
 
-/// The default number of t values.
-pub const DEFAULT_T_COUNT: usize = 25;
 /// The most images per curve the panel accepts.
 pub const MAX_IMAGES: usize = 1000;
 

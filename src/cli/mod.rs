@@ -16,7 +16,7 @@ mod train;
 pub use daed::{DaedArgs, DaedModelArgs, DaedSweepArgs};
 pub use quality::{BenchArgs, EvaluateArgs, FidArgs, fid_between, sample_many};
 
-pub use recon::{DEFAULT_T_COUNT, ReconArgs, run_recon};
+pub use recon::{ReconArgs, run_recon};
 pub use sample::{ModelChoice, SampleArgs, SamplerArgs, save_grid};
 pub use train::{
     ArchitectureArgs, ModelScheduleArgs, TrainArgs, TrainClassifierArgs, TrainDaeArgs,

@@ -8,12 +8,11 @@ use clap::Args;
 use super::sample::{SamplerArgs, model_path};
 use super::{DeviceArg, Format};
 use crate::data::{IMAGE_SIDE, ProbeData};
-use crate::diffusion::{ReconProbe, default_t_values, image_batch, parse_t_values, recon_csv};
+use crate::diffusion::{
+    DEFAULT_T_COUNT, ReconProbe, default_t_values, image_batch, parse_t_values, recon_csv,
+};
 use crate::model::load_unet;
 use crate::schedule::Schedule;
-
-/// How many t values the default list holds.
-pub const DEFAULT_T_COUNT: usize = 25;
 
 /// Options of `noisescope recon`.
 #[derive(Debug, Args)]

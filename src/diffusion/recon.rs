@@ -9,6 +9,9 @@ use super::sampler::{Denoiser, Sampler, SamplerConfig, predict_x0};
 use crate::noise::{NoiseStream, standard_normal};
 use crate::schedule::{Schedule, x0_coefficients};
 
+/// How many t values the default list holds (spaced by [`default_t_values`]).
+pub const DEFAULT_T_COUNT: usize = 25;
+
 /// How many images of each point keep their x_t and reconstruction for display.
 pub const KEPT_EXAMPLES: usize = 4;
 

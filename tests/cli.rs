@@ -1,5 +1,7 @@
 //! The command line, run as a user runs it.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -230,34 +232,12 @@ fn tiny_network(
     kind: ScheduleKind,
     dae_t_max: Option<usize>,
 ) -> PathBuf {
-    use noisescope::model::{ModelKind, TrainingRecord, UNetConfig, WeightsMetadata, save_module};
-    let config = UNetConfig::new()
-        .with_base_channels(8)
-        .with_channel_multipliers(vec![1, 2])
-        .with_attention_resolutions(vec![])
-        .with_norm_groups(4);
-    let metadata = WeightsMetadata {
-        kind: if dae_t_max.is_some() {
-            ModelKind::Dae
-        } else {
-            ModelKind::Unet
-        },
-        architecture: serde_json::to_value(&config).expect("json"),
-        schedule: Some(ScheduleSpec {
-            steps: 50,
-            ..ScheduleSpec::new(kind)
-        }),
-        dae_t_max,
-        training: TrainingRecord::default(),
-        written_by: "test".into(),
-    };
     let path = dir.join(name);
-    save_module(
-        &config.init(&burn::tensor::Device::flex()),
-        &metadata,
-        &path,
-    )
-    .expect("save");
+    let spec = ScheduleSpec {
+        steps: 50,
+        ..ScheduleSpec::new(kind)
+    };
+    common::tiny_network(&path, spec, dae_t_max);
     path
 }
 

@@ -84,37 +84,47 @@ pub fn run_until<S: eframe::App>(
     harness.run_steps(2);
 }
 
-/// A temporary folder with small untrained U-Nets and DAEs (t ≤ 250) for both schedules
-/// (T = 1000), named as the shipped files are, for UI tests that need models but not trained ones.
-pub fn tiny_models_dir(name: &str) -> std::path::PathBuf {
+/// A small untrained network for `spec` written to `path`: a U-Net, or a DAE for
+/// t ≤ `dae_t_max`.
+pub fn tiny_network(
+    path: &std::path::Path,
+    spec: noisescope::schedule::ScheduleSpec,
+    dae_t_max: Option<usize>,
+) {
     use noisescope::model::{ModelKind, TrainingRecord, UNetConfig, WeightsMetadata, save_module};
-    use noisescope::schedule::{ScheduleKind, ScheduleSpec};
-    let dir = std::env::temp_dir().join(format!("noisescope-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
     let config = UNetConfig::new()
         .with_base_channels(8)
         .with_channel_multipliers(vec![1, 2])
         .with_attention_resolutions(vec![])
         .with_norm_groups(4);
+    let metadata = WeightsMetadata {
+        kind: if dae_t_max.is_some() {
+            ModelKind::Dae
+        } else {
+            ModelKind::Unet
+        },
+        architecture: serde_json::to_value(&config).expect("json"),
+        schedule: Some(spec),
+        dae_t_max,
+        training: TrainingRecord::default(),
+        written_by: "test".into(),
+    };
+    save_module(&config.init(&Device::flex()), &metadata, path).expect("save");
+}
+
+/// A temporary folder with small untrained U-Nets and DAEs (t ≤ 250) for both schedules
+/// (T = 1000), named as the shipped files are, for UI tests that need models but not trained ones.
+pub fn tiny_models_dir(name: &str) -> std::path::PathBuf {
+    use noisescope::schedule::{ScheduleKind, ScheduleSpec};
+    let dir = std::env::temp_dir().join(format!("noisescope-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
     for (kind, file, dae_t_max) in [
         (ScheduleKind::Linear, "unet-linear.nsw", None),
         (ScheduleKind::Cosine, "unet-cosine.nsw", None),
         (ScheduleKind::Linear, "dae-linear.nsw", Some(250)),
         (ScheduleKind::Cosine, "dae-cosine.nsw", Some(250)),
     ] {
-        let metadata = WeightsMetadata {
-            kind: if dae_t_max.is_some() {
-                ModelKind::Dae
-            } else {
-                ModelKind::Unet
-            },
-            architecture: serde_json::to_value(&config).expect("json"),
-            schedule: Some(ScheduleSpec::new(kind)),
-            dae_t_max,
-            training: TrainingRecord::default(),
-            written_by: "test".into(),
-        };
-        save_module(&config.init(&Device::flex()), &metadata, &dir.join(file)).expect("save");
+        tiny_network(&dir.join(file), ScheduleSpec::new(kind), dae_t_max);
     }
     dir
 }

@@ -7,22 +7,11 @@ use noisescope::diffusion::{
     OracleDenoiser, ReconPoint, ReconProbe, SamplerConfig, SamplerKind, image_batch,
 };
 use noisescope::model::{load_unet, shipped};
-use noisescope::schedule::{
-    ReverseVariance, Schedule, ScheduleKind, ScheduleSpec, TimestepSpacing,
-};
+use noisescope::schedule::{Schedule, ScheduleKind, ScheduleSpec, TimestepSpacing};
 
 fn probe_images(data: &ProbeData, n: usize, device: &Device) -> burn::Tensor<4> {
     let images = data.load(n).expect("shipped probe images");
     image_batch(images.pixels, IMAGE_SIDE, device)
-}
-
-fn ddpm() -> SamplerConfig {
-    SamplerConfig {
-        kind: SamplerKind::Ddpm {
-            variance: ReverseVariance::PosteriorBeta,
-        },
-        clip_x0: true,
-    }
 }
 
 #[test]
@@ -32,7 +21,7 @@ fn oracle_reconstruction_from_t1_is_exact_and_ddim_returns_x0_from_any_t() {
     for kind in [ScheduleKind::Linear, ScheduleKind::Cosine] {
         let schedule = Schedule::new(ScheduleSpec::new(kind)).expect("valid");
         let oracle = OracleDenoiser::new(x0.clone(), &schedule);
-        let probe = ReconProbe::new(&oracle, &schedule, ddpm(), x0.clone(), 3);
+        let probe = ReconProbe::new(&oracle, &schedule, SamplerConfig::default(), x0.clone(), 3);
         let first = probe.measure(1).expect("t = 1").point;
         assert!(first.mse_chain < 1e-10, "{kind:?}: {first:?}");
         assert!(first.mse_x0 < 1e-10, "{kind:?}: {first:?}");
@@ -60,7 +49,7 @@ fn shipped_linear_curve(data: &ProbeData, t_values: &[usize]) -> Vec<ReconPoint>
     let loaded = load_unet(&path, None, &device).expect("shipped linear U-Net");
     let schedule = Schedule::new(loaded.schedule.clone()).expect("valid");
     let x0 = probe_images(data, 8, &device);
-    let probe = ReconProbe::new(&loaded.model, &schedule, ddpm(), x0, 0);
+    let probe = ReconProbe::new(&loaded.model, &schedule, SamplerConfig::default(), x0, 0);
     t_values
         .iter()
         .map(|&t| probe.measure(t).expect("in range").point)

@@ -5,9 +5,7 @@ use noisescope::diffusion::{
     CleanImagePredictor, DaedModels, Sampler, SamplerConfig, SamplerKind, frac_saved, tensor_to_vec,
 };
 use noisescope::model::{UNet, UNetConfig};
-use noisescope::schedule::{
-    ReverseVariance, Schedule, ScheduleKind, ScheduleSpec, TimestepSpacing,
-};
+use noisescope::schedule::{Schedule, ScheduleKind, ScheduleSpec, TimestepSpacing};
 
 fn tiny_unet(device: &Device) -> UNet {
     UNetConfig::new()
@@ -32,15 +30,6 @@ fn flat(x: &Tensor<4>) -> Vec<f32> {
     tensor_to_vec(x.clone().reshape([b, c * h * w]))
 }
 
-fn ddpm() -> SamplerConfig {
-    SamplerConfig {
-        kind: SamplerKind::Ddpm {
-            variance: ReverseVariance::PosteriorBeta,
-        },
-        clip_x0: true,
-    }
-}
-
 #[test]
 fn switching_at_zero_is_the_full_chain_bit_for_bit() {
     let device = Device::flex();
@@ -51,14 +40,21 @@ fn switching_at_zero_is_the_full_chain_bit_for_bit() {
     };
     let schedule = Schedule::new(spec).expect("valid");
     let shape = [2, 1, 28, 28];
-    let plain = Sampler::from_noise(&unet, &schedule, ddpm(), shape, 9, &device)
-        .expect("sampler")
-        .finish();
+    let plain = Sampler::from_noise(
+        &unet,
+        &schedule,
+        SamplerConfig::default(),
+        shape,
+        9,
+        &device,
+    )
+    .expect("sampler")
+    .finish();
     let models = DaedModels {
         ddgm: &unet,
         dae: Some(&Halver),
         schedule: &schedule,
-        config: ddpm(),
+        config: SamplerConfig::default(),
     };
     let run = models.run(shape, 9, &device, &[6, 0, 30]).expect("run");
     let at = |s| run.handovers.iter().find(|h| h.s == s).expect("handover");
@@ -137,7 +133,13 @@ fn the_shipped_autoencoder_beats_the_diffusion_models_one_shot_x0_at_small_t() {
         )
         .expect("shipped DAE for the same schedule");
         let schedule = Schedule::new(ddgm.schedule.clone()).expect("valid");
-        let probe = ReconProbe::new(&ddgm.model, &schedule, ddpm(), x0.clone(), 11);
+        let probe = ReconProbe::new(
+            &ddgm.model,
+            &schedule,
+            SamplerConfig::default(),
+            x0.clone(),
+            11,
+        );
         let mse = |x: Tensor<4>| f64::from((x - x0.clone()).square().mean().into_scalar::<f32>());
         let mut errors = Vec::new();
         for t in [10, 50, 100, dae.t_max] {

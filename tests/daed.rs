@@ -112,7 +112,7 @@ fn ddim_hands_over_at_the_first_step_at_or_below_s() {
 #[test]
 fn the_shipped_autoencoder_beats_the_diffusion_models_one_shot_x0_at_small_t() {
     use noisescope::data::{IMAGE_SIDE, ProbeData};
-    use noisescope::diffusion::{ReconProbe, image_batch};
+    use noisescope::diffusion::{ReconProbe, image_batch, predict_x0};
     use noisescope::model::{load_dae, load_unet, shipped};
     use noisescope::schedule::x0_coefficients;
 
@@ -145,8 +145,7 @@ fn the_shipped_autoencoder_beats_the_diffusion_models_one_shot_x0_at_small_t() {
         for t in [10, 50, 100, dae.t_max] {
             let x_t = probe.noised(t);
             let eps = ddgm.model.forward(x_t.clone(), &vec![t; 32]);
-            let c = x0_coefficients(&schedule, t);
-            let one_shot = (x_t.clone() * c.from_xt + eps * c.from_eps).clamp(-1.0, 1.0);
+            let one_shot = predict_x0(&x_t, &eps, x0_coefficients(&schedule, t), true);
             let (ddgm_error, dae_error) = (mse(one_shot), mse(dae.predict_clean(x_t, t)));
             eprintln!("{dae_file} t = {t}: DAE {dae_error:.5}, diffusion model {ddgm_error:.5}");
             errors.push((t, dae_error, ddgm_error));

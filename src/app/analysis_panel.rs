@@ -250,6 +250,105 @@ fn curve_color(curve: &Curve) -> Color32 {
     MODEL_COLORS[usize::from(curve.model == "cosine")]
 }
 
+/// The quantities a reconstruction-error curve can show.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Metric {
+    /// The chain's reconstruction from x_t.
+    Chain,
+    /// The one-shot x̂0 at t.
+    OneShot,
+    /// The ε̂ error at t.
+    Noise,
+}
+
+impl Metric {
+    fn of(self, point: &crate::diffusion::ReconPoint) -> f64 {
+        match self {
+            Self::Chain => point.mse_chain,
+            Self::OneShot => point.mse_x0,
+            Self::Noise => point.mse_eps,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Chain => "chain",
+            Self::OneShot => "one-shot x̂0",
+            Self::Noise => "ε̂",
+        }
+    }
+}
+
+/// Draws one curve's metrics, its points and its transition mark; returns the chain's points
+/// (empty until the curve's schedule is known).
+fn draw_curve(
+    plot_ui: &mut egui_plot::PlotUi<'_>,
+    curve: &Curve,
+    s: &AnalysisSettings,
+) -> Vec<[f64; 2]> {
+    let Some(schedule) = &curve.schedule else {
+        return Vec::new();
+    };
+    let color = curve_color(curve);
+    let chain_style = if curve.data.in_distribution() {
+        LineStyle::Solid
+    } else {
+        LineStyle::dashed_dense()
+    };
+    let mut shown = vec![(Metric::Chain, 2.0, chain_style)];
+    if s.show_x0 {
+        shown.push((Metric::OneShot, 1.0, LineStyle::dotted_loose()));
+    }
+    if s.show_eps && !s.psnr {
+        shown.push((Metric::Noise, 1.0, LineStyle::dotted_dense()));
+    }
+    let mut chain = Vec::new();
+    for (metric, width, style) in shown {
+        let points: Vec<[f64; 2]> = curve
+            .points
+            .iter()
+            .map(|p| {
+                [
+                    x_of(p.t as f64, schedule, s.axis),
+                    y_of(metric.of(p), s.psnr),
+                ]
+            })
+            .collect();
+        let name = format!("{} — {}", curve.name(), metric.label());
+        plot_ui.line(
+            Line::new(name.clone(), PlotPoints::from(points.clone()))
+                .color(color)
+                .style(style)
+                .width(width),
+        );
+        if metric == Metric::Chain {
+            plot_ui.points(Points::new(name, points.clone()).color(color).radius(2.5));
+            chain = points;
+        }
+    }
+    if let Some((t, _, _)) = curve.transition(s.threshold) {
+        let at = [x_of(t, schedule, s.axis), y_of(s.threshold, s.psnr)];
+        plot_ui.points(
+            Points::new(format!("{} — transition", curve.name()), vec![at])
+                .color(color)
+                .shape(egui_plot::MarkerShape::Diamond)
+                .radius(6.0),
+        );
+    }
+    add_marks(plot_ui, schedule, s);
+    chain
+}
+
+/// (curve, point) of the chain point whose x is nearest to `x`.
+fn nearest_point(chains: &[Vec<[f64; 2]>], x: f64) -> Option<(usize, usize)> {
+    chains
+        .iter()
+        .enumerate()
+        .flat_map(|(ci, points)| points.iter().enumerate().map(move |(pi, p)| (ci, pi, p[0])))
+        .min_by(|a, b| (a.2 - x).abs().total_cmp(&(b.2 - x).abs()))
+        .map(|(ci, pi, _)| (ci, pi))
+}
+
 fn recon_plot_ui(ui: &mut egui::Ui, app: &mut App) {
     let s = app.settings.analysis.clone();
     ui.label(
@@ -271,70 +370,14 @@ fn recon_plot_ui(ui: &mut egui::Ui, app: &mut App) {
         .x_axis_label(axis_name(s.axis))
         .y_axis_label(if s.psnr { "PSNR (dB)" } else { "MSE" })
         .show(ui, |plot_ui| {
-            let mut nearest: Option<(f64, usize, usize)> = None;
             let pointer = plot_ui
                 .pointer_coordinate()
                 .filter(|_| plot_ui.response().hovered());
-            for (ci, curve) in curves.iter().enumerate() {
-                let Some(schedule) = &curve.schedule else {
-                    continue;
-                };
-                let style = if curve.data.in_distribution() {
-                    LineStyle::Solid
-                } else {
-                    LineStyle::dashed_dense()
-                };
-                let mut series = vec![("chain", 2.0, style, None)];
-                if s.show_x0 {
-                    series.push(("one-shot x̂0", 1.0, LineStyle::dotted_loose(), Some(0)));
-                }
-                if s.show_eps && !s.psnr {
-                    series.push(("ε̂", 1.0, LineStyle::dotted_dense(), Some(1)));
-                }
-                for (what, width, style, which) in series {
-                    let points: Vec<[f64; 2]> = curve
-                        .points
-                        .iter()
-                        .map(|p| {
-                            let mse = match which {
-                                None => p.mse_chain,
-                                Some(0) => p.mse_x0,
-                                _ => p.mse_eps,
-                            };
-                            [x_of(p.t as f64, schedule, s.axis), y_of(mse, s.psnr)]
-                        })
-                        .collect();
-                    let name = format!("{} — {what}", curve.name());
-                    let color = curve_color(curve);
-                    plot_ui.line(
-                        Line::new(name.clone(), PlotPoints::from(points.clone()))
-                            .color(color)
-                            .style(style)
-                            .width(width),
-                    );
-                    if which.is_none() {
-                        plot_ui.points(Points::new(name, points.clone()).color(color).radius(2.5));
-                        if let Some(pointer) = pointer {
-                            for (pi, p) in points.iter().enumerate() {
-                                let distance = (p[0] - pointer.x).abs();
-                                if nearest.is_none_or(|(d, _, _)| distance < d) {
-                                    nearest = Some((distance, ci, pi));
-                                }
-                            }
-                        }
-                    }
-                }
-                if let Some((t, _, _)) = curve.transition(s.threshold) {
-                    let at = [x_of(t, schedule, s.axis), y_of(s.threshold, s.psnr)];
-                    plot_ui.points(
-                        Points::new(format!("{} — transition", curve.name()), vec![at])
-                            .color(curve_color(curve))
-                            .shape(egui_plot::MarkerShape::Diamond)
-                            .radius(6.0),
-                    );
-                }
-                add_marks(plot_ui, schedule, &s);
-            }
+            let chains: Vec<Vec<[f64; 2]>> = curves
+                .iter()
+                .map(|curve| draw_curve(plot_ui, curve, &s))
+                .collect();
+            let nearest = pointer.and_then(|pointer| nearest_point(&chains, pointer.x));
             plot_ui.hline(
                 egui_plot::HLine::new("threshold", y_of(s.threshold, s.psnr))
                     .color(Color32::from_rgb(150, 150, 150))
@@ -342,7 +385,7 @@ fn recon_plot_ui(ui: &mut egui::Ui, app: &mut App) {
             );
             let pressed = plot_ui.response().is_pointer_button_down_on();
             let dragged_to = plot_ui.pointer_coordinate().filter(|_| pressed);
-            (nearest.map(|(_, ci, pi)| (ci, pi)), dragged_to)
+            (nearest, dragged_to)
         });
     let (hovered, dragged_to) = response.inner;
     if let Some(hovered) = hovered {
@@ -463,5 +506,13 @@ mod tests {
             }
         }
         assert_eq!(t_from_x(-5.0, &schedule, AnalysisAxis::Step), 1);
+    }
+
+    #[test]
+    fn the_hovered_point_is_the_nearest_in_x_over_all_curves() {
+        let chains = vec![vec![[1.0, 0.0], [10.0, 0.0]], vec![], vec![[6.0, 1.0]]];
+        assert_eq!(nearest_point(&chains, 7.0), Some((2, 0)));
+        assert_eq!(nearest_point(&chains, 9.0), Some((0, 1)));
+        assert_eq!(nearest_point(&[vec![]], 3.0), None);
     }
 }

@@ -73,6 +73,42 @@ fn measuring_streams_points_and_finished_curves_come_from_the_cache() {
 }
 
 #[test]
+fn the_default_t_list_spans_each_models_own_t() {
+    use noisescope::diffusion::{DEFAULT_T_COUNT, default_t_values};
+    use noisescope::schedule::{ScheduleKind, ScheduleSpec};
+    let dir = common::tiny_models_dir("ui-analysis-default-t");
+    let mut short = ScheduleSpec::new(ScheduleKind::Cosine);
+    short.steps = 200;
+    common::tiny_network(&dir.join("unet-cosine.nsw"), short, None);
+    let mut harness = harness(dir);
+    harness.state_mut().settings_mut().analysis.t_list.clear();
+    measure(&mut harness);
+    run_until(&mut harness, "both default curves", |app| !app.analysing());
+    assert!(harness.state().analysis_error().is_none());
+    assert_eq!(
+        harness.state().analysis_steps(),
+        [
+            default_t_values(1000, DEFAULT_T_COUNT),
+            default_t_values(200, DEFAULT_T_COUNT)
+        ]
+    );
+
+    harness.state_mut().settings_mut().analysis.t_list = "3, 500".into();
+    measure(&mut harness);
+    run_until(&mut harness, "the listed curves", |app| !app.analysing());
+    let error = harness
+        .state()
+        .analysis_error()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        error.contains("t = 500") && error.contains("1..=200"),
+        "{error}"
+    );
+    assert_eq!(harness.state().analysis_steps(), [vec![3, 500], vec![]]);
+}
+
+#[test]
 fn cancel_stops_the_analysis_job() {
     let mut harness = harness(common::tiny_models_dir("ui-analysis-cancel"));
     {
@@ -106,14 +142,17 @@ fn bad_requests_are_reported_in_the_panel() {
     ));
     std::fs::create_dir_all(&empty).expect("temp dir");
     let mut harness = harness(empty);
-    harness.state_mut().settings_mut().analysis.t_list = "3, 2000".into();
+    harness.state_mut().settings_mut().analysis.t_list = "3, 0".into();
     measure(&mut harness);
     let error = harness
         .state()
         .analysis_error()
         .unwrap_or_default()
         .to_owned();
-    assert!(error.contains("2000"), "{error}");
+    assert!(
+        error.contains("t = 0") && error.contains("1-based"),
+        "{error}"
+    );
 
     harness.state_mut().settings_mut().analysis.t_list = "5".into();
     measure(&mut harness);

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, ProbeData};
 use crate::diffusion::{
-    DEFAULT_T_COUNT, ReconMeasurement, ReconPoint, SamplerConfig, default_t_values, parse_t_values,
-    psnr, threshold_crossing,
+    DEFAULT_T_COUNT, ReconMeasurement, ReconPoint, SamplerConfig, TSelection, parse_t_list, psnr,
+    threshold_crossing,
 };
 use crate::render::ImageStack;
 use crate::schedule::Schedule;
@@ -120,12 +120,14 @@ impl AnalysisState {
             ReconEvent::Started {
                 curve,
                 schedule,
+                t_values,
                 x0,
                 images,
                 notes,
             } => {
                 if let Some(c) = self.curves.get_mut(curve) {
                     c.schedule = Some(*schedule);
+                    c.expected = t_values.len();
                     c.x0 = x0;
                     c.images = images;
                     c.notes = notes;
@@ -171,8 +173,8 @@ pub struct AnalysisPlan {
     pub curves: Vec<Curve>,
     /// Curves still to measure.
     pub requests: Vec<CurveRequest>,
-    /// The t values.
-    pub t_values: Vec<usize>,
+    /// The steps, resolved against each model's own T by the job.
+    pub t_selection: TSelection,
     /// The chain.
     pub sampler: SamplerConfig,
     /// What was fixed in the settings.
@@ -209,22 +211,23 @@ pub fn probe_sets(settings: &AnalysisSettings) -> Result<Vec<ProbeData>, String>
 }
 
 /// Plans the curves for the settings: checks the t list, N and data, and takes finished
-/// curves from the cache.
+/// curves from the cache. Whether a listed t lies within a model's T is checked by the job,
+/// which reads the model.
 pub fn plan(
     settings: &AnalysisSettings,
     models_dir: Option<&Path>,
     cache: &HashMap<String, Curve>,
-    steps: usize,
 ) -> Result<AnalysisPlan, String> {
     if settings.n == 0 || settings.n > MAX_IMAGES {
         return Err(format!(
             "the number of images must be between 1 and {MAX_IMAGES}"
         ));
     }
-    let (t_values, notes) = if settings.t_list.trim().is_empty() {
-        (default_t_values(steps, DEFAULT_T_COUNT), Vec::new())
+    let (t_selection, notes) = if settings.t_list.trim().is_empty() {
+        (TSelection::Default, Vec::new())
     } else {
-        parse_t_values(&settings.t_list, steps)?
+        let (values, notes) = parse_t_list(&settings.t_list)?;
+        (TSelection::Listed(values), notes)
     };
     let sampler = analysis_sampler(settings);
     let models = model_files(settings.models, models_dir)?;
@@ -232,7 +235,7 @@ pub fn plan(
     let mut requests = Vec::new();
     for data in probe_sets(settings)? {
         for (label, path) in &models {
-            let key = curve_key(path, &data, &t_values, settings, &sampler);
+            let key = curve_key(path, &data, &t_selection, settings, &sampler);
             if let Some(cached) = cache.get(&key) {
                 curves.push(cached.clone());
                 continue;
@@ -251,7 +254,7 @@ pub fn plan(
                 notes: Vec::new(),
                 points: Vec::new(),
                 examples: Vec::new(),
-                expected: t_values.len(),
+                expected: expected_points(&t_selection),
                 error: None,
                 x0: Vec::new(),
             });
@@ -260,16 +263,24 @@ pub fn plan(
     Ok(AnalysisPlan {
         curves,
         requests,
-        t_values,
+        t_selection,
         sampler,
         notes,
     })
 }
 
+/// Points a curve will have, until the job has read the model's T.
+fn expected_points(t_selection: &TSelection) -> usize {
+    match t_selection {
+        TSelection::Default => DEFAULT_T_COUNT,
+        TSelection::Listed(values) => values.len(),
+    }
+}
+
 fn curve_key(
     model: &PathBuf,
     data: &ProbeData,
-    t_values: &[usize],
+    t_selection: &TSelection,
     settings: &AnalysisSettings,
     sampler: &SamplerConfig,
 ) -> String {
@@ -277,7 +288,7 @@ fn curve_key(
         "model": model,
         "modified": std::fs::metadata(model).and_then(|m| m.modified()).ok(),
         "data": data,
-        "t": t_values,
+        "t": t_selection,
         "n": settings.n,
         "seed": settings.seed,
         "sampler": sampler,
@@ -321,8 +332,8 @@ mod tests {
         s.models = super::super::settings::ModelsShown::Linear;
         s.data = ProbeChoice::Mnist;
         s.t_list = "20, 5".into();
-        let plan = plan(&s, None, &HashMap::new(), 1000).expect("valid");
-        assert_eq!(plan.t_values, [5, 20]);
+        let plan = plan(&s, None, &HashMap::new()).expect("valid");
+        assert_eq!(plan.t_selection, TSelection::Listed(vec![5, 20]));
         assert_eq!(plan.notes.len(), 1);
         assert_eq!(plan.curves.len(), 2, "MNIST and the Fashion-MNIST overlay");
         assert_eq!(plan.requests.len(), 2);
@@ -331,7 +342,7 @@ mod tests {
         let mut done = plan.curves[0].clone();
         done.expected = 0;
         cache.insert(done.key.clone(), done);
-        let again = super::plan(&s, None, &cache, 1000).expect("valid");
+        let again = super::plan(&s, None, &cache).expect("valid");
         assert_eq!(
             again.requests.len(),
             1,
@@ -339,14 +350,14 @@ mod tests {
         );
 
         s.t_list = "0".into();
-        assert!(super::plan(&s, None, &cache, 1000).is_err());
+        assert!(super::plan(&s, None, &cache).is_err());
         s.t_list.clear();
         s.n = 0;
-        assert!(super::plan(&s, None, &cache, 1000).is_err());
+        assert!(super::plan(&s, None, &cache).is_err());
         s.n = 8;
         s.data = ProbeChoice::Path;
         s.path = "/no/such/folder".into();
-        let message = super::plan(&s, None, &cache, 1000).err().expect("refused");
+        let message = super::plan(&s, None, &cache).err().expect("refused");
         assert!(message.contains("does not exist"), "{message}");
     }
 }

@@ -78,7 +78,7 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
         let label = ui.label("t list");
         ui.add(
             egui::TextEdit::singleline(&mut s.t_list)
-                .hint_text("default: 25 steps, denser at small t")
+                .hint_text("default: 25 steps over each model's T, denser at small t")
                 .desired_width(180.0),
         )
         .labelled_by(label.id);

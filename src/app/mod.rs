@@ -246,6 +246,15 @@ impl App {
             .collect()
     }
 
+    /// The steps measured so far for each curve of the Analysis panel.
+    pub fn analysis_steps(&self) -> Vec<Vec<usize>> {
+        self.analysis
+            .curves
+            .iter()
+            .map(|c| c.points.iter().map(|p| p.t).collect())
+            .collect()
+    }
+
     /// Why the last analysis request failed, while that is shown.
     pub fn analysis_error(&self) -> Option<&str> {
         self.analysis.error.as_deref()
@@ -253,12 +262,10 @@ impl App {
 
     /// Measures the Analysis panel's curves, taking finished ones from the cache.
     fn start_analysis(&mut self) {
-        let steps = self.max_steps().max(1000);
         let planned = analysis::plan(
             &self.settings.analysis,
             self.models_dir.as_deref(),
             &self.analysis.cache,
-            steps,
         );
         let plan = match planned {
             Ok(plan) => plan,
@@ -273,7 +280,7 @@ impl App {
         let request = recon_job::ReconRequest {
             generation,
             curves: plan.requests,
-            t_values: plan.t_values,
+            t_selection: plan.t_selection,
             n: self.settings.analysis.n,
             seed: self.settings.analysis.seed,
             sampler: plan.sampler,

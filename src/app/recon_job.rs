@@ -1,6 +1,7 @@
 //! The reconstruction-error job on the analysis thread: for each curve (a model and a set of
 //! images), measure the errors at every requested t and stream each point back.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -8,8 +9,8 @@ use std::time::Instant;
 use burn::tensor::Device;
 
 use super::sample_job::{ModelCache, cached_unet};
-use crate::data::{IMAGE_SIDE, ProbeData};
-use crate::diffusion::{ReconMeasurement, ReconProbe, SamplerConfig, image_batch};
+use crate::data::{IMAGE_SIDE, ProbeData, ProbeImages};
+use crate::diffusion::{ReconMeasurement, ReconProbe, SamplerConfig, TSelection, image_batch};
 use crate::schedule::Schedule;
 
 /// One curve to measure.
@@ -30,8 +31,8 @@ pub struct ReconRequest {
     pub generation: u64,
     /// The curves still to measure.
     pub curves: Vec<CurveRequest>,
-    /// 1-based steps, ascending.
-    pub t_values: Vec<usize>,
+    /// The steps, resolved against each model's own T.
+    pub t_selection: TSelection,
     /// Images per curve.
     pub n: usize,
     /// Seed of ε and the chain's noise.
@@ -48,6 +49,8 @@ pub enum ReconEvent {
         curve: usize,
         /// The model's schedule.
         schedule: Box<Schedule>,
+        /// The 1-based steps the curve will be measured at, ascending.
+        t_values: Vec<usize>,
         /// x0 of the first images kept for display, flat.
         x0: Vec<f32>,
         /// Images actually used.
@@ -78,7 +81,7 @@ pub enum ReconEvent {
     },
 }
 
-/// Runs a request; returns early when superseded.
+/// Runs a request; returns early when superseded. Each image set is loaded once.
 pub fn run_recon_job(
     request: &ReconRequest,
     device: &Device,
@@ -87,11 +90,13 @@ pub fn run_recon_job(
     send: &mut dyn FnMut(ReconEvent),
 ) {
     let started = Instant::now();
+    let mut image_sets = HashMap::new();
     for curve in &request.curves {
         if latest.load(Ordering::SeqCst) != request.generation {
             return;
         }
-        if let Err(message) = run_curve(request, curve, device, cache, latest, send) {
+        let measured = run_curve(request, curve, device, cache, &mut image_sets, latest, send);
+        if let Err(message) = measured {
             send(ReconEvent::CurveFailed {
                 curve: curve.curve,
                 message,
@@ -110,31 +115,35 @@ fn run_curve(
     curve: &CurveRequest,
     device: &Device,
     cache: &mut ModelCache,
+    image_sets: &mut HashMap<ProbeData, ProbeImages>,
     latest: &AtomicU64,
     send: &mut dyn FnMut(ReconEvent),
 ) -> Result<(), String> {
     let loaded = cached_unet(cache, &curve.model, device)?;
     let schedule = Schedule::new(loaded.schedule.clone()).map_err(|e| e.to_string())?;
-    let images = curve.data.load(request.n)?;
+    let t_values = request.t_selection.for_steps(schedule.steps())?;
+    let images = match image_sets.get(&curve.data) {
+        Some(images) => images.clone(),
+        None => {
+            let images = curve.data.load(request.n)?;
+            image_sets.insert(curve.data.clone(), images.clone());
+            images
+        }
+    };
     let kept = images.count.min(crate::diffusion::KEPT_EXAMPLES) * IMAGE_SIDE * IMAGE_SIDE;
     send(ReconEvent::Started {
         curve: curve.curve,
         schedule: Box::new(schedule.clone()),
+        t_values: t_values.clone(),
         x0: images.pixels[..kept].to_vec(),
         images: images.count,
         notes: images.notes,
     });
     let x0 = image_batch(images.pixels, IMAGE_SIDE, device);
     let probe = ReconProbe::new(&loaded.model, &schedule, request.sampler, x0, request.seed);
-    for &t in &request.t_values {
+    for t in t_values {
         if latest.load(Ordering::SeqCst) != request.generation {
             return Ok(());
-        }
-        if t > schedule.steps() {
-            return Err(format!(
-                "t = {t} is beyond this model's T = {}",
-                schedule.steps()
-            ));
         }
         let measurement = probe.measure(t)?;
         send(ReconEvent::Point {

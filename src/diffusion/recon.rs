@@ -162,16 +162,22 @@ pub fn default_t_values(steps: usize, count: usize) -> Vec<usize> {
 /// Parses and checks a t list: every value within 1..=T; sorted and without repeats (what
 /// was fixed is said in the returned notes).
 pub fn parse_t_values(text: &str, steps: usize) -> Result<(Vec<usize>, Vec<String>), String> {
+    let (values, notes) = parse_t_list(text)?;
+    let selection = TSelection::Listed(values);
+    Ok((selection.for_steps(steps)?, notes))
+}
+
+/// Parses a t list without knowing T yet: whole numbers from 1, sorted and without repeats
+/// (what was fixed is said in the returned notes).
+pub fn parse_t_list(text: &str) -> Result<(Vec<usize>, Vec<String>), String> {
     let mut values = Vec::new();
     for item in text.split([',', ' ']).filter(|s| !s.trim().is_empty()) {
         let t: usize = item
             .trim()
             .parse()
             .map_err(|_| format!("“{}” in the t list is not a whole number", item.trim()))?;
-        if t == 0 || t > steps {
-            return Err(format!(
-                "t = {t} in the t list is outside 1..={steps} (t is 1-based)"
-            ));
+        if t == 0 {
+            return Err("t = 0 in the t list: t is 1-based, the first step is 1".into());
         }
         values.push(t);
     }
@@ -179,6 +185,30 @@ pub fn parse_t_values(text: &str, steps: usize) -> Result<(Vec<usize>, Vec<Strin
         return Err("the t list is empty".into());
     }
     Ok(normalise_t_values(values))
+}
+
+/// Which steps a reconstruction curve is measured at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TSelection {
+    /// [`DEFAULT_T_COUNT`] steps spread over the model's own T by [`default_t_values`].
+    Default,
+    /// These 1-based steps, ascending and without repeats (see [`parse_t_list`]).
+    Listed(Vec<usize>),
+}
+
+impl TSelection {
+    /// The steps for a model of `steps` steps; a listed t beyond them is refused.
+    pub fn for_steps(&self, steps: usize) -> Result<Vec<usize>, String> {
+        match self {
+            Self::Default => Ok(default_t_values(steps, DEFAULT_T_COUNT)),
+            Self::Listed(values) => match values.iter().find(|&&t| t == 0 || t > steps) {
+                Some(t) => Err(format!(
+                    "t = {t} in the t list is outside 1..={steps} (t is 1-based)"
+                )),
+                None => Ok(values.clone()),
+            },
+        }
+    }
 }
 
 /// Sorts and deduplicates, saying so when it changed anything.
@@ -254,6 +284,28 @@ mod tests {
         assert!(refused("5,1001").contains("1001"));
         assert!(refused("5,x").contains("“x”"));
         assert!(parse_t_values(" ", 1000).is_err());
+    }
+
+    #[test]
+    fn t_selections_resolve_against_each_models_t() {
+        let (listed, _) = parse_t_list("700, 5").expect("no T needed");
+        assert_eq!(listed, [5, 700]);
+        let listed = TSelection::Listed(listed);
+        assert_eq!(listed.for_steps(1000), Ok(vec![5, 700]));
+        let refused = listed.for_steps(500).expect_err("700 > T");
+        assert!(
+            refused.contains("t = 700") && refused.contains("1..=500"),
+            "{refused}"
+        );
+        assert_eq!(
+            TSelection::Default.for_steps(4000).expect("any T").last(),
+            Some(&4000)
+        );
+        assert_eq!(
+            TSelection::Default.for_steps(100).expect("any T").last(),
+            Some(&100)
+        );
+        assert!(parse_t_list("3, 0").expect_err("t = 0").contains("1-based"));
     }
 
     #[test]

@@ -165,19 +165,21 @@ fn sweep_ui(ui: &mut egui::Ui, app: &mut App) {
         .iter()
         .flat_map(|p| [p.fid_daed, p.fid_ddgm_x0, p.fid_full])
         .fold(1e-9_f64, f64::max);
-    let scale = fid_max;
+    let scale = round_scale(fid_max);
     let switch = app.settings.analysis.switch_t as f64;
     Plot::new("daed sweep")
         .height(280.0)
         .legend(Legend::default())
         .allow_drag(false)
+        .include_y(0.0)
+        .include_y(LEGEND_HEADROOM * fid_max)
         .x_axis_label("switching point s")
         .custom_y_axes(vec![
             AxisHints::new_y().label("FID"),
             AxisHints::new_y()
                 .label("steps saved")
                 .placement(HPlacement::Right)
-                .formatter(move |mark, _| format!("{:.0} %", 100.0 * mark.value / scale)),
+                .formatter(move |mark, _| percent_label(100.0 * mark.value / scale)),
         ])
         .show(ui, |plot_ui| {
             let series = |f: &dyn Fn(&crate::metrics::SweepPoint) -> f64| -> Vec<[f64; 2]> {
@@ -212,4 +214,44 @@ fn sweep_ui(ui: &mut egui::Ui, app: &mut App) {
                     .width(2.0),
             );
         });
+}
+
+/// How far above the highest FID the plot reaches, so the legend does not hide the curves.
+const LEGEND_HEADROOM: f64 = 1.8;
+
+/// The FID that stands for 100 % of steps saved on the right axis: the smallest 1, 2 or 5 × 10^k
+/// at or above `max`, so that the FID grid marks read as round percentages.
+fn round_scale(max: f64) -> f64 {
+    let power = 10_f64.powf(max.max(1e-9).log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|&scale| scale >= max * (1.0 - 1e-12))
+        .unwrap_or(10.0 * power)
+}
+
+/// A percentage without decimals when it is whole.
+fn percent_label(percent: f64) -> String {
+    if (percent - percent.round()).abs() < 1e-6 {
+        format!("{percent:.0} %")
+    } else {
+        format!("{percent:.1} %")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_saved_axis_maps_fid_marks_to_round_percentages() {
+        assert_eq!(round_scale(130.0), 200.0);
+        assert_eq!(round_scale(84.3), 100.0);
+        assert_eq!(round_scale(500.0), 500.0);
+        assert_eq!(round_scale(0.3), 0.5);
+        for mark in [10.0, 20.0, 50.0, 150.0] {
+            assert!(!percent_label(100.0 * mark / 200.0).contains('.'), "{mark}");
+        }
+        assert_eq!(percent_label(2.5), "2.5 %");
+    }
 }

@@ -78,10 +78,14 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
         let label = ui.label("t list");
         ui.add(
             egui::TextEdit::singleline(&mut s.t_list)
-                .hint_text("default: 25 steps over each model's T, denser at small t")
+                .hint_text("default: 25 over T")
                 .desired_width(180.0),
         )
-        .labelled_by(label.id);
+        .labelled_by(label.id)
+        .on_hover_text(
+            "1-based steps, comma-separated. Empty: 25 steps from 1 to each model's own T, \
+             denser at small t.",
+        );
         if running {
             if ui.button("Cancel").clicked() {
                 app.cancel_analysis();

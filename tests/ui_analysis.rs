@@ -35,6 +35,15 @@ fn run_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App
     common::run_until(harness, what, Duration::from_secs(120), done);
 }
 
+/// The error the panel shows, or "".
+fn shown_error(harness: &Harness<'static, App>) -> String {
+    harness
+        .state()
+        .analysis_error()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Clicks Measure once the layout shows the settings as changed.
 fn measure(harness: &mut Harness<'static, App>) {
     harness.run_steps(2);
@@ -96,11 +105,7 @@ fn the_default_t_list_spans_each_models_own_t() {
     harness.state_mut().settings_mut().analysis.t_list = "3, 500".into();
     measure(&mut harness);
     run_until(&mut harness, "the listed curves", |app| !app.analysing());
-    let error = harness
-        .state()
-        .analysis_error()
-        .unwrap_or_default()
-        .to_owned();
+    let error = shown_error(&harness);
     assert!(
         error.contains("t = 500") && error.contains("1..=200"),
         "{error}"
@@ -144,11 +149,7 @@ fn bad_requests_are_reported_in_the_panel() {
     let mut harness = harness(empty);
     harness.state_mut().settings_mut().analysis.t_list = "3, 0".into();
     measure(&mut harness);
-    let error = harness
-        .state()
-        .analysis_error()
-        .unwrap_or_default()
-        .to_owned();
+    let error = shown_error(&harness);
     assert!(
         error.contains("t = 0") && error.contains("1-based"),
         "{error}"
@@ -157,11 +158,7 @@ fn bad_requests_are_reported_in_the_panel() {
     harness.state_mut().settings_mut().analysis.t_list = "5".into();
     measure(&mut harness);
     run_until(&mut harness, "the error", |app| !app.analysing());
-    let error = harness
-        .state()
-        .analysis_error()
-        .unwrap_or_default()
-        .to_owned();
+    let error = shown_error(&harness);
     assert!(
         error.contains("unet-linear.nsw") && error.contains("noisescope train"),
         "{error}"

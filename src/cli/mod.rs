@@ -120,6 +120,28 @@ pub struct ScheduleArgs {
     /// T, the number of diffusion steps (2–10000).
     #[arg(long, default_value_t = 1000)]
     pub steps: usize,
+    /// The β range, cosine offset and terminal SNR.
+    #[command(flatten)]
+    pub shape: ScheduleShapeArgs,
+    /// β1: linear-combine's first β, and daed-switch's DAE noise level.
+    #[arg(long)]
+    pub beta1: Option<f64>,
+}
+
+impl ScheduleArgs {
+    fn build(&self, kind: ScheduleKind) -> anyhow::Result<Schedule> {
+        let mut spec = self.shape.spec(kind, self.steps);
+        if let Some(beta1) = self.beta1 {
+            spec.beta1 = beta1;
+        }
+        Ok(Schedule::new(spec)?)
+    }
+}
+
+/// The options that shape a schedule of any T: the β range, the cosine offset and the terminal
+/// SNR (`schedule` and `daed-switch` give T as `--steps`, `train` as `--timesteps`).
+#[derive(Debug, Args)]
+pub struct ScheduleShapeArgs {
     /// β at t = 1 (linear, scaled-linear, sigmoid, linear-combine).
     #[arg(long, default_value_t = 1e-4)]
     pub beta_start: f64,
@@ -129,28 +151,22 @@ pub struct ScheduleArgs {
     /// The cosine schedule's offset s.
     #[arg(long, default_value_t = 0.008)]
     pub cosine_s: f64,
-    /// β1: linear-combine's first β, and daed-switch's DAE noise level.
-    #[arg(long)]
-    pub beta1: Option<f64>,
     /// Rescale to zero terminal SNR (Lin et al. 2023).
     #[arg(long)]
     pub zero_terminal_snr: bool,
 }
 
-impl ScheduleArgs {
-    fn build(&self, kind: ScheduleKind) -> anyhow::Result<Schedule> {
-        let defaults = ScheduleSpec::new(kind);
-        let spec = ScheduleSpec {
-            kind,
-            steps: self.steps,
+impl ScheduleShapeArgs {
+    /// A schedule of `kind` with T = `steps` and these options (the kind's defaults for the rest).
+    pub fn spec(&self, kind: ScheduleKind, steps: usize) -> ScheduleSpec {
+        ScheduleSpec {
+            steps,
             beta_start: self.beta_start,
             beta_end: self.beta_end,
             cosine_s: self.cosine_s,
-            beta1: self.beta1.unwrap_or(defaults.beta1),
             zero_terminal_snr: self.zero_terminal_snr,
-            ..defaults
-        };
-        Ok(Schedule::new(spec)?)
+            ..ScheduleSpec::new(kind)
+        }
     }
 }
 

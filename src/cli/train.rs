@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::bail;
 use clap::Args;
 
-use super::{DeviceArg, parse_kind};
+use super::{DeviceArg, ScheduleShapeArgs, parse_kind};
 use crate::model::{ClassifierConfig, UNetConfig, load_classifier, parameter_count};
 use crate::schedule::{ScheduleKind, ScheduleSpec};
 use crate::train::{
@@ -22,31 +22,15 @@ pub struct ModelScheduleArgs {
     /// T, the number of diffusion steps.
     #[arg(long, default_value_t = 1000)]
     pub timesteps: usize,
-    /// β at t = 1 (linear, scaled-linear, sigmoid).
-    #[arg(long, default_value_t = 1e-4)]
-    pub beta_start: f64,
-    /// β at t = T (linear, scaled-linear, sigmoid).
-    #[arg(long, default_value_t = 0.02)]
-    pub beta_end: f64,
-    /// The cosine schedule's offset s.
-    #[arg(long, default_value_t = 0.008)]
-    pub cosine_s: f64,
-    /// Rescale to zero terminal SNR (Lin et al. 2023).
-    #[arg(long)]
-    pub zero_terminal_snr: bool,
+    /// The β range, cosine offset and terminal SNR.
+    #[command(flatten)]
+    pub shape: ScheduleShapeArgs,
 }
 
 impl ModelScheduleArgs {
     /// The schedule these options describe for `kind`.
     pub fn spec(&self, kind: ScheduleKind) -> ScheduleSpec {
-        ScheduleSpec {
-            steps: self.timesteps,
-            beta_start: self.beta_start,
-            beta_end: self.beta_end,
-            cosine_s: self.cosine_s,
-            zero_terminal_snr: self.zero_terminal_snr,
-            ..ScheduleSpec::new(kind)
-        }
+        self.shape.spec(kind, self.timesteps)
     }
 }
 

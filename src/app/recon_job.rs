@@ -2,6 +2,7 @@
 //! images), measure the errors at every requested t and stream each point back.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -122,13 +123,9 @@ fn run_curve(
     let loaded = cached_unet(cache, &curve.model, device)?;
     let schedule = Schedule::new(loaded.schedule.clone()).map_err(|e| e.to_string())?;
     let t_values = request.t_selection.for_steps(schedule.steps())?;
-    let images = match image_sets.get(&curve.data) {
-        Some(images) => images.clone(),
-        None => {
-            let images = curve.data.load(request.n)?;
-            image_sets.insert(curve.data.clone(), images.clone());
-            images
-        }
+    let images = match image_sets.entry(curve.data.clone()) {
+        Entry::Occupied(loaded) => loaded.get().clone(),
+        Entry::Vacant(slot) => slot.insert(curve.data.load(request.n)?).clone(),
     };
     let kept = images.count.min(crate::diffusion::KEPT_EXAMPLES) * IMAGE_SIDE * IMAGE_SIDE;
     send(ReconEvent::Started {

@@ -8,9 +8,7 @@ use clap::Args;
 use super::sample::{SamplerArgs, model_path};
 use super::{DeviceArg, Format};
 use crate::data::{IMAGE_SIDE, ProbeData};
-use crate::diffusion::{
-    DEFAULT_T_COUNT, ReconProbe, default_t_values, image_batch, parse_t_values, recon_csv,
-};
+use crate::diffusion::{ReconProbe, TSelection, image_batch, parse_t_list, recon_csv};
 use crate::model::load_unet;
 use crate::schedule::Schedule;
 
@@ -52,17 +50,19 @@ pub fn run_recon(args: &ReconArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let path: PathBuf = model_path(&args.model)?;
     let loaded = load_unet(&path, None, &device)?;
     let schedule = Schedule::new(loaded.schedule.clone())?;
-    let t_values = match &args.t {
+    let selection = match &args.t {
         Some(list) => {
-            let (values, notes) =
-                parse_t_values(list, schedule.steps()).map_err(anyhow::Error::msg)?;
+            let (values, notes) = parse_t_list(list).map_err(anyhow::Error::msg)?;
             for note in notes {
                 eprintln!("note: {note}");
             }
-            values
+            TSelection::Listed(values)
         }
-        None => default_t_values(schedule.steps(), DEFAULT_T_COUNT),
+        None => TSelection::Default,
     };
+    let t_values = selection
+        .for_steps(schedule.steps())
+        .map_err(anyhow::Error::msg)?;
     let data = ProbeData::parse(&args.data);
     let images = data.load(args.n).map_err(anyhow::Error::msg)?;
     for note in &images.notes {

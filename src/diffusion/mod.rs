@@ -13,8 +13,7 @@ pub use daed::{
 pub use forward::{ForwardMode, forward_all_steps, tensor_to_vec};
 pub use recon::{
     DEFAULT_T_COUNT, KEPT_EXAMPLES, ReconMeasurement, ReconPoint, ReconProbe, TSelection,
-    default_t_values, image_batch, parse_t_list, parse_t_values, psnr, recon_csv,
-    threshold_crossing,
+    default_t_values, image_batch, parse_t_list, psnr, recon_csv, threshold_crossing,
 };
 pub use recording::{QuantizedBatch, RecordedStep, recording_bytes};
 pub use sampler::{

@@ -159,14 +159,6 @@ pub fn default_t_values(steps: usize, count: usize) -> Vec<usize> {
     values
 }
 
-/// Parses and checks a t list: every value within 1..=T; sorted and without repeats (what
-/// was fixed is said in the returned notes).
-pub fn parse_t_values(text: &str, steps: usize) -> Result<(Vec<usize>, Vec<String>), String> {
-    let (values, notes) = parse_t_list(text)?;
-    let selection = TSelection::Listed(values);
-    Ok((selection.for_steps(steps)?, notes))
-}
-
 /// Parses a t list without knowing T yet: whole numbers from 1, sorted and without repeats
 /// (what was fixed is said in the returned notes).
 pub fn parse_t_list(text: &str) -> Result<(Vec<usize>, Vec<String>), String> {
@@ -276,14 +268,18 @@ mod tests {
 
     #[test]
     fn t_lists_are_checked_and_fixed_with_notes() {
-        let (values, notes) = parse_t_values("50, 10,10 900", 1000).expect("valid");
+        let parse_for_t_1000 = |text: &str| {
+            let (values, notes) = parse_t_list(text)?;
+            Ok::<_, String>((TSelection::Listed(values).for_steps(1000)?, notes))
+        };
+        let (values, notes) = parse_for_t_1000("50, 10,10 900").expect("valid");
         assert_eq!(values, [10, 50, 900]);
         assert_eq!(notes.len(), 2);
-        let refused = |text: &str| parse_t_values(text, 1000).expect_err(text);
+        let refused = |text: &str| parse_for_t_1000(text).expect_err(text);
         assert!(refused("0,5").contains("1-based"));
         assert!(refused("5,1001").contains("1001"));
         assert!(refused("5,x").contains("“x”"));
-        assert!(parse_t_values(" ", 1000).is_err());
+        assert!(parse_for_t_1000(" ").is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The Forward panel: an image noised t by t under every compared schedule, with the same ε.
 
 use eframe::egui::{self, Color32, RichText};
-use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{AxisHints, Legend, Line, LineStyle, Plot, PlotPoints};
 
 use super::App;
 use super::file_dialog::PendingDialog;
@@ -270,6 +270,12 @@ fn histogram_ui(ui: &mut egui::Ui, app: &App, height: f32) {
         .width(ui.available_width().max(200.0))
         .legend(Legend::default())
         .include_y(0.0)
+        .custom_x_axes(vec![
+            // Short labels such as "−2": every unit gets one, not only 0.
+            AxisHints::new_x()
+                .label("pixel value")
+                .label_spacing(28.0..=40.0),
+        ])
         .show(ui, |plot_ui| {
             for (index, slot) in app.slots.iter().enumerate() {
                 if let Some(frame) = app.displayed_frame(index) {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, ProbeData};
 use crate::diffusion::{
-    DEFAULT_T_COUNT, ReconMeasurement, ReconPoint, SamplerConfig, TSelection, parse_t_list, psnr,
+    DEFAULT_T_COUNT, ReconMeasurement, ReconPoint, SamplerConfig, TSelection, psnr,
     threshold_crossing,
 };
 use crate::render::ImageStack;
@@ -223,12 +223,8 @@ pub fn plan(
             "the number of images must be between 1 and {MAX_IMAGES}"
         ));
     }
-    let (t_selection, notes) = if settings.t_list.trim().is_empty() {
-        (TSelection::Default, Vec::new())
-    } else {
-        let (values, notes) = parse_t_list(&settings.t_list)?;
-        (TSelection::Listed(values), notes)
-    };
+    let typed_list = Some(settings.t_list.trim()).filter(|text| !text.is_empty());
+    let (t_selection, notes) = TSelection::from_text(typed_list)?;
     let sampler = analysis_sampler(settings);
     let models = model_files(settings.models, models_dir)?;
     let mut curves = Vec::new();

@@ -8,7 +8,7 @@ use clap::Args;
 use super::sample::{SamplerArgs, model_path};
 use super::{DeviceArg, Format};
 use crate::data::{IMAGE_SIDE, ProbeData};
-use crate::diffusion::{ReconProbe, TSelection, image_batch, parse_t_list, recon_csv};
+use crate::diffusion::{ReconProbe, TSelection, image_batch, recon_csv};
 use crate::model::load_unet;
 use crate::schedule::Schedule;
 
@@ -50,16 +50,11 @@ pub fn run_recon(args: &ReconArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let path: PathBuf = model_path(&args.model)?;
     let loaded = load_unet(&path, None, &device)?;
     let schedule = Schedule::new(loaded.schedule.clone())?;
-    let selection = match &args.t {
-        Some(list) => {
-            let (values, notes) = parse_t_list(list).map_err(anyhow::Error::msg)?;
-            for note in notes {
-                eprintln!("note: {note}");
-            }
-            TSelection::Listed(values)
-        }
-        None => TSelection::Default,
-    };
+    let (selection, notes) =
+        TSelection::from_text(args.t.as_deref()).map_err(anyhow::Error::msg)?;
+    for note in notes {
+        eprintln!("note: {note}");
+    }
     let t_values = selection
         .for_steps(schedule.steps())
         .map_err(anyhow::Error::msg)?;

@@ -189,6 +189,18 @@ pub enum TSelection {
 }
 
 impl TSelection {
+    /// The default list without a text, otherwise the parsed list (see [`parse_t_list`]),
+    /// with notes on what was fixed in it.
+    pub fn from_text(text: Option<&str>) -> Result<(Self, Vec<String>), String> {
+        match text {
+            None => Ok((Self::Default, Vec::new())),
+            Some(text) => {
+                let (values, notes) = parse_t_list(text)?;
+                Ok((Self::Listed(values), notes))
+            }
+        }
+    }
+
     /// The steps for a model of `steps` steps; a listed t beyond them is refused.
     pub fn for_steps(&self, steps: usize) -> Result<Vec<usize>, String> {
         match self {
@@ -269,8 +281,8 @@ mod tests {
     #[test]
     fn t_lists_are_checked_and_fixed_with_notes() {
         let parse_for_t_1000 = |text: &str| {
-            let (values, notes) = parse_t_list(text)?;
-            Ok::<_, String>((TSelection::Listed(values).for_steps(1000)?, notes))
+            let (selection, notes) = TSelection::from_text(Some(text))?;
+            Ok::<_, String>((selection.for_steps(1000)?, notes))
         };
         let (values, notes) = parse_for_t_1000("50, 10,10 900").expect("valid");
         assert_eq!(values, [10, 50, 900]);

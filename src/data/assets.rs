@@ -26,7 +26,9 @@ pub enum AssetError {
 }
 
 /// The folders searched for `assets/`, in order: `$NOISESCOPE_ASSETS`, beside the executable
-/// and two levels up (a cargo target folder), then the source tree this binary was built from.
+/// and two levels up (a cargo target folder), the package `cargo run`/`cargo test` names at run
+/// time, then the source tree this binary was built from (a shared target folder may hold a
+/// binary built from another checkout, so the run-time package comes first).
 fn candidate_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(dir) = std::env::var_os(ASSETS_ENV) {
@@ -39,6 +41,9 @@ fn candidate_dirs() -> Vec<PathBuf> {
         for ancestor in exe_dir.ancestors().skip(1).take(3) {
             dirs.push(ancestor.join("assets"));
         }
+    }
+    if let Some(package) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        dirs.push(PathBuf::from(package).join("assets"));
     }
     dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets"));
     dirs

@@ -28,6 +28,8 @@ pub struct ComputeDevice {
     pub draw: String,
     /// Whether tensors live on the GPU that draws the UI.
     pub shared_with_ui: bool,
+    /// Whether the UI is drawn by a hardware GPU (not a software rasteriser).
+    pub draw_on_hardware: bool,
 }
 
 impl ComputeDevice {
@@ -38,7 +40,17 @@ impl ComputeDevice {
             compute: format!("CPU (burn flex) — {reason}"),
             draw: "none".to_owned(),
             shared_with_ui: false,
+            draw_on_hardware: false,
         }
+    }
+
+    /// Whether images are drawn by the WGSL paint callback rather than as egui textures: on a
+    /// hardware GPU, and whenever burn computes on the UI's device (frames are then drawn
+    /// straight from the tensors' buffers). A software rasteriser with CPU compute draws
+    /// textures: there is no transfer to save, and Mesa's lavapipe keeps about 10 KB of memory
+    /// per callback draw, which grew the app by gigabytes while a job repainted the screen.
+    pub fn images_through_shader(&self) -> bool {
+        self.draw_on_hardware || self.shared_with_ui
     }
 
     /// The status line: which device computes and which draws.
@@ -133,8 +145,9 @@ pub fn compute_device(
     };
     let info = state.adapter.get_info();
     let draw = describe_adapter(&info);
+    let draw_on_hardware = is_hardware(&info);
     let want_gpu = match preference {
-        ComputePreference::Auto => is_hardware(&info),
+        ComputePreference::Auto => draw_on_hardware,
         ComputePreference::Gpu => true,
         ComputePreference::Cpu => false,
     };
@@ -147,6 +160,7 @@ pub fn compute_device(
     if !want_gpu {
         return ComputeDevice {
             draw,
+            draw_on_hardware,
             ..ComputeDevice::cpu(&reason)
         };
     }
@@ -155,6 +169,7 @@ pub fn compute_device(
     if !missing.is_empty() {
         return ComputeDevice {
             draw,
+            draw_on_hardware,
             ..ComputeDevice::cpu(&format!(
                 "the UI's device lacks adapter features burn relies on ({missing:?})"
             ))
@@ -173,9 +188,11 @@ pub fn compute_device(
             compute: format!("{draw}, shared with the UI"),
             draw,
             shared_with_ui: true,
+            draw_on_hardware,
         },
         Err(error) => ComputeDevice {
             draw,
+            draw_on_hardware,
             ..ComputeDevice::cpu(&format!("burn could not use the UI's device: {error}"))
         },
     }
@@ -220,4 +237,25 @@ pub fn gpu_values(tensor: Tensor<2>) -> Result<GpuValues, String> {
         byte_offset,
         _keep_alive: Mutex::new(Box::new((cube, resource))),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ComputeDevice;
+
+    #[test]
+    fn images_go_through_the_shader_on_hardware_or_with_shared_tensors_only() {
+        let software = ComputeDevice::cpu("test");
+        assert!(!software.images_through_shader());
+        let hardware = ComputeDevice {
+            draw_on_hardware: true,
+            ..ComputeDevice::cpu("test")
+        };
+        assert!(hardware.images_through_shader());
+        let shared = ComputeDevice {
+            shared_with_ui: true,
+            ..ComputeDevice::cpu("test")
+        };
+        assert!(shared.images_through_shader());
+    }
 }

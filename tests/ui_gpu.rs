@@ -1,5 +1,6 @@
-//! The Forward panel drawn through wgpu (Mesa's lavapipe in CI): the paint callback's pixels are
-//! the image shader's, which match the Rust reference.
+//! The Forward panel drawn through wgpu (Mesa's lavapipe in CI): with CPU compute the images are
+//! drawn by the image shader on a hardware adapter and as egui textures on a software one; with compute on the UI's device they are drawn by the
+//! image shader from the tensors' buffers. Either way the pixels match the Rust reference.
 
 mod common;
 
@@ -15,11 +16,13 @@ use noisescope::gpu::ComputePreference;
 use noisescope::render::{Colormap, ValueRange, to_rgba8};
 
 #[test]
-fn frames_computed_on_the_cpu_are_drawn_with_the_shader_colours() {
+fn frames_computed_on_the_cpu_are_shader_drawn_on_hardware_textures_on_software_and_match() {
     if !common::gpu_adapter_or_fail() {
         return;
     }
     let harness = screen_matches_reference(ComputePreference::Cpu);
+    let hardware = harness.state().compute_device().draw_on_hardware;
+    assert_eq!(harness.state().draws_through_shader(), hardware);
     assert!(!harness.state().draws_from_tensor_buffers());
 }
 
@@ -29,6 +32,7 @@ fn frames_computed_on_the_shared_gpu_are_drawn_from_the_tensor_buffers() {
         return;
     }
     let harness = screen_matches_reference(ComputePreference::Gpu);
+    assert!(harness.state().draws_through_shader());
     assert!(harness.state().draws_from_tensor_buffers());
 }
 

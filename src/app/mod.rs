@@ -100,6 +100,7 @@ impl App {
             ImageRenderer::install(state);
         }
         let compute = gpu::compute_device(render_state, preference);
+        let gpu_draw = render_state.is_some() && compute.images_through_shader();
         let dataset = BuiltinDataset::load_shipped().map_err(|e| e.to_string());
         let source = dataset
             .as_ref()
@@ -126,7 +127,7 @@ impl App {
             settings,
             slots,
             compute,
-            gpu_draw: render_state.is_some(),
+            gpu_draw,
             dataset,
             source,
             image_error: None,
@@ -178,6 +179,16 @@ impl App {
     /// Whether the forward frames shown match the current image, schedules, mode and seed.
     pub fn forward_ready(&self) -> bool {
         self.forward.shown.is_some() && self.forward.shown == Some(self.forward_key())
+    }
+
+    /// Where tensors are computed and what draws the UI.
+    pub fn compute_device(&self) -> &gpu::ComputeDevice {
+        &self.compute
+    }
+
+    /// Whether images are drawn by the WGSL paint callback (rather than as egui textures).
+    pub fn draws_through_shader(&self) -> bool {
+        self.gpu_draw
     }
 
     /// Whether the frames on screen are drawn straight from the tensors' GPU buffers.

@@ -136,6 +136,8 @@ impl BoundValues {
 
 struct Draw {
     params: wgpu::Buffer,
+    /// What `params` holds, so unchanged frames write nothing.
+    written: Option<ImageParams>,
     stack: u64,
     bind_group: wgpu::BindGroup,
 }
@@ -166,13 +168,14 @@ impl ImageRenderer {
                 None => BoundValues::upload(device, &stack.values),
             });
         let base = values.base;
-        let draw = match self.draws.remove(&image.key) {
+        let mut draw = match self.draws.remove(&image.key) {
             Some(draw) if draw.stack == stack.id => draw,
             _ => {
                 let params = ImagePipeline::params_buffer(device);
                 let bind_group = self.pipeline.bind(device, &params, values.binding());
                 Draw {
                     params,
+                    written: None,
                     stack: stack.id,
                     bind_group,
                 }
@@ -187,7 +190,10 @@ impl ImageRenderer {
             image.colormap,
             self.target,
         );
-        queue.write_buffer(&draw.params, 0, bytemuck::bytes_of(&params));
+        if draw.written != Some(params) {
+            queue.write_buffer(&draw.params, 0, bytemuck::bytes_of(&params));
+            draw.written = Some(params);
+        }
         self.draws.insert(image.key, draw);
         let draws = &self.draws;
         self.stacks

@@ -100,11 +100,10 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
             app.start_sampling();
         }
         if let Some(seconds) = app.reverse.seconds {
-            ui.label(
-                RichText::new(format!("last run {seconds:.1} s"))
-                    .small()
-                    .weak(),
-            );
+            let text = RichText::new(format!("last run {seconds:.1} s"))
+                .small()
+                .weak();
+            ui.add(egui::Label::new(text).extend());
         }
     });
 }

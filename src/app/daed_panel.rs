@@ -48,27 +48,37 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
         if s.sampler == SamplerChoice::Ddim {
             labelled_drag(ui, "steps", &mut s.ddim_steps, 1..=1000);
         }
-        match running {
-            Some(task) => {
-                if ui.button("Cancel").clicked() {
-                    app.cancel_daed();
-                }
-                ui.spinner();
-                let what = match task {
-                    DaedTask::Samples => "chain steps",
-                    DaedTask::Sweep => "images",
-                };
-                if let Some((done, total)) = app.daed.progress {
-                    ui.label(format!("{done}/{total} {what}"));
-                }
-            }
-            None => {
-                if ui.button("Sample").clicked() {
-                    app.start_daed_samples();
-                }
-            }
+        if !job_status_ui(ui, app, DaedTask::Samples) && job_button(ui, running, "Sample") {
+            app.start_daed_samples();
         }
     });
+}
+
+/// While `task` runs: Cancel, a spinner and the progress, returning true.
+fn job_status_ui(ui: &mut egui::Ui, app: &mut App, task: DaedTask) -> bool {
+    if app.daed.running != Some(task) {
+        return false;
+    }
+    if ui.button("Cancel").clicked() {
+        app.cancel_daed();
+    }
+    ui.spinner();
+    let what = match task {
+        DaedTask::Samples => "chain steps",
+        DaedTask::Sweep => "images",
+    };
+    if let Some((done, total)) = app.daed.progress {
+        ui.label(format!("{done}/{total} {what}"));
+    }
+    true
+}
+
+/// A button that starts a job, greyed out while the other job runs; true when clicked.
+fn job_button(ui: &mut egui::Ui, running: Option<DaedTask>, text: &str) -> bool {
+    let button = ui.add_enabled(running.is_none(), egui::Button::new(text));
+    button
+        .on_disabled_hover_text("one DAED job at a time: wait for the running one or cancel it")
+        .clicked()
 }
 
 fn switch_ui(ui: &mut egui::Ui, app: &mut App) {
@@ -141,7 +151,8 @@ fn sweep_ui(ui: &mut egui::Ui, app: &mut App) {
             2..=MAX_SWEEP_IMAGES,
         );
         labelled_drag(ui, "points", &mut s.sweep_points, 2..=50);
-        if app.daed.running.is_none() && ui.button("Run sweep").clicked() {
+        let running = app.daed.running;
+        if !job_status_ui(ui, app, DaedTask::Sweep) && job_button(ui, running, "Run sweep") {
             app.start_daed_sweep();
         }
         let label = ui.label("CSV");

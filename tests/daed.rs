@@ -2,7 +2,8 @@
 
 use burn::tensor::{Device, Tensor};
 use noisescope::diffusion::{
-    CleanImagePredictor, DaedModels, Sampler, SamplerConfig, SamplerKind, frac_saved, tensor_to_vec,
+    CleanImagePredictor, DaedModels, SampleSize, Sampler, SamplerConfig, SamplerKind, frac_saved,
+    tensor_to_vec,
 };
 use noisescope::model::{UNet, UNetConfig};
 use noisescope::schedule::{Schedule, ScheduleKind, ScheduleSpec, TimestepSpacing};
@@ -157,4 +158,51 @@ fn the_shipped_autoencoder_beats_the_diffusion_models_one_shot_x0_at_small_t() {
             );
         }
     }
+}
+
+#[test]
+fn sampling_reports_progress_within_a_chain_and_cancels_mid_chain() {
+    let device = Device::flex();
+    let unet = tiny_unet(&device);
+    let spec = ScheduleSpec {
+        steps: 40,
+        ..ScheduleSpec::new(ScheduleKind::Linear)
+    };
+    let schedule = Schedule::new(spec).expect("valid");
+    let models = DaedModels {
+        ddgm: &unet,
+        dae: Some(&Halver),
+        schedule: &schedule,
+        config: SamplerConfig::default(),
+    };
+    let size = SampleSize {
+        images: 6,
+        batch: 4,
+        seed: 3,
+    };
+    let mut seen = Vec::new();
+    let images = models
+        .sample_images(size, &[10], &device, &mut |done, total| {
+            seen.push((done, total));
+            true
+        })
+        .expect("sampled");
+    assert_eq!(images.full.len(), 6 * 28 * 28);
+    // 40 steps per chain, two chains, plus one report after each chain.
+    assert_eq!(seen.len(), 2 * 40 + 2);
+    assert!(seen.iter().all(|&(_, total)| total == 6));
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
+    assert!(
+        seen.iter().any(|&(done, _)| done > 0 && done < 4),
+        "{seen:?}"
+    );
+    assert_eq!(seen.last(), Some(&(6, 6)));
+
+    let mut calls = 0;
+    let cancelled = models.sample_images(size, &[10], &device, &mut |_, _| {
+        calls += 1;
+        calls < 5
+    });
+    assert!(cancelled.is_err());
+    assert_eq!(calls, 5, "the chain stops at the step that is refused");
 }

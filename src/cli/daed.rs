@@ -125,9 +125,18 @@ impl DaedModelArgs {
 }
 
 /// Reports sampling progress on stderr; never cancels.
-fn report_progress(done: usize, total: usize) -> bool {
-    eprintln!("sampled {done}/{total}");
-    true
+/// Prints "sampled done/total" on stderr at every tenth of the images and at the end.
+fn progress_printer() -> impl FnMut(usize, usize) -> bool {
+    let mut shown: Option<usize> = None;
+    move |done, total| {
+        let step = total.div_ceil(10).max(1);
+        let due = shown.is_none_or(|last| done >= last + step || (done == total && last < total));
+        if due {
+            eprintln!("sampled {done}/{total}");
+            shown = Some(done);
+        }
+        true
+    }
 }
 
 /// The shipped DAE for a schedule kind (loading checks the schedule's parameters too).
@@ -166,7 +175,7 @@ pub fn run_daed(args: &DaedArgs, out: &mut impl Write) -> anyhow::Result<()> {
         args.run.size(),
         &[s],
         &loaded.device,
-        &mut report_progress,
+        &mut progress_printer(),
     );
     let images = images.map_err(anyhow::Error::msg)?;
     let switch = &images.per_switch[0];
@@ -235,7 +244,7 @@ pub fn run_daed_sweep(args: &DaedSweepArgs, out: &mut impl Write) -> anyhow::Res
         args.run.size(),
         &args.switch_list,
         &loaded.device,
-        &mut report_progress,
+        &mut progress_printer(),
     )
     .map_err(anyhow::Error::msg)?;
     write!(out, "{}", sweep_csv(&points))?;

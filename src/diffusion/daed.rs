@@ -128,6 +128,18 @@ impl<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized> DaedModels<'_, D, P>
         device: &Device,
         switches: &[usize],
     ) -> Result<DaedRun, String> {
+        self.run_checked(shape, seed, device, switches, &mut || true)
+    }
+
+    /// [`Self::run`], asking `go_on` before each step of the chain (no: cancelled, an error).
+    fn run_checked(
+        &self,
+        shape: [usize; 4],
+        seed: u64,
+        device: &Device,
+        switches: &[usize],
+        go_on: &mut dyn FnMut() -> bool,
+    ) -> Result<DaedRun, String> {
         let steps = self.schedule.steps();
         if let Some(bad) = switches.iter().find(|&&s| s >= steps) {
             return Err(format!(
@@ -135,7 +147,7 @@ impl<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized> DaedModels<'_, D, P>
             ));
         }
         let keep = switches.iter().copied().max().unwrap_or(0);
-        let chain = self.record(shape, seed, device, keep, &mut || true)?;
+        let chain = self.record(shape, seed, device, keep, go_on)?;
         let mut order = switches.to_vec();
         order.sort_unstable_by(|a, b| b.cmp(a));
         order.dedup();
@@ -150,8 +162,9 @@ impl<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized> DaedModels<'_, D, P>
     }
 
     /// Samples `size.images` images, one chain per batch, handing over at every s in
-    /// `switches`; `progress(done, total)` is called after each chain and returning false
-    /// cancels (an error).
+    /// `switches`; `progress(done, total)` is called before every step of a chain (`done`
+    /// counts the images finished, a chain's share pro rata) and after each chain; returning
+    /// false cancels (an error).
     pub fn sample_images(
         &self,
         size: SampleSize,
@@ -166,11 +179,22 @@ impl<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized> DaedModels<'_, D, P>
             full: Vec::new(),
             per_switch: vec![SwitchImages::default(); switches.len()],
         };
+        let plan_len = self
+            .config
+            .plan(self.schedule, self.schedule.steps())?
+            .len()
+            .max(1);
         for (index, first) in (0..size.images).step_by(size.batch).enumerate() {
             let b = size.batch.min(size.images - first);
             let shape = [b, 1, IMAGE_SIDE, IMAGE_SIDE];
             let seed = size.seed.wrapping_add(index as u64);
-            let run = self.run(shape, seed, device, switches)?;
+            let mut steps_done = 0;
+            let mut go_on = || {
+                let done = first + b * steps_done / plan_len;
+                steps_done += 1;
+                progress(done, size.images)
+            };
+            let run = self.run_checked(shape, seed, device, switches, &mut go_on)?;
             let flat = |x: &Tensor<4>| tensor_to_vec(x.clone().reshape([b, IMAGE_PIXELS]));
             images.full.extend(flat(&run.full));
             for handover in &run.handovers {

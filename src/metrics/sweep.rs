@@ -39,7 +39,8 @@ impl FidReference<'_> {
 }
 
 /// Samples `size.images` images with one chain per batch, hands over at every s, and measures
-/// the FIDs. `progress(done, total)` is called after each batch; returning false cancels.
+/// the FIDs. `progress(done, total)` is called before every chain step and after each batch
+/// (`done`: images finished, a chain pro rata); returning false cancels.
 pub fn daed_sweep<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized>(
     models: &DaedModels<'_, D, P>,
     reference: &FidReference<'_>,

@@ -17,6 +17,15 @@ fn tiny_unet(device: &Device) -> UNet {
         .init(device)
 }
 
+/// Ho et al.'s linear schedule over fewer steps, for quick chains.
+fn short_linear_schedule(steps: usize) -> Schedule {
+    let spec = ScheduleSpec {
+        steps,
+        ..ScheduleSpec::new(ScheduleKind::Linear)
+    };
+    Schedule::new(spec).expect("valid")
+}
+
 /// Returns x_t scaled by a factor, and records nothing: enough to tell its output apart.
 struct Halver;
 
@@ -35,11 +44,7 @@ fn flat(x: &Tensor<4>) -> Vec<f32> {
 fn switching_at_zero_is_the_full_chain_bit_for_bit() {
     let device = Device::flex();
     let unet = tiny_unet(&device);
-    let spec = ScheduleSpec {
-        steps: 60,
-        ..ScheduleSpec::new(ScheduleKind::Linear)
-    };
-    let schedule = Schedule::new(spec).expect("valid");
+    let schedule = short_linear_schedule(60);
     let shape = [2, 1, 28, 28];
     let plain = Sampler::from_noise(
         &unet,
@@ -164,11 +169,7 @@ fn the_shipped_autoencoder_beats_the_diffusion_models_one_shot_x0_at_small_t() {
 fn sampling_reports_progress_within_a_chain_and_cancels_mid_chain() {
     let device = Device::flex();
     let unet = tiny_unet(&device);
-    let spec = ScheduleSpec {
-        steps: 40,
-        ..ScheduleSpec::new(ScheduleKind::Linear)
-    };
-    let schedule = Schedule::new(spec).expect("valid");
+    let schedule = short_linear_schedule(40);
     let models = DaedModels {
         ddgm: &unet,
         dae: Some(&Halver),

@@ -1,6 +1,7 @@
 //! The Forward panel drawn through wgpu (Mesa's lavapipe in CI): with CPU compute the images are
-//! drawn by the image shader on a hardware adapter and as egui textures on a software one; with compute on the UI's device they are drawn by the
-//! image shader from the tensors' buffers. Either way the pixels match the Rust reference.
+//! drawn by the image shader on a hardware adapter and as egui textures on a software one; with
+//! compute on the UI's device the image shader draws them from the tensors' buffers. Either way
+//! the pixels match the Rust reference.
 
 mod common;
 

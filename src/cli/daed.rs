@@ -124,8 +124,8 @@ impl DaedModelArgs {
     }
 }
 
-/// Reports sampling progress on stderr; never cancels.
-/// Prints "sampled done/total" on stderr at every tenth of the images and at the end.
+/// Reports sampling progress on stderr, "sampled done/total" at every tenth of the images and
+/// at the end; never cancels.
 fn progress_printer() -> impl FnMut(usize, usize) -> bool {
     let mut shown: Option<usize> = None;
     move |done, total| {

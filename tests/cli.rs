@@ -38,11 +38,12 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("noisescope-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+/// A temporary folder named after the test, removed when dropped.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("noisescope-{name}-"))
+        .tempdir()
+        .expect("temp dir")
 }
 
 #[test]
@@ -160,7 +161,8 @@ fn bad_arguments_exit_non_zero_with_one_line() {
 
 #[test]
 fn forward_writes_one_png_per_t_and_the_original() {
-    let dir = temp_dir("forward");
+    let temp = temp_dir("forward");
+    let dir = temp.path();
     let input = dir.join("input.png");
     image::RgbImage::from_fn(40, 30, |x, y| {
         image::Rgb([(x * 6) as u8, (y * 8) as u8, 128])
@@ -243,8 +245,9 @@ fn tiny_network(
 
 #[test]
 fn sample_writes_pngs_and_every_frame() {
-    let dir = temp_dir("sample");
-    let model = tiny_model(&dir);
+    let temp = temp_dir("sample");
+    let dir = temp.path();
+    let model = tiny_model(dir);
     let out = dir.join("out");
     let output = noisescope(&[
         "sample",
@@ -293,7 +296,8 @@ fn sample_writes_pngs_and_every_frame() {
 
 #[test]
 fn fid_of_a_set_with_itself_is_zero_and_bad_folders_are_named() {
-    let dir = temp_dir("fid");
+    let temp = temp_dir("fid");
+    let dir = temp.path();
     let a = dir.join("a");
     std::fs::create_dir_all(&a).expect("dir");
     for i in 0..6u8 {
@@ -352,7 +356,8 @@ fn fid_of_a_set_with_itself_is_zero_and_bad_folders_are_named() {
 
 #[test]
 fn train_names_a_missing_data_folder() {
-    let dir = temp_dir("train-missing");
+    let temp = temp_dir("train-missing");
+    let dir = temp.path();
     let output = noisescope(&[
         "train",
         "--data",
@@ -422,7 +427,8 @@ fn recon_prints_one_csv_row_per_step_and_checks_the_t_list() {
 
     assert_fails_with(&noisescope(&["recon", "--t", "0,5"]), "1-based");
     assert_fails_with(&noisescope(&["recon", "--t", "5,2000"]), "outside 1..=1000");
-    let empty = temp_dir("recon-empty");
+    let temp = temp_dir("recon-empty");
+    let empty = temp.path();
     let folder = empty.to_str().expect("utf-8");
     assert_fails_with(
         &noisescope(&["recon", "--data", folder]),
@@ -432,10 +438,11 @@ fn recon_prints_one_csv_row_per_step_and_checks_the_t_list() {
 
 #[test]
 fn daed_hands_over_at_the_automatic_switch_and_refuses_a_mismatched_autoencoder() {
-    let dir = temp_dir("daed");
-    let model = tiny_model(&dir);
-    let dae = tiny_network(&dir, "dae.nsw", ScheduleKind::Linear, Some(12));
-    let other = tiny_network(&dir, "dae-cosine.nsw", ScheduleKind::Cosine, Some(12));
+    let temp = temp_dir("daed");
+    let dir = temp.path();
+    let model = tiny_model(dir);
+    let dae = tiny_network(dir, "dae.nsw", ScheduleKind::Linear, Some(12));
+    let other = tiny_network(dir, "dae-cosine.nsw", ScheduleKind::Cosine, Some(12));
     let out = dir.join("out");
     let path = |p: &PathBuf| p.to_str().expect("utf-8").to_owned();
     let daed = |dae: &PathBuf, extra: &[&str]| {
@@ -491,9 +498,10 @@ fn daed_hands_over_at_the_automatic_switch_and_refuses_a_mismatched_autoencoder(
 
 #[test]
 fn daed_sweep_prints_one_fid_row_per_switch() {
-    let dir = temp_dir("daed-sweep");
-    let model = tiny_model(&dir);
-    let dae = tiny_network(&dir, "dae.nsw", ScheduleKind::Linear, Some(12));
+    let temp = temp_dir("daed-sweep");
+    let dir = temp.path();
+    let model = tiny_model(dir);
+    let dae = tiny_network(dir, "dae.nsw", ScheduleKind::Linear, Some(12));
     let sweep = |list: &str| {
         noisescope(&[
             "daed-sweep",

@@ -49,15 +49,10 @@ fn flat(tensor: Tensor<4>) -> Vec<f32> {
     tensor_to_vec(tensor.reshape([b, c * h * w]))
 }
 
-fn temp_path(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("noisescope-model-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
-}
-
-fn saved_unet(config: &UNetConfig, kind: ScheduleKind, name: &str) -> (UNet, std::path::PathBuf) {
+/// A fresh model saved as `unet.nsw` in `dir`.
+fn saved_unet(config: &UNetConfig, kind: ScheduleKind, dir: &Path) -> (UNet, std::path::PathBuf) {
     let model = config.init(&Device::flex());
-    let path = temp_path(name);
+    let path = dir.join("unet.nsw");
     save_module(&model, &metadata(config, kind), &path).expect("save");
     (model, path)
 }
@@ -106,7 +101,8 @@ fn invalid_architectures_are_rejected_with_the_reason() {
 #[test]
 fn save_and_load_round_trip_is_bit_exact() {
     let config = small_config();
-    let (model, path) = saved_unet(&config, ScheduleKind::Linear, "round-trip.nsw");
+    let dir = common::temp_dir();
+    let (model, path) = saved_unet(&config, ScheduleKind::Linear, dir.path());
     let device = Device::flex();
     let loaded = load_unet(
         &path,
@@ -124,7 +120,8 @@ fn save_and_load_round_trip_is_bit_exact() {
 
 #[test]
 fn a_model_for_another_schedule_is_refused() {
-    let (_, path) = saved_unet(&tiny_config(), ScheduleKind::Cosine, "cosine.nsw");
+    let dir = common::temp_dir();
+    let (_, path) = saved_unet(&tiny_config(), ScheduleKind::Cosine, dir.path());
     let linear = ScheduleSpec::new(ScheduleKind::Linear);
     let error = load_unet(&path, Some(&linear), &Device::flex()).expect_err("mismatch");
     assert!(matches!(error, WeightsError::Mismatch { .. }));
@@ -136,9 +133,10 @@ fn a_model_for_another_schedule_is_refused() {
 
 #[test]
 fn truncated_or_corrupt_files_are_refused_with_a_message() {
-    let (_, path) = saved_unet(&tiny_config(), ScheduleKind::Linear, "damaged.nsw");
+    let dir = common::temp_dir();
+    let (_, path) = saved_unet(&tiny_config(), ScheduleKind::Linear, dir.path());
     let bytes = std::fs::read(&path).expect("read");
-    let truncated = temp_path("truncated.nsw");
+    let truncated = dir.path().join("truncated.nsw");
     std::fs::write(&truncated, &bytes[..bytes.len() - 100]).expect("write");
     let error = load_unet(&truncated, None, &Device::flex()).expect_err("truncated");
     assert!(error.to_string().contains("truncated"), "{error}");
@@ -146,12 +144,12 @@ fn truncated_or_corrupt_files_are_refused_with_a_message() {
     let mut flipped = bytes.clone();
     let last = flipped.len() - 10;
     flipped[last] ^= 0xff;
-    let corrupt = temp_path("corrupt.nsw");
+    let corrupt = dir.path().join("corrupt.nsw");
     std::fs::write(&corrupt, &flipped).expect("write");
     let error = load_unet(&corrupt, None, &Device::flex()).expect_err("corrupt");
     assert!(error.to_string().contains("checksum"), "{error}");
 
-    let garbage = temp_path("garbage.nsw");
+    let garbage = dir.path().join("garbage.nsw");
     std::fs::write(&garbage, b"PNG not weights").expect("write");
     let error = load_unet(&garbage, None, &Device::flex()).expect_err("garbage");
     assert!(error.to_string().contains("header"), "{error}");
@@ -164,7 +162,8 @@ fn truncated_or_corrupt_files_are_refused_with_a_message() {
 fn a_classifier_file_is_not_a_unet() {
     let device = Device::flex();
     let classifier = ClassifierConfig::new().init(&device);
-    let path = temp_path("classifier.nsw");
+    let dir = common::temp_dir();
+    let path = dir.path().join("classifier.nsw");
     let meta = WeightsMetadata {
         kind: ModelKind::Classifier,
         architecture: serde_json::to_value(ClassifierConfig::new()).expect("json"),
@@ -185,7 +184,8 @@ fn wgpu_and_cpu_evaluate_the_same_model_alike() {
         return;
     };
     let config = tiny_config().with_attention_resolutions(vec![28]);
-    let (_, path) = saved_unet(&config, ScheduleKind::Linear, "devices.nsw");
+    let dir = common::temp_dir();
+    let (_, path) = saved_unet(&config, ScheduleKind::Linear, dir.path());
     let cpu = Device::flex();
     let on_cpu = load_unet(&path, None, &cpu).expect("cpu load").model;
     let on_gpu = load_unet(&path, None, &gpu).expect("gpu load").model;
@@ -217,7 +217,8 @@ fn a_long_ddpm_loop_on_wgpu_matches_the_cpu() {
         return;
     };
     let config = tiny_config();
-    let (_, path) = saved_unet(&config, ScheduleKind::Cosine, "loop.nsw");
+    let dir = common::temp_dir();
+    let (_, path) = saved_unet(&config, ScheduleKind::Cosine, dir.path());
     let spec = ScheduleSpec {
         steps: 500,
         ..ScheduleSpec::new(ScheduleKind::Cosine)

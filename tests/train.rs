@@ -20,11 +20,12 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("noisescope-train-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+/// A temporary folder named after the test, removed when dropped.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("noisescope-{name}-"))
+        .tempdir()
+        .expect("temp dir")
 }
 
 /// Writes a 16-image IDX train split of simple patterns.
@@ -85,14 +86,15 @@ fn outputs(path: &Path) -> Vec<f32> {
 #[test]
 fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
     let _turn = one_at_a_time();
-    let dir = temp_dir("resume");
-    tiny_dataset(&dir);
+    let temp = temp_dir("resume");
+    let dir = temp.path();
+    tiny_dataset(dir);
     let stop = AtomicBool::new(false);
-    let straight = options(&dir, dir.join("straight.nsw"), 4);
+    let straight = options(dir, dir.join("straight.nsw"), 4);
     let outcome = train_unet(&straight, &stop, &mut |_| {}).expect("train");
     assert!(matches!(outcome, Outcome::Finished { .. }));
 
-    let split = options(&dir, dir.join("split.nsw"), 2);
+    let split = options(dir, dir.join("split.nsw"), 2);
     train_unet(&split, &stop, &mut |_| {}).expect("first sitting");
     let mut reports = Vec::new();
     let resumed = DiffusionTraining {
@@ -128,11 +130,12 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
 #[test]
 fn stopping_saves_a_checkpoint_and_other_settings_cannot_resume_it() {
     let _turn = one_at_a_time();
-    let dir = temp_dir("stop");
-    tiny_dataset(&dir);
+    let temp = temp_dir("stop");
+    let dir = temp.path();
+    tiny_dataset(dir);
     let out = dir.join("stopped.nsw");
     let outcome = train_unet(
-        &options(&dir, out.clone(), 3),
+        &options(dir, out.clone(), 3),
         &AtomicBool::new(true),
         &mut |_| {},
     )
@@ -149,7 +152,7 @@ fn stopping_saves_a_checkpoint_and_other_settings_cannot_resume_it() {
     let other = DiffusionTraining {
         seed: 6,
         resume: true,
-        ..options(&dir, out, 3)
+        ..options(dir, out, 3)
     };
     let error = train_unet(&other, &AtomicBool::new(false), &mut |_| {}).expect_err("refused");
     assert!(error.to_string().contains("other settings"), "{error}");
@@ -158,14 +161,15 @@ fn stopping_saves_a_checkpoint_and_other_settings_cannot_resume_it() {
 #[test]
 fn a_diverging_run_stops_with_the_step_and_keeps_the_checkpoint() {
     let _turn = one_at_a_time();
-    let dir = temp_dir("nan");
-    tiny_dataset(&dir);
+    let temp = temp_dir("nan");
+    let dir = temp.path();
+    tiny_dataset(dir);
     let out = dir.join("diverged.nsw");
     let run = DiffusionTraining {
         learning_rate: 1e35,
         warmup: 0,
         checkpoint_every: 1,
-        ..options(&dir, out.clone(), 50)
+        ..options(dir, out.clone(), 50)
     };
     let error = train_unet(&run, &AtomicBool::new(false), &mut |_| {}).expect_err("diverges");
     let TrainError::NonFinite { step, .. } = &error else {
@@ -189,8 +193,9 @@ fn a_diverging_run_stops_with_the_step_and_keeps_the_checkpoint() {
 #[test]
 fn missing_or_malformed_data_is_named() {
     let _turn = one_at_a_time();
-    let dir = temp_dir("bad-data");
-    let run = options(&dir, dir.join("x.nsw"), 1);
+    let temp = temp_dir("bad-data");
+    let dir = temp.path();
+    let run = options(dir, dir.join("x.nsw"), 1);
     let error = train_unet(&run, &AtomicBool::new(false), &mut |_| {}).expect_err("no data");
     assert!(
         error.to_string().contains("train-images-idx3-ubyte"),
@@ -209,17 +214,18 @@ fn missing_or_malformed_data_is_named() {
 #[test]
 fn a_dae_starts_from_a_diffusion_model_and_writes_its_own_kind() {
     let _turn = one_at_a_time();
-    let dir = temp_dir("dae");
-    tiny_dataset(&dir);
+    let temp = temp_dir("dae");
+    let dir = temp.path();
+    tiny_dataset(dir);
     let stop = AtomicBool::new(false);
-    let ddgm = options(&dir, dir.join("ddgm.nsw"), 2);
+    let ddgm = options(dir, dir.join("ddgm.nsw"), 2);
     train_unet(&ddgm, &stop, &mut |_| {}).expect("diffusion model");
 
     let dae = DiffusionTraining {
         target: TrainingTarget::CleanImage { t_max: 250 },
         init_from: Some(dir.join("ddgm.nsw")),
         out: dir.join("dae.nsw"),
-        ..options(&dir, dir.join("unused.nsw"), 2)
+        ..options(dir, dir.join("unused.nsw"), 2)
     };
     train_unet(&dae, &stop, &mut |_| {}).expect("autoencoder");
     let loaded = noisescope::model::load_dae(&dir.join("dae.nsw"), None, &Device::flex())

@@ -143,7 +143,8 @@ fn a_corrupt_image_shows_an_error_and_keeps_the_previous_image() {
     let mut harness = harness();
     open_forward_panel(&mut harness);
     let previous = harness.state().source().name.clone();
-    let path = std::env::temp_dir().join(format!("noisescope-corrupt-{}.png", std::process::id()));
+    let dir = common::temp_dir();
+    let path = dir.path().join("noisescope-corrupt.png");
     std::fs::write(&path, b"\x89PNG\r\n\x1a\nthis is not really a png").expect("temp file");
     drop_file(&mut harness, path);
     run_until(&mut harness, "the error", |app| app.image_error().is_some());
@@ -157,7 +158,8 @@ fn a_corrupt_image_shows_an_error_and_keeps_the_previous_image() {
 fn a_dropped_image_is_converted_and_noised() {
     let mut harness = harness();
     open_forward_panel(&mut harness);
-    let path = std::env::temp_dir().join(format!("noisescope-drop-{}.png", std::process::id()));
+    let dir = common::temp_dir();
+    let path = dir.path().join("noisescope-drop.png");
     image::RgbaImage::from_pixel(64, 48, image::Rgba([250, 250, 250, 255]))
         .save(&path)
         .expect("temp image");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use eframe::egui;
@@ -13,7 +13,8 @@ use egui_kittest::kittest::Queryable;
 use noisescope::App;
 use noisescope::app::{ModelsShown, ProbeChoice, SamplerChoice, Tab};
 
-fn harness(dir: PathBuf) -> Harness<'static, App> {
+fn harness(dir: &Path) -> Harness<'static, App> {
+    let dir = dir.to_owned();
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1400.0, 950.0))
         .build_eframe(move |cc| App::new(cc).with_models_dir(dir.clone()));
@@ -55,7 +56,8 @@ fn measure(harness: &mut Harness<'static, App>) {
 
 #[test]
 fn measuring_streams_points_and_finished_curves_come_from_the_cache() {
-    let mut harness = harness(common::tiny_models_dir("ui-analysis-measure"));
+    let models = common::tiny_models_dir();
+    let mut harness = harness(models.path());
     harness.state_mut().settings_mut().analysis.t_list = "50, 1, 10".into();
     measure(&mut harness);
     run_until(&mut harness, "both curves", |app| !app.analysing());
@@ -85,11 +87,11 @@ fn measuring_streams_points_and_finished_curves_come_from_the_cache() {
 fn the_default_t_list_spans_each_models_own_t() {
     use noisescope::diffusion::{DEFAULT_T_COUNT, default_t_values};
     use noisescope::schedule::{ScheduleKind, ScheduleSpec};
-    let dir = common::tiny_models_dir("ui-analysis-default-t");
+    let models = common::tiny_models_dir();
     let mut short = ScheduleSpec::new(ScheduleKind::Cosine);
     short.steps = 200;
-    common::tiny_network(&dir.join("unet-cosine.nsw"), short, None);
-    let mut harness = harness(dir);
+    common::tiny_network(&models.path().join("unet-cosine.nsw"), short, None);
+    let mut harness = harness(models.path());
     harness.state_mut().settings_mut().analysis.t_list.clear();
     measure(&mut harness);
     run_until(&mut harness, "both default curves", |app| !app.analysing());
@@ -115,7 +117,8 @@ fn the_default_t_list_spans_each_models_own_t() {
 
 #[test]
 fn cancel_stops_the_analysis_job() {
-    let mut harness = harness(common::tiny_models_dir("ui-analysis-cancel"));
+    let models = common::tiny_models_dir();
+    let mut harness = harness(models.path());
     {
         let settings = &mut harness.state_mut().settings_mut().analysis;
         settings.sampler = SamplerChoice::Ddpm;
@@ -141,12 +144,8 @@ fn cancel_stops_the_analysis_job() {
 
 #[test]
 fn bad_requests_are_reported_in_the_panel() {
-    let empty = std::env::temp_dir().join(format!(
-        "noisescope-ui-analysis-empty-{}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&empty).expect("temp dir");
-    let mut harness = harness(empty);
+    let empty = common::temp_dir();
+    let mut harness = harness(empty.path());
     harness.state_mut().settings_mut().analysis.t_list = "3, 0".into();
     measure(&mut harness);
     let error = shown_error(&harness);

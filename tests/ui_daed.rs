@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use eframe::egui;
@@ -12,7 +12,8 @@ use egui_kittest::kittest::Queryable;
 use noisescope::App;
 use noisescope::app::{SamplerChoice, Tab};
 
-fn harness(dir: PathBuf) -> Harness<'static, App> {
+fn harness(dir: &Path) -> Harness<'static, App> {
+    let dir = dir.to_owned();
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1400.0, 950.0))
         .build_eframe(move |cc| App::new(cc).with_models_dir(dir.clone()));
@@ -40,7 +41,8 @@ fn click(harness: &mut Harness<'static, App>, label: &str) {
 
 #[test]
 fn moving_the_switching_point_updates_the_samples() {
-    let mut harness = harness(common::tiny_models_dir("ui-daed-switch"));
+    let models = common::tiny_models_dir();
+    let mut harness = harness(models.path());
     click(&mut harness, "Sample");
     assert!(harness.state().daed_running());
     run_until(&mut harness, "the samples", |app| {
@@ -78,7 +80,8 @@ fn moving_the_switching_point_updates_the_samples() {
 
 #[test]
 fn the_sweep_reports_progress_finishes_and_can_be_cancelled() {
-    let mut harness = harness(common::tiny_models_dir("ui-daed-sweep"));
+    let models = common::tiny_models_dir();
+    let mut harness = harness(models.path());
     {
         let settings = &mut harness.state_mut().settings_mut().daed;
         settings.sweep_images = 6;

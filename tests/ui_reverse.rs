@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use eframe::egui;
@@ -12,11 +12,8 @@ use egui_kittest::kittest::Queryable;
 use noisescope::App;
 use noisescope::app::{ModelsShown, SamplerChoice, Tab};
 
-fn models_dir(name: &str) -> PathBuf {
-    common::tiny_models_dir(&format!("ui-reverse-{name}"))
-}
-
-fn harness(dir: PathBuf) -> Harness<'static, App> {
+fn harness(dir: &Path) -> Harness<'static, App> {
+    let dir = dir.to_owned();
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1400.0, 950.0))
         .build_eframe(move |cc| App::new(cc).with_models_dir(dir.clone()));
@@ -34,7 +31,8 @@ fn run_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App
 
 #[test]
 fn sampling_records_every_step_and_the_scrubber_changes_the_frame() {
-    let mut harness = harness(models_dir("sample"));
+    let models = common::tiny_models_dir();
+    let mut harness = harness(models.path());
     {
         let settings = &mut harness.state_mut().settings_mut().reverse;
         settings.batch = 2;
@@ -73,7 +71,8 @@ fn sampling_records_every_step_and_the_scrubber_changes_the_frame() {
 
 #[test]
 fn cancel_stops_the_sampling_job() {
-    let mut harness = harness(models_dir("cancel"));
+    let models = common::tiny_models_dir();
+    let mut harness = harness(models.path());
     harness.state_mut().settings_mut().reverse.batch = 8;
     harness
         .get_by_role_and_label(Role::Button, "Sample")
@@ -101,12 +100,8 @@ fn cancel_stops_the_sampling_job() {
 
 #[test]
 fn missing_weights_are_reported_in_the_panel() {
-    let empty = std::env::temp_dir().join(format!(
-        "noisescope-ui-reverse-empty-{}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&empty).expect("temp dir");
-    let mut harness = harness(empty);
+    let empty = common::temp_dir();
+    let mut harness = harness(empty.path());
     harness
         .get_by_role_and_label(Role::Button, "Sample")
         .click();
@@ -127,7 +122,8 @@ fn missing_weights_are_reported_in_the_panel() {
 
 #[test]
 fn oversized_recordings_are_refused_with_the_estimate() {
-    let mut harness = harness(models_dir("oversized"));
+    let models = common::tiny_models_dir();
+    let mut harness = harness(models.path());
     harness.state_mut().settings_mut().reverse.batch = 256;
     harness
         .get_by_role_and_label(Role::Button, "Sample")

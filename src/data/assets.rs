@@ -144,10 +144,11 @@ mod tests {
 
     #[test]
     fn broken_assets_name_the_file() {
-        let dir = std::env::temp_dir().join(format!("noisescope-assets-{}", std::process::id()));
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path();
         std::fs::create_dir_all(dir.join("fashion-mnist")).expect("temp dir");
         std::fs::write(dir.join(IMAGES_FILE), b"\x1f\x8bbroken gzip").expect("temp file");
-        let message = BuiltinDataset::load(&dir).expect_err("broken").to_string();
+        let message = BuiltinDataset::load(dir).expect_err("broken").to_string();
         assert!(message.contains("t10k-images-idx3-ubyte.gz"), "{message}");
         let missing = BuiltinDataset::load(&dir.join("nowhere"))
             .expect_err("missing")

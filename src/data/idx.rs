@@ -161,22 +161,16 @@ mod tests {
         bytes
     }
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("noisescope-idx-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        dir
-    }
-
     #[test]
     fn reads_plain_and_gzip_images() {
-        let dir = temp_dir("ok");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = dir.path();
         let bytes = images_bytes(2, 2, 3, &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-        let plain = read_idx_images(&write(&dir, "plain", &bytes)).expect("plain");
+        let plain = read_idx_images(&write(dir, "plain", &bytes)).expect("plain");
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut encoder, &bytes).expect("gzip");
         let gz = encoder.finish().expect("gzip");
-        let zipped = read_idx_images(&write(&dir, "zipped.gz", &gz)).expect("gz");
+        let zipped = read_idx_images(&write(dir, "zipped.gz", &gz)).expect("gz");
         assert_eq!(plain, zipped);
         assert_eq!(plain.image(1), Some(&[6, 7, 8, 9, 10, 11][..]));
         assert_eq!(plain.image(2), None);
@@ -184,8 +178,9 @@ mod tests {
 
     #[test]
     fn truncated_images_name_the_file_and_the_format() {
-        let dir = temp_dir("short");
-        let path = write(&dir, "short-images", &images_bytes(2, 2, 3, &[0; 11]));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = dir.path();
+        let path = write(dir, "short-images", &images_bytes(2, 2, 3, &[0; 11]));
         let message = read_idx_images(&path).expect_err("truncated").to_string();
         assert!(message.contains("short-images"), "{message}");
         assert!(message.contains("0x00000803"), "{message}");
@@ -194,15 +189,16 @@ mod tests {
 
     #[test]
     fn labels_file_is_not_an_images_file() {
-        let dir = temp_dir("magic");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = dir.path();
         let mut labels = LABELS_MAGIC.to_be_bytes().to_vec();
         labels.extend(3u32.to_be_bytes());
         labels.extend([1, 2, 3]);
-        let path = write(&dir, "labels", &labels);
+        let path = write(dir, "labels", &labels);
         assert_eq!(read_idx_labels(&path).expect("labels"), vec![1, 2, 3]);
         let message = read_idx_images(&path).expect_err("wrong magic").to_string();
         assert!(message.contains("magic number is 0x00000801"), "{message}");
-        let empty = write(&dir, "empty", &[]);
+        let empty = write(dir, "empty", &[]);
         assert!(
             read_idx_labels(&empty)
                 .expect_err("empty")

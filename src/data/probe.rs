@@ -148,8 +148,8 @@ mod tests {
 
     #[test]
     fn folders_without_images_are_refused_with_the_reason() {
-        let dir = std::env::temp_dir().join(format!("noisescope-probe-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path();
         std::fs::write(dir.join("notes.txt"), b"not an image").expect("temp file");
         let message = ProbeData::parse(dir.to_str().expect("utf-8"))
             .load(4)
@@ -157,9 +157,8 @@ mod tests {
         assert!(message.contains("no readable images"), "{message}");
         let colour = image::RgbImage::from_pixel(40, 30, image::Rgb([200, 10, 10]));
         colour.save(dir.join("red.png")).expect("png");
-        let loaded = load_image_folder(&dir, 4).expect("one image");
+        let loaded = load_image_folder(dir, 4).expect("one image");
         assert_eq!(loaded.count, 1);
         assert_eq!(loaded.notes.len(), 2, "{:?}", loaded.notes);
-        std::fs::remove_dir_all(&dir).ok();
     }
 }

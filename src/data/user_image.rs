@@ -163,12 +163,14 @@ mod tests {
     use super::*;
     use image::{ImageFormat, Rgba};
 
-    fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("noisescope-img-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).expect("temp file");
-        path
+    /// A temporary file ending in `name` that holds `bytes`, removed when dropped.
+    fn temp_file(name: &str, bytes: &[u8]) -> tempfile::NamedTempFile {
+        let mut file = tempfile::Builder::new()
+            .suffix(name)
+            .tempfile()
+            .expect("temp file");
+        std::io::Write::write_all(&mut file, bytes).expect("temp file");
+        file
     }
 
     fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
@@ -183,7 +185,7 @@ mod tests {
             image::LumaA([if x < 45 { 65535u16 } else { 0 }, 65535])
         });
         let png = encode(&DynamicImage::ImageLumaA16(image), ImageFormat::Png);
-        let loaded = load_user_image(&temp_file("la16.png", &png)).expect("decodes");
+        let loaded = load_user_image(temp_file("la16.png", &png).path()).expect("decodes");
         assert_eq!(loaded.pixels.len(), IMAGE_SIDE * IMAGE_SIDE);
         let notes = loaded.notes.join("; ");
         assert!(notes.contains("transparent"), "{notes}");
@@ -197,7 +199,7 @@ mod tests {
     fn colour_is_turned_to_luma_and_alpha_darkens() {
         let image = ImageBuffer::from_pixel(28, 28, Rgba([255u8, 0, 0, 128]));
         let png = encode(&DynamicImage::ImageRgba8(image), ImageFormat::Png);
-        let loaded = load_user_image(&temp_file("red.png", &png)).expect("decodes");
+        let loaded = load_user_image(temp_file("red.png", &png).path()).expect("decodes");
         let expected = 0.299 * (128.0 / 255.0) * 2.0 - 1.0;
         assert!(
             (loaded.pixels[0] - expected).abs() < 1e-3,
@@ -209,9 +211,9 @@ mod tests {
 
     #[test]
     fn bad_files_are_refused_with_a_reason() {
-        let empty = load_user_image(&temp_file("empty.png", &[])).expect_err("empty");
+        let empty = load_user_image(temp_file("empty.png", &[]).path()).expect_err("empty");
         assert!(empty.to_string().contains("empty"), "{empty}");
-        let garbage = load_user_image(&temp_file("garbage.png", b"not an image at all"));
+        let garbage = load_user_image(temp_file("garbage.png", b"not an image at all").path());
         assert!(
             garbage
                 .expect_err("garbage")
@@ -219,7 +221,7 @@ mod tests {
                 .contains("not a readable image")
         );
         let png = encode(&DynamicImage::new_luma8(40, 40), ImageFormat::Png);
-        let truncated = load_user_image(&temp_file("cut.png", &png[..png.len() / 2]));
+        let truncated = load_user_image(temp_file("cut.png", &png[..png.len() / 2]).path());
         assert!(truncated.is_err());
         let missing = load_user_image(Path::new("/nonexistent/noisescope.png"));
         assert!(
@@ -239,7 +241,7 @@ mod tests {
         let mut crc = flate2::Crc::new();
         crc.update(&png[12..29]);
         png[29..33].copy_from_slice(&crc.sum().to_be_bytes());
-        let error = load_user_image(&temp_file("huge.png", &png)).expect_err("huge");
+        let error = load_user_image(temp_file("huge.png", &png).path()).expect_err("huge");
         assert!(error.to_string().contains("too large"), "{error}");
     }
 }

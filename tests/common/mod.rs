@@ -112,19 +112,27 @@ pub fn tiny_network(
     save_module(&config.init(&Device::flex()), &metadata, path).expect("save");
 }
 
-/// A temporary folder with small untrained U-Nets and DAEs (t ≤ 250) for both schedules
-/// (T = 1000), named as the shipped files are, for UI tests that need models but not trained ones.
-pub fn tiny_models_dir(name: &str) -> std::path::PathBuf {
+/// A temporary folder, removed when dropped.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("noisescope-test-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// A temporary folder (removed when dropped) with small untrained U-Nets and DAEs (t ≤ 250) for
+/// both schedules (T = 1000), named as the shipped files are, for UI tests that need models but not
+/// trained ones.
+pub fn tiny_models_dir() -> tempfile::TempDir {
     use noisescope::schedule::{ScheduleKind, ScheduleSpec};
-    let dir = std::env::temp_dir().join(format!("noisescope-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = temp_dir();
     for (kind, file, dae_t_max) in [
         (ScheduleKind::Linear, "unet-linear.nsw", None),
         (ScheduleKind::Cosine, "unet-cosine.nsw", None),
         (ScheduleKind::Linear, "dae-linear.nsw", Some(250)),
         (ScheduleKind::Cosine, "dae-cosine.nsw", Some(250)),
     ] {
-        tiny_network(&dir.join(file), ScheduleSpec::new(kind), dae_t_max);
+        tiny_network(&dir.path().join(file), ScheduleSpec::new(kind), dae_t_max);
     }
     dir
 }

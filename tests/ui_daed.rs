@@ -89,7 +89,17 @@ fn the_sweep_reports_progress_finishes_and_can_be_cancelled() {
     }
     click(&mut harness, "Run sweep");
     assert!(harness.state().daed_running());
+    assert_eq!(harness.state().daed_progress().0, Some((0, 6)));
+    run_until(&mut harness, "the test-set phase", |app| {
+        app.daed_progress().1.is_some()
+    });
+    harness.run_steps(1);
+    harness.get_by_label("measuring the test images' classifier features (once)");
+    run_until(&mut harness, "counted progress", |app| {
+        matches!(app.daed_progress(), (Some((done, 6)), None) if done > 0) || !app.daed_running()
+    });
     run_until(&mut harness, "the sweep", |app| !app.daed_running());
+    assert_eq!(harness.state().daed_progress(), (None, None));
     assert!(
         harness.state().daed_error().is_none(),
         "{:?}",

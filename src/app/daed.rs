@@ -37,6 +37,8 @@ pub struct DaedState {
     pub running: Option<DaedTask>,
     /// Work done of the running job.
     pub progress: Option<(usize, usize)>,
+    /// What the running job does before its counted work, if it says.
+    pub phase: Option<&'static str>,
     /// The setup and s of the samples being computed or shown.
     pub requested: Option<(DaedSetup, usize)>,
     /// The samples shown.
@@ -59,10 +61,13 @@ impl DaedState {
     /// Applies one event of the current job.
     pub fn apply(&mut self, event: DaedEvent) {
         match event {
-            DaedEvent::Progress { done, total } => self.progress = Some((done, total)),
+            DaedEvent::Progress { done, total } => {
+                self.phase = None;
+                self.progress = Some((done, total));
+            }
+            DaedEvent::Phase(phase) => self.phase = Some(phase),
             DaedEvent::Samples(samples) => {
-                self.running = None;
-                self.progress = None;
+                self.set_running(None, None);
                 self.error = None;
                 let stack =
                     |values: &[f32]| ImageStack::new(values.to_vec(), IMAGE_SIDE, IMAGE_SIDE);
@@ -77,8 +82,7 @@ impl DaedState {
                 self.samples = Some(*samples);
             }
             DaedEvent::Sweep(points) => {
-                self.running = None;
-                self.progress = None;
+                self.set_running(None, None);
                 self.error = None;
                 if let Some(key) = self.sweep_key.take() {
                     self.sweep_cache.insert(key, points.clone());
@@ -86,11 +90,17 @@ impl DaedState {
                 self.sweep = Some(points);
             }
             DaedEvent::Failed(message) => {
-                self.running = None;
-                self.progress = None;
+                self.set_running(None, None);
                 self.error = Some(message);
             }
         }
+    }
+
+    /// Marks `task` as running (or none), with its progress; any phase text is cleared.
+    pub fn set_running(&mut self, task: Option<DaedTask>, progress: Option<(usize, usize)>) {
+        self.running = task;
+        self.progress = progress;
+        self.phase = None;
     }
 
     /// The s of the samples on screen.

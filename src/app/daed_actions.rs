@@ -10,6 +10,11 @@ impl App {
         self.daed.running.is_some()
     }
 
+    /// The running DAED job's progress and, before its counted work, what it is doing.
+    pub fn daed_progress(&self) -> (Option<(usize, usize)>, Option<&'static str>) {
+        (self.daed.progress, self.daed.phase)
+    }
+
     /// The switching point of the DAED samples on screen.
     pub fn daed_shown_s(&self) -> Option<usize> {
         self.daed.shown_s()
@@ -53,8 +58,7 @@ impl App {
         };
         if worker.send(Job::Daed(request)) {
             self.daed.generation = generation;
-            self.daed.running = Some(daed::DaedTask::Samples);
-            self.daed.progress = None;
+            self.daed.set_running(Some(daed::DaedTask::Samples), None);
             self.daed.requested = Some((setup, s));
         }
     }
@@ -110,8 +114,8 @@ impl App {
         };
         if worker.send(Job::Daed(request)) {
             self.daed.generation = generation;
-            self.daed.running = Some(daed::DaedTask::Sweep);
-            self.daed.progress = Some((0, images));
+            self.daed
+                .set_running(Some(daed::DaedTask::Sweep), Some((0, images)));
             self.daed.sweep_key = Some(key);
         }
     }
@@ -122,8 +126,7 @@ impl App {
             worker.cancel_daed();
         }
         self.daed.generation = 0;
-        self.daed.running = None;
-        self.daed.progress = None;
+        self.daed.set_running(None, None);
         self.daed.requested = self
             .daed
             .samples

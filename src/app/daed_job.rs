@@ -94,6 +94,8 @@ pub enum DaedEvent {
         /// Of.
         total: usize,
     },
+    /// A step before the counted work begins, in words.
+    Phase(&'static str),
     /// Samples at a switching point.
     Samples(Box<DaedSamples>),
     /// A finished sweep.
@@ -241,6 +243,7 @@ fn sweep(
 ) -> Result<Vec<SweepPoint>, String> {
     let (ddgm, dae, schedule) = load(setup, device, models, &mut memory.daes)?;
     if memory.classifier.is_none() {
+        send(DaedEvent::Phase(REFERENCE_PHASE));
         memory.classifier = Some(fid_reference(device)?);
     }
     let (classifier, stats) = memory.classifier.as_ref().ok_or("no classifier")?;
@@ -269,6 +272,9 @@ fn sweep(
         },
     )
 }
+
+/// What the sweep says while it measures the test images (once per session).
+pub const REFERENCE_PHASE: &str = "measuring the test images' classifier features (once)";
 
 /// The shipped classifier and the feature statistics of the shipped test images.
 fn fid_reference(device: &Device) -> Result<(Classifier, FeatureStats), String> {

@@ -67,7 +67,9 @@ fn job_status_ui(ui: &mut egui::Ui, app: &mut App, task: DaedTask) -> bool {
         DaedTask::Samples => "chain steps",
         DaedTask::Sweep => "images",
     };
-    if let Some((done, total)) = app.daed.progress {
+    if let Some(phase) = app.daed.phase {
+        ui.label(phase);
+    } else if let Some((done, total)) = app.daed.progress {
         ui.label(format!("{done}/{total} {what}"));
     }
     true

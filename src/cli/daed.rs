@@ -232,6 +232,7 @@ pub fn run_daed_sweep(args: &DaedSweepArgs, out: &mut impl Write) -> anyhow::Res
     }
     let classifier = classifier(args.classifier.as_deref(), &loaded.device)?;
     let test = image_set("test-set", None, None)?;
+    eprintln!("measuring the test images' classifier features");
     let stats =
         FeatureStats::of_images(&classifier, &test, &loaded.device).map_err(anyhow::Error::msg)?;
     let reference = FidReference {

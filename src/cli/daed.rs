@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use super::quality::{classifier, image_set};
-use super::sample::{SamplerArgs, model_path, save_grid};
+use super::sample::{ImageCount, SamplerArgs, model_path, save_grid};
 use super::{DeviceArg, save_png};
 use crate::data::IMAGE_PIXELS;
 use crate::diffusion::{DaedModels, SampleSize};
@@ -28,15 +28,9 @@ pub struct DaedModelArgs {
     /// The chain of the diffusion model.
     #[command(flatten)]
     pub sampler: SamplerArgs,
-    /// Images.
-    #[arg(long, default_value_t = 16)]
-    pub n: usize,
-    /// Images per model evaluation.
-    #[arg(long, default_value_t = 64)]
-    pub batch: usize,
-    /// Seed of x_T and the chain's noise.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// How many images.
+    #[command(flatten)]
+    pub count: ImageCount,
     /// cpu (burn flex) or gpu (wgpu).
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
@@ -77,6 +71,7 @@ pub struct DaedSweepArgs {
 }
 
 struct Loaded {
+    size: SampleSize,
     ddgm: LoadedUNet,
     dae: LoadedDae,
     schedule: Schedule,
@@ -85,9 +80,7 @@ struct Loaded {
 
 impl DaedModelArgs {
     fn load(&self) -> anyhow::Result<Loaded> {
-        if self.n == 0 || self.batch == 0 {
-            bail!("--n and --batch must be at least 1");
-        }
+        let size = self.count.size()?;
         let (device, _) = self.device.open()?;
         let ddgm = load_unet(&model_path(&self.model)?, None, &device)?;
         let dae_path = match &self.dae {
@@ -97,6 +90,7 @@ impl DaedModelArgs {
         let dae = load_dae(&dae_path, Some(&ddgm.schedule), &device)?;
         let schedule = Schedule::new(ddgm.schedule.clone())?;
         Ok(Loaded {
+            size,
             ddgm,
             dae,
             schedule,
@@ -111,15 +105,6 @@ impl DaedModelArgs {
             dae: Some(&loaded.dae),
             schedule: &loaded.schedule,
             config: self.sampler.config(),
-        }
-    }
-
-    /// How many images, in chains of how many, from which seed.
-    fn size(&self) -> SampleSize {
-        SampleSize {
-            images: self.n,
-            batch: self.batch,
-            seed: self.seed,
         }
     }
 }
@@ -172,7 +157,7 @@ pub fn run_daed(args: &DaedArgs, out: &mut impl Write) -> anyhow::Result<()> {
         );
     }
     let images = args.run.models(&loaded).sample_images(
-        args.run.size(),
+        loaded.size,
         &[s],
         &loaded.device,
         &mut progress_printer(),
@@ -187,7 +172,7 @@ pub fn run_daed(args: &DaedArgs, out: &mut impl Write) -> anyhow::Result<()> {
     }
     write_grids(
         &args.out,
-        args.run.n,
+        loaded.size.images,
         [
             ("full.png", &images.full),
             ("ddgm-x0.png", &switch.ddgm_x0),
@@ -209,7 +194,7 @@ pub fn run_daed(args: &DaedArgs, out: &mut impl Write) -> anyhow::Result<()> {
             "t_frac": s as f64 / steps as f64,
             "log_snr": if lambda.is_finite() { Some(lambda) } else { None },
             "frac_saved": switch.frac_saved,
-            "images": args.run.n,
+            "images": loaded.size.images,
             "out": args.out,
         })
     )?;
@@ -242,7 +227,7 @@ pub fn run_daed_sweep(args: &DaedSweepArgs, out: &mut impl Write) -> anyhow::Res
     let points = daed_sweep(
         &args.run.models(&loaded),
         &reference,
-        args.run.size(),
+        loaded.size,
         &args.switch_list,
         &loaded.device,
         &mut progress_printer(),

@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 
 use super::DeviceArg;
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, to_bytes};
-use crate::diffusion::{Sampler, SamplerConfig, SamplerKind, tensor_to_vec};
+use crate::diffusion::{SampleSize, Sampler, SamplerConfig, SamplerKind, tensor_to_vec};
 use crate::model::{LoadedUNet, load_unet, shipped};
 use crate::schedule::{ReverseVariance, Schedule, TimestepSpacing};
 
@@ -150,6 +150,34 @@ impl SamplerArgs {
     }
 }
 
+/// How many images to sample, in batches of how many, from which seed.
+#[derive(Debug, Args)]
+pub struct ImageCount {
+    /// Number of images.
+    #[arg(long, default_value_t = 16)]
+    pub n: usize,
+    /// Images per model evaluation.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Seed of x_T and of every step's noise (batch k uses seed + k).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl ImageCount {
+    /// The count as the samplers take it; none of --n and --batch may be 0.
+    pub fn size(&self) -> anyhow::Result<SampleSize> {
+        if self.n == 0 || self.batch == 0 {
+            bail!("--n and --batch must be at least 1");
+        }
+        Ok(SampleSize {
+            images: self.n,
+            batch: self.batch,
+            seed: self.seed,
+        })
+    }
+}
+
 /// Options of `noisescope sample`.
 #[derive(Debug, Args)]
 pub struct SampleArgs {
@@ -159,15 +187,9 @@ pub struct SampleArgs {
     /// The sampler.
     #[command(flatten)]
     pub sampler: SamplerArgs,
-    /// Number of images.
-    #[arg(long, default_value_t = 16)]
-    pub n: usize,
-    /// Images per model evaluation.
-    #[arg(long, default_value_t = 64)]
-    pub batch: usize,
-    /// Seed of x_T and of every step's noise.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// How many images.
+    #[command(flatten)]
+    pub count: ImageCount,
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
@@ -178,18 +200,16 @@ pub struct SampleArgs {
 
 /// Runs `noisescope sample`.
 pub fn run_sample(args: &SampleArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    if args.n == 0 || args.batch == 0 {
-        bail!("--n and --batch must be at least 1");
-    }
+    let size = args.count.size()?;
     let (loaded, device) = args.model.load()?;
     let schedule = Schedule::new(loaded.schedule.clone())?;
     let config = args.sampler.config();
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut written = 0;
-    for (batch_index, first) in (0..args.n).step_by(args.batch).enumerate() {
-        let b = args.batch.min(args.n - first);
-        let seed = args.seed.wrapping_add(batch_index as u64);
+    for (batch_index, first) in (0..size.images).step_by(size.batch).enumerate() {
+        let b = size.batch.min(size.images - first);
+        let seed = size.seed.wrapping_add(batch_index as u64);
         let shape = [b, 1, IMAGE_SIDE, IMAGE_SIDE];
         let mut sampler =
             Sampler::from_noise(&loaded.model, &schedule, config, shape, seed, &device)

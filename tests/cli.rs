@@ -38,14 +38,6 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// A temporary folder named after the test, removed when dropped.
-fn temp_dir(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("noisescope-{name}-"))
-        .tempdir()
-        .expect("temp dir")
-}
-
 #[test]
 fn schedule_csv_has_the_exact_header_and_full_precision() {
     let output = noisescope(&["schedule", "linear"]);
@@ -161,7 +153,7 @@ fn bad_arguments_exit_non_zero_with_one_line() {
 
 #[test]
 fn forward_writes_one_png_per_t_and_the_original() {
-    let temp = temp_dir("forward");
+    let temp = common::temp_dir("forward");
     let dir = temp.path();
     let input = dir.join("input.png");
     image::RgbImage::from_fn(40, 30, |x, y| {
@@ -245,7 +237,7 @@ fn tiny_network(
 
 #[test]
 fn sample_writes_pngs_and_every_frame() {
-    let temp = temp_dir("sample");
+    let temp = common::temp_dir("sample");
     let dir = temp.path();
     let model = tiny_model(dir);
     let out = dir.join("out");
@@ -296,7 +288,7 @@ fn sample_writes_pngs_and_every_frame() {
 
 #[test]
 fn fid_of_a_set_with_itself_is_zero_and_bad_folders_are_named() {
-    let temp = temp_dir("fid");
+    let temp = common::temp_dir("fid");
     let dir = temp.path();
     let a = dir.join("a");
     std::fs::create_dir_all(&a).expect("dir");
@@ -356,7 +348,7 @@ fn fid_of_a_set_with_itself_is_zero_and_bad_folders_are_named() {
 
 #[test]
 fn train_names_a_missing_data_folder() {
-    let temp = temp_dir("train-missing");
+    let temp = common::temp_dir("train-missing");
     let dir = temp.path();
     let output = noisescope(&[
         "train",
@@ -427,7 +419,7 @@ fn recon_prints_one_csv_row_per_step_and_checks_the_t_list() {
 
     assert_fails_with(&noisescope(&["recon", "--t", "0,5"]), "1-based");
     assert_fails_with(&noisescope(&["recon", "--t", "5,2000"]), "outside 1..=1000");
-    let temp = temp_dir("recon-empty");
+    let temp = common::temp_dir("recon-empty");
     let empty = temp.path();
     let folder = empty.to_str().expect("utf-8");
     assert_fails_with(
@@ -438,7 +430,7 @@ fn recon_prints_one_csv_row_per_step_and_checks_the_t_list() {
 
 #[test]
 fn daed_hands_over_at_the_automatic_switch_and_refuses_a_mismatched_autoencoder() {
-    let temp = temp_dir("daed");
+    let temp = common::temp_dir("daed");
     let dir = temp.path();
     let model = tiny_model(dir);
     let dae = tiny_network(dir, "dae.nsw", ScheduleKind::Linear, Some(12));
@@ -498,7 +490,7 @@ fn daed_hands_over_at_the_automatic_switch_and_refuses_a_mismatched_autoencoder(
 
 #[test]
 fn daed_sweep_prints_one_fid_row_per_switch() {
-    let temp = temp_dir("daed-sweep");
+    let temp = common::temp_dir("daed-sweep");
     let dir = temp.path();
     let model = tiny_model(dir);
     let dae = tiny_network(dir, "dae.nsw", ScheduleKind::Linear, Some(12));

@@ -101,7 +101,7 @@ fn invalid_architectures_are_rejected_with_the_reason() {
 #[test]
 fn save_and_load_round_trip_is_bit_exact() {
     let config = small_config();
-    let dir = common::temp_dir();
+    let dir = common::temp_dir("model");
     let (model, path) = saved_unet(&config, ScheduleKind::Linear, dir.path());
     let device = Device::flex();
     let loaded = load_unet(
@@ -120,7 +120,7 @@ fn save_and_load_round_trip_is_bit_exact() {
 
 #[test]
 fn a_model_for_another_schedule_is_refused() {
-    let dir = common::temp_dir();
+    let dir = common::temp_dir("model");
     let (_, path) = saved_unet(&tiny_config(), ScheduleKind::Cosine, dir.path());
     let linear = ScheduleSpec::new(ScheduleKind::Linear);
     let error = load_unet(&path, Some(&linear), &Device::flex()).expect_err("mismatch");
@@ -133,7 +133,7 @@ fn a_model_for_another_schedule_is_refused() {
 
 #[test]
 fn truncated_or_corrupt_files_are_refused_with_a_message() {
-    let dir = common::temp_dir();
+    let dir = common::temp_dir("model");
     let (_, path) = saved_unet(&tiny_config(), ScheduleKind::Linear, dir.path());
     let bytes = std::fs::read(&path).expect("read");
     let truncated = dir.path().join("truncated.nsw");
@@ -162,7 +162,7 @@ fn truncated_or_corrupt_files_are_refused_with_a_message() {
 fn a_classifier_file_is_not_a_unet() {
     let device = Device::flex();
     let classifier = ClassifierConfig::new().init(&device);
-    let dir = common::temp_dir();
+    let dir = common::temp_dir("model");
     let path = dir.path().join("classifier.nsw");
     let meta = WeightsMetadata {
         kind: ModelKind::Classifier,
@@ -184,7 +184,7 @@ fn wgpu_and_cpu_evaluate_the_same_model_alike() {
         return;
     };
     let config = tiny_config().with_attention_resolutions(vec![28]);
-    let dir = common::temp_dir();
+    let dir = common::temp_dir("model");
     let (_, path) = saved_unet(&config, ScheduleKind::Linear, dir.path());
     let cpu = Device::flex();
     let on_cpu = load_unet(&path, None, &cpu).expect("cpu load").model;
@@ -217,7 +217,7 @@ fn a_long_ddpm_loop_on_wgpu_matches_the_cpu() {
         return;
     };
     let config = tiny_config();
-    let dir = common::temp_dir();
+    let dir = common::temp_dir("model");
     let (_, path) = saved_unet(&config, ScheduleKind::Cosine, dir.path());
     let spec = ScheduleSpec {
         steps: 500,

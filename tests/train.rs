@@ -1,6 +1,8 @@
 //! Training runs on a tiny IDX dataset: resume equals an uninterrupted run, stop saves a
 //! checkpoint, a diverging run stops with a message, bad data is named.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
@@ -18,14 +20,6 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     TURN.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// A temporary folder named after the test, removed when dropped.
-fn temp_dir(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("noisescope-{name}-"))
-        .tempdir()
-        .expect("temp dir")
 }
 
 /// Writes a 16-image IDX train split of simple patterns.
@@ -86,7 +80,7 @@ fn outputs(path: &Path) -> Vec<f32> {
 #[test]
 fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
     let _turn = one_at_a_time();
-    let temp = temp_dir("resume");
+    let temp = common::temp_dir("resume");
     let dir = temp.path();
     tiny_dataset(dir);
     let stop = AtomicBool::new(false);
@@ -130,7 +124,7 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
 #[test]
 fn stopping_saves_a_checkpoint_and_other_settings_cannot_resume_it() {
     let _turn = one_at_a_time();
-    let temp = temp_dir("stop");
+    let temp = common::temp_dir("stop");
     let dir = temp.path();
     tiny_dataset(dir);
     let out = dir.join("stopped.nsw");
@@ -161,7 +155,7 @@ fn stopping_saves_a_checkpoint_and_other_settings_cannot_resume_it() {
 #[test]
 fn a_diverging_run_stops_with_the_step_and_keeps_the_checkpoint() {
     let _turn = one_at_a_time();
-    let temp = temp_dir("nan");
+    let temp = common::temp_dir("nan");
     let dir = temp.path();
     tiny_dataset(dir);
     let out = dir.join("diverged.nsw");
@@ -193,7 +187,7 @@ fn a_diverging_run_stops_with_the_step_and_keeps_the_checkpoint() {
 #[test]
 fn missing_or_malformed_data_is_named() {
     let _turn = one_at_a_time();
-    let temp = temp_dir("bad-data");
+    let temp = common::temp_dir("bad-data");
     let dir = temp.path();
     let run = options(dir, dir.join("x.nsw"), 1);
     let error = train_unet(&run, &AtomicBool::new(false), &mut |_| {}).expect_err("no data");
@@ -214,7 +208,7 @@ fn missing_or_malformed_data_is_named() {
 #[test]
 fn a_dae_starts_from_a_diffusion_model_and_writes_its_own_kind() {
     let _turn = one_at_a_time();
-    let temp = temp_dir("dae");
+    let temp = common::temp_dir("dae");
     let dir = temp.path();
     tiny_dataset(dir);
     let stop = AtomicBool::new(false);

@@ -143,7 +143,7 @@ fn a_corrupt_image_shows_an_error_and_keeps_the_previous_image() {
     let mut harness = harness();
     open_forward_panel(&mut harness);
     let previous = harness.state().source().name.clone();
-    let dir = common::temp_dir();
+    let dir = common::temp_dir("image");
     let path = dir.path().join("noisescope-corrupt.png");
     std::fs::write(&path, b"\x89PNG\r\n\x1a\nthis is not really a png").expect("temp file");
     drop_file(&mut harness, path);
@@ -158,7 +158,7 @@ fn a_corrupt_image_shows_an_error_and_keeps_the_previous_image() {
 fn a_dropped_image_is_converted_and_noised() {
     let mut harness = harness();
     open_forward_panel(&mut harness);
-    let dir = common::temp_dir();
+    let dir = common::temp_dir("image");
     let path = dir.path().join("noisescope-drop.png");
     image::RgbaImage::from_pixel(64, 48, image::Rgba([250, 250, 250, 255]))
         .save(&path)

@@ -144,7 +144,7 @@ fn cancel_stops_the_analysis_job() {
 
 #[test]
 fn bad_requests_are_reported_in_the_panel() {
-    let empty = common::temp_dir();
+    let empty = common::temp_dir("ui-analysis-empty");
     let mut harness = harness(empty.path());
     harness.state_mut().settings_mut().analysis.t_list = "3, 0".into();
     measure(&mut harness);

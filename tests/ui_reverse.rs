@@ -100,7 +100,7 @@ fn cancel_stops_the_sampling_job() {
 
 #[test]
 fn missing_weights_are_reported_in_the_panel() {
-    let empty = common::temp_dir();
+    let empty = common::temp_dir("ui-reverse-empty");
     let mut harness = harness(empty.path());
     harness
         .get_by_role_and_label(Role::Button, "Sample")

@@ -112,10 +112,10 @@ pub fn tiny_network(
     save_module(&config.init(&Device::flex()), &metadata, path).expect("save");
 }
 
-/// A temporary folder, removed when dropped.
-pub fn temp_dir() -> tempfile::TempDir {
+/// A temporary folder named after `name` (the test), removed when dropped.
+pub fn temp_dir(name: &str) -> tempfile::TempDir {
     tempfile::Builder::new()
-        .prefix("noisescope-test-")
+        .prefix(&format!("noisescope-{name}-"))
         .tempdir()
         .expect("temp dir")
 }
@@ -125,7 +125,7 @@ pub fn temp_dir() -> tempfile::TempDir {
 /// trained ones.
 pub fn tiny_models_dir() -> tempfile::TempDir {
     use noisescope::schedule::{ScheduleKind, ScheduleSpec};
-    let dir = temp_dir();
+    let dir = temp_dir("models");
     for (kind, file, dae_t_max) in [
         (ScheduleKind::Linear, "unet-linear.nsw", None),
         (ScheduleKind::Cosine, "unet-cosine.nsw", None),

@@ -9,9 +9,9 @@ use clap::Args;
 use serde_json::json;
 
 use super::DeviceArg;
-use super::sample::{ModelChoice, SamplerArgs};
+use super::sample::{ModelChoice, SamplerArgs, checked_size};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, ProbeData, Split, load_image_folder};
-use crate::diffusion::{Denoiser, Sampler, SamplerConfig, tensor_to_vec};
+use crate::diffusion::{Chain, Denoiser, SampleSize, Sampler, SamplerConfig, tensor_to_vec};
 use crate::metrics::{ClassifierView, FeatureStats, frechet_distance};
 use crate::model::{Classifier, UNetConfig, load_classifier, load_unet, shipped};
 use crate::schedule::{Schedule, ScheduleSpec};
@@ -170,20 +170,13 @@ fn image_folder(dir: &Path, limit: usize) -> anyhow::Result<Vec<f32>> {
 
 /// Runs `noisescope evaluate`: samples, FID to the test set, the floor, and confidence.
 pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let size = checked_size(args.n, args.batch, args.seed)?;
     let (loaded, device) = args.model.load()?;
     let classifier = classifier(args.classifier.as_deref(), &device)?;
     let schedule = Schedule::new(loaded.schedule.clone())?;
     let config = args.sampler.config();
     let started = Instant::now();
-    let samples = sample_many(
-        &loaded.model,
-        &schedule,
-        config,
-        args.n,
-        args.batch,
-        args.seed,
-        &device,
-    )?;
+    let samples = sample_many(&loaded.model, &schedule, config, size, &device)?;
     let sampling_s = started.elapsed().as_secs_f64();
     if let Some(folder) = &args.out {
         std::fs::create_dir_all(folder)?;
@@ -222,34 +215,28 @@ pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result
     Ok(())
 }
 
-/// Draws `n` samples in batches, seeds `seed`, `seed + 1`, … per batch.
+/// Draws `size.images` samples, one sampler run per chain of the size.
 pub fn sample_many<D: Denoiser + ?Sized>(
     model: &D,
     schedule: &Schedule,
     config: SamplerConfig,
-    n: usize,
-    batch: usize,
-    seed: u64,
+    size: SampleSize,
     device: &burn::tensor::Device,
 ) -> anyhow::Result<Vec<f32>> {
-    if n == 0 || batch == 0 {
-        bail!("--n and --batch must be at least 1");
-    }
-    let mut values = Vec::with_capacity(n * IMAGE_PIXELS);
-    for (index, first) in (0..n).step_by(batch).enumerate() {
-        let b = batch.min(n - first);
-        let shape = [b, 1, IMAGE_SIDE, IMAGE_SIDE];
-        let sampler = Sampler::from_noise(
-            model,
-            schedule,
-            config,
-            shape,
-            seed.wrapping_add(index as u64),
-            device,
-        )
-        .map_err(anyhow::Error::msg)?;
-        values.extend(tensor_to_vec(sampler.finish().reshape([b, IMAGE_PIXELS])));
-        eprintln!("sampled {}/{n}", first + b);
+    let mut values = Vec::with_capacity(size.images * IMAGE_PIXELS);
+    for Chain {
+        first,
+        images,
+        seed,
+    } in size.chains()
+    {
+        let shape = [images, 1, IMAGE_SIDE, IMAGE_SIDE];
+        let sampler = Sampler::from_noise(model, schedule, config, shape, seed, device)
+            .map_err(anyhow::Error::msg)?;
+        values.extend(tensor_to_vec(
+            sampler.finish().reshape([images, IMAGE_PIXELS]),
+        ));
+        eprintln!("sampled {}/{}", first + images, size.images);
     }
     Ok(values)
 }

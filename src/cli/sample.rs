@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 
 use super::DeviceArg;
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, to_bytes};
-use crate::diffusion::{SampleSize, Sampler, SamplerConfig, SamplerKind, tensor_to_vec};
+use crate::diffusion::{Chain, SampleSize, Sampler, SamplerConfig, SamplerKind, tensor_to_vec};
 use crate::model::{LoadedUNet, load_unet, shipped};
 use crate::schedule::{ReverseVariance, Schedule, TimestepSpacing};
 
@@ -167,15 +167,20 @@ pub struct ImageCount {
 impl ImageCount {
     /// The count as the samplers take it; none of --n and --batch may be 0.
     pub fn size(&self) -> anyhow::Result<SampleSize> {
-        if self.n == 0 || self.batch == 0 {
-            bail!("--n and --batch must be at least 1");
-        }
-        Ok(SampleSize {
-            images: self.n,
-            batch: self.batch,
-            seed: self.seed,
-        })
+        checked_size(self.n, self.batch, self.seed)
     }
+}
+
+/// `--n` images in chains of `--batch` from `--seed`, refused when either count is 0.
+pub fn checked_size(n: usize, batch: usize, seed: u64) -> anyhow::Result<SampleSize> {
+    if n == 0 || batch == 0 {
+        bail!("--n and --batch must be at least 1");
+    }
+    Ok(SampleSize {
+        images: n,
+        batch,
+        seed,
+    })
 }
 
 /// Options of `noisescope sample`.
@@ -207,14 +212,17 @@ pub fn run_sample(args: &SampleArgs, out: &mut impl Write) -> anyhow::Result<()>
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut written = 0;
-    for (batch_index, first) in (0..size.images).step_by(size.batch).enumerate() {
-        let b = size.batch.min(size.images - first);
-        let seed = size.seed.wrapping_add(batch_index as u64);
+    for Chain {
+        first,
+        images: b,
+        seed,
+    } in size.chains()
+    {
         let shape = [b, 1, IMAGE_SIDE, IMAGE_SIDE];
         let mut sampler =
             Sampler::from_noise(&loaded.model, &schedule, config, shape, seed, &device)
                 .map_err(anyhow::Error::msg)?;
-        if args.frames && batch_index == 0 {
+        if args.frames && first == 0 {
             let folder = args.out.join("frames");
             std::fs::create_dir_all(&folder)?;
             for step in sampler.by_ref() {

@@ -70,6 +70,32 @@ pub struct SampleSize {
     pub seed: u64,
 }
 
+/// One chain of a [`SampleSize`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chain {
+    /// Index of its first image among all.
+    pub first: usize,
+    /// Its images (the batch, or what is left for the last chain).
+    pub images: usize,
+    /// Its seed.
+    pub seed: u64,
+}
+
+impl SampleSize {
+    /// The chains in order; none when `batch` is 0.
+    pub fn chains(self) -> impl Iterator<Item = Chain> {
+        let images = if self.batch == 0 { 0 } else { self.images };
+        (0..images)
+            .step_by(self.batch.max(1))
+            .enumerate()
+            .map(move |(index, first)| Chain {
+                first,
+                images: self.batch.min(images - first),
+                seed: self.seed.wrapping_add(index as u64),
+            })
+    }
+}
+
 /// The images of one switching point over all chains, flat.
 #[derive(Clone, Debug, Default)]
 pub struct SwitchImages {
@@ -184,10 +210,13 @@ impl<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized> DaedModels<'_, D, P>
             .plan(self.schedule, self.schedule.steps())?
             .len()
             .max(1);
-        for (index, first) in (0..size.images).step_by(size.batch).enumerate() {
-            let b = size.batch.min(size.images - first);
+        for Chain {
+            first,
+            images: b,
+            seed,
+        } in size.chains()
+        {
             let shape = [b, 1, IMAGE_SIDE, IMAGE_SIDE];
-            let seed = size.seed.wrapping_add(index as u64);
             let mut steps_done = 0;
             let mut go_on = || {
                 let done = first + b * steps_done / plan_len;
@@ -289,4 +318,30 @@ pub fn frac_saved(schedule: &Schedule, config: &SamplerConfig, s: usize) -> Resu
     let plan = config.plan(schedule, schedule.steps())?;
     let run = plan.iter().take_while(|(t, _)| *t > s).count();
     Ok((plan.len() - run) as f64 / plan.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chains_cover_every_image_once_with_consecutive_seeds() {
+        let size = SampleSize {
+            images: 10,
+            batch: 4,
+            seed: u64::MAX,
+        };
+        let chains: Vec<Chain> = size.chains().collect();
+        let expect = |first, images, seed| Chain {
+            first,
+            images,
+            seed,
+        };
+        assert_eq!(
+            chains,
+            [expect(0, 4, u64::MAX), expect(4, 4, 0), expect(8, 2, 1)]
+        );
+        assert_eq!(SampleSize { batch: 0, ..size }.chains().count(), 0);
+        assert_eq!(SampleSize { images: 0, ..size }.chains().count(), 0);
+    }
 }

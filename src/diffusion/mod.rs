@@ -7,8 +7,8 @@ mod recording;
 mod sampler;
 
 pub use daed::{
-    CleanImagePredictor, DaedImages, DaedModels, DaedRun, Handover, RecordedChain, SampleSize,
-    SwitchImages, frac_saved,
+    Chain, CleanImagePredictor, DaedImages, DaedModels, DaedRun, Handover, RecordedChain,
+    SampleSize, SwitchImages, frac_saved,
 };
 pub use forward::{ForwardMode, forward_all_steps, tensor_to_vec};
 pub use recon::{

@@ -2,8 +2,9 @@
 //!
 //! eframe creates the device, asking for the adapter's own limits and features (cubecl sizes
 //! its kernels from the adapter, not from what the device was granted); burn then registers the
-//! same handles. On a software adapter (Mesa's lavapipe, llvmpipe) burn computes on its CPU
-//! backend `flex` instead, which is far faster there, and the adapter only draws the UI.
+//! same handles. On a software adapter (Mesa's lavapipe, llvmpipe) the mathematics runs on the
+//! CPU instead (the U-Nets on the project's own kernels, the rest on burn's CPU backend `flex`),
+//! which is far faster there, and the adapter only draws the UI.
 
 use std::any::Any;
 use std::sync::{Arc, Mutex};
@@ -33,11 +34,12 @@ pub struct ComputeDevice {
 }
 
 impl ComputeDevice {
-    /// burn's CPU backend, for when there is no usable adapter.
+    /// The CPU (the project's kernels for the U-Nets, burn's CPU backend for the rest), for
+    /// when there is no usable adapter.
     pub fn cpu(reason: &str) -> Self {
         Self {
             device: Device::flex(),
-            compute: format!("CPU (burn flex) — {reason}"),
+            compute: format!("CPU ({}) — {reason}", crate::model::cpu_compute_label()),
             draw: "none".to_owned(),
             shared_with_ui: false,
             draw_on_hardware: false,
@@ -154,8 +156,7 @@ pub fn compute_device(
     let reason = if preference == ComputePreference::Cpu {
         format!("{COMPUTE_ENV}=cpu")
     } else {
-        "the only adapter is a software renderer, on which burn's CPU backend is much faster"
-            .to_owned()
+        "the only adapter is a software renderer, and the CPU is much faster".to_owned()
     };
     if !want_gpu {
         return ComputeDevice {

@@ -5,7 +5,7 @@ use noisescope::diffusion::{
     CleanImagePredictor, DaedModels, SampleSize, Sampler, SamplerConfig, SamplerKind, frac_saved,
     tensor_to_vec,
 };
-use noisescope::model::{UNet, UNetConfig};
+use noisescope::model::{Network, UNet, UNetConfig};
 use noisescope::schedule::{Schedule, ScheduleKind, ScheduleSpec, TimestepSpacing};
 
 fn tiny_unet(device: &Device) -> UNet {
@@ -150,7 +150,7 @@ fn the_shipped_autoencoder_beats_the_diffusion_models_one_shot_x0_at_small_t() {
         let mut errors = Vec::new();
         for t in [10, 50, 100, dae.t_max] {
             let x_t = probe.noised(t);
-            let eps = ddgm.model.forward(x_t.clone(), &vec![t; 32]);
+            let eps = ddgm.model.evaluate(x_t.clone(), &vec![t; 32]);
             let one_shot = predict_x0(&x_t, &eps, x0_coefficients(&schedule, t), true);
             let (ddgm_error, dae_error) = (mse(one_shot), mse(dae.predict_clean(x_t, t)));
             eprintln!("{dae_file} t = {t}: DAE {dae_error:.5}, diffusion model {ddgm_error:.5}");

@@ -8,8 +8,8 @@ use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
 use noisescope::diffusion::tensor_to_vec;
 use noisescope::model::{
-    ClassifierConfig, ModelKind, TrainingRecord, UNet, UNetConfig, WeightsError, WeightsMetadata,
-    load_classifier, load_unet, parameter_count, save_module,
+    ClassifierConfig, ModelKind, Network, TrainingRecord, UNet, UNetConfig, WeightsError,
+    WeightsMetadata, load_classifier, load_unet, parameter_count, save_module,
 };
 use noisescope::schedule::{ScheduleKind, ScheduleSpec};
 
@@ -114,7 +114,7 @@ fn save_and_load_round_trip_is_bit_exact() {
     assert_eq!(loaded.metadata.training.seed, 9);
     let x = Tensor::<4>::random([2, 1, 28, 28], Distribution::Normal(0.0, 1.0), &device);
     let before = flat(model.valid().forward(x.clone(), &[3, 700]));
-    let after = flat(loaded.model.forward(x, &[3, 700]));
+    let after = flat(loaded.model.module.forward(x, &[3, 700]));
     assert_eq!(before, after);
 }
 
@@ -189,6 +189,7 @@ fn wgpu_and_cpu_evaluate_the_same_model_alike() {
     let cpu = Device::flex();
     let on_cpu = load_unet(&path, None, &cpu).expect("cpu load").model;
     let on_gpu = load_unet(&path, None, &gpu).expect("gpu load").model;
+    assert!(on_cpu.uses_cpu_kernels() && !on_gpu.uses_cpu_kernels());
     let x: Vec<f32> =
         noisescope::noise::standard_normal(4, noisescope::noise::NoiseStream::SampleStart, 2 * 784);
     let input = |device: &Device| {
@@ -197,8 +198,8 @@ fn wgpu_and_cpu_evaluate_the_same_model_alike() {
             device,
         )
     };
-    let a = flat(on_cpu.forward(input(&cpu), &[10, 900]));
-    let b = flat(on_gpu.forward(input(&gpu), &[10, 900]));
+    let a = flat(on_cpu.evaluate(input(&cpu), &[10, 900]));
+    let b = flat(on_gpu.evaluate(input(&gpu), &[10, 900]));
     let worst = a
         .iter()
         .zip(&b)

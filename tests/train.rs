@@ -74,7 +74,7 @@ fn outputs(path: &Path) -> Vec<f32> {
         TensorData::new(vec![0.25f32; 2 * 784], [2, 1, 28, 28]),
         &device,
     );
-    tensor_to_vec(model.forward(x, &[7, 700]).reshape([2, 784]))
+    tensor_to_vec(model.module.forward(x, &[7, 700]).reshape([2, 784]))
 }
 
 #[test]

@@ -28,7 +28,7 @@ fn harness(dir: &Path) -> Harness<'static, App> {
     settings.data = ProbeChoice::FashionMnist;
     settings.n = 4;
     settings.sampler = SamplerChoice::Ddim;
-    settings.ddim_steps = 10;
+    settings.steps = 10;
     harness
 }
 

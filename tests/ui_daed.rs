@@ -23,7 +23,7 @@ fn harness(dir: &Path) -> Harness<'static, App> {
     let settings = harness.state_mut().settings_mut();
     settings.daed.batch = 4;
     settings.daed.sampler = SamplerChoice::Ddim;
-    settings.daed.ddim_steps = 20;
+    settings.daed.steps = 20;
     settings.analysis.switch_t = 100;
     harness.run_steps(2);
     harness

@@ -183,7 +183,7 @@ pub struct AnalysisPlan {
 
 /// The chain back from x_t.
 pub fn analysis_sampler(settings: &AnalysisSettings) -> SamplerConfig {
-    settings.sampler.chain(settings.ddim_steps)
+    settings.sampler.chain(settings.steps)
 }
 
 /// The image sets the settings ask for.

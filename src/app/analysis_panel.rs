@@ -8,8 +8,8 @@ use super::App;
 use super::analysis::{Curve, MAX_IMAGES};
 use super::image_view::{ImageStyle, image_view};
 use super::schedules_panel::SLOT_COLORS;
-use super::settings::{AnalysisAxis, AnalysisSettings, ModelsShown, ProbeChoice, SamplerChoice};
-use super::widgets::{labelled_drag, switch_slider};
+use super::settings::{AnalysisAxis, AnalysisSettings, ModelsShown, ProbeChoice};
+use super::widgets::{labelled_drag, sampler_picker, switch_slider};
 use crate::render::{Colormap, ValueRange};
 use crate::schedule::Schedule;
 
@@ -70,11 +70,7 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
         }
         labelled_drag(ui, "N", &mut s.n, 1..=MAX_IMAGES);
         labelled_drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
-        ui.selectable_value(&mut s.sampler, SamplerChoice::Ddpm, "DDPM chain");
-        ui.selectable_value(&mut s.sampler, SamplerChoice::Ddim, "DDIM chain");
-        if s.sampler == SamplerChoice::Ddim {
-            labelled_drag(ui, "steps over T", &mut s.ddim_steps, 1..=1000);
-        }
+        sampler_picker(ui, "chain", &mut s.sampler, &mut s.steps);
         let label = ui.label("t list");
         ui.add(
             egui::TextEdit::singleline(&mut s.t_list)

@@ -120,7 +120,7 @@ pub fn pair_files(pair: ShippedPair, dir: Option<&Path>) -> Result<(PathBuf, Pat
 
 /// The diffusion model's sampler for the settings.
 pub fn daed_sampler(settings: &DaedSettings) -> SamplerConfig {
-    settings.sampler.chain(settings.ddim_steps)
+    settings.sampler.chain(settings.steps)
 }
 
 /// The setup the settings describe, checked.

@@ -8,8 +8,8 @@ use egui_plot::{AxisHints, HPlacement, Legend, Line, LineStyle, Plot, PlotPoints
 use super::App;
 use super::daed::{DaedTask, MAX_SHOWN, MAX_SWEEP_IMAGES};
 use super::image_view::{ImageStyle, image_view};
-use super::settings::{SamplerChoice, ShippedPair};
-use super::widgets::{labelled_drag, switch_slider};
+use super::settings::ShippedPair;
+use super::widgets::{labelled_drag, sampler_picker, switch_slider};
 use crate::render::{Colormap, ValueRange};
 
 const SWITCH_COLOR: Color32 = Color32::from_rgb(60, 180, 90);
@@ -43,11 +43,7 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
         ui.selectable_value(&mut s.model, ShippedPair::Cosine, "cosine");
         labelled_drag(ui, "images", &mut s.batch, 1..=MAX_SHOWN);
         labelled_drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
-        ui.selectable_value(&mut s.sampler, SamplerChoice::Ddpm, "DDPM");
-        ui.selectable_value(&mut s.sampler, SamplerChoice::Ddim, "DDIM");
-        if s.sampler == SamplerChoice::Ddim {
-            labelled_drag(ui, "steps", &mut s.ddim_steps, 1..=1000);
-        }
+        sampler_picker(ui, "sampler", &mut s.sampler, &mut s.steps);
         if !job_status_ui(ui, app, DaedTask::Samples) && job_button(ui, running, "Sample") {
             app.start_daed_samples();
         }

@@ -256,9 +256,9 @@ impl App {
                 return;
             }
         };
-        let steps = match config.kind {
-            crate::diffusion::SamplerKind::Ddpm { .. } => self.max_steps().max(1000),
-            crate::diffusion::SamplerKind::Ddim { steps, .. } => steps,
+        let steps = match config.kind.steps() {
+            None => self.max_steps().max(1000),
+            Some((steps, _)) => steps,
         };
         if let Err(message) = reverse::check_recording_size(files.len(), steps, settings.batch) {
             self.reverse.error = Some(message);
@@ -281,6 +281,7 @@ impl App {
                     .map(|(label, _)| reverse::ModelRun::new(label))
                     .collect(),
                 running: true,
+                requested: Some(std::time::Instant::now()),
                 ..Default::default()
             };
         }
@@ -509,10 +510,16 @@ impl App {
             }
             if self.reverse.slowest_frame > 0.0 {
                 ui.separator();
-                let text = format!(
+                let mut text = format!(
                     "slowest UI frame while sampling: {:.0} ms",
                     self.reverse.slowest_frame * 1e3
                 );
+                if let Some(seconds) = self.reverse.first_step_after {
+                    text += &format!(
+                        " · first step on screen {:.0} ms after Sample",
+                        seconds * 1e3
+                    );
+                }
                 ui.label(egui::RichText::new(text).small());
             }
             if let Some((done, total)) = self.forward.progress {

@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
-use crate::diffusion::{RecordedStep, SamplerConfig, SamplerKind, recording_bytes};
+use crate::diffusion::{RecordedStep, SamplerConfig, recording_bytes};
 use crate::model::shipped;
 use crate::render::ImageStack;
 use crate::schedule::Schedule;
 
 use super::sample_job::SampleEvent;
-use super::settings::{ModelsShown, ReverseSettings, SamplerChoice};
+use super::settings::{ModelsShown, ReverseSettings};
 
 /// The most memory a recording may take.
 pub const RECORDING_LIMIT_BYTES: u64 = 1 << 30;
@@ -93,6 +93,10 @@ pub struct ReverseState {
     pub play_carry: f64,
     /// The longest UI frame (CPU time, seconds) while this job ran.
     pub slowest_frame: f32,
+    /// When Sample was pressed.
+    pub requested: Option<std::time::Instant>,
+    /// Seconds from Sample to the first recorded step reaching the UI.
+    pub first_step_after: Option<f64>,
 }
 
 impl ReverseState {
@@ -112,6 +116,9 @@ impl ReverseState {
             SampleEvent::Steps { model, steps } => {
                 if let Some(run) = self.runs.get_mut(model) {
                     run.steps.extend(steps);
+                }
+                if self.first_step_after.is_none() {
+                    self.first_step_after = self.requested.map(|at| at.elapsed().as_secs_f64());
                 }
             }
             SampleEvent::Finished { model, x0 } => {
@@ -140,18 +147,13 @@ impl ReverseState {
 
 /// The sampler the settings describe.
 pub fn sampler_config(settings: &ReverseSettings) -> SamplerConfig {
-    let kind = match settings.sampler {
-        SamplerChoice::Ddpm => SamplerKind::Ddpm {
-            variance: settings.variance,
-        },
-        SamplerChoice::Ddim => SamplerKind::Ddim {
-            steps: settings.ddim_steps,
-            eta: settings.eta,
-            spacing: settings.spacing,
-        },
-    };
     SamplerConfig {
-        kind,
+        kind: settings.sampler.kind(
+            settings.steps,
+            settings.spacing,
+            settings.variance,
+            settings.eta,
+        ),
         clip_x0: settings.clip,
     }
 }
@@ -195,7 +197,7 @@ pub fn check_recording_size(models: usize, steps: usize, batch: usize) -> Result
     if bytes > RECORDING_LIMIT_BYTES {
         return Err(format!(
             "recording {steps} steps of {batch} images for {models} model(s) needs about {:.0} MB \
-             (limit {:.0} MB): use fewer images or DDIM with fewer steps",
+             (limit {:.0} MB): use fewer images or a sampler with fewer steps",
             bytes as f64 / 1e6,
             RECORDING_LIMIT_BYTES as f64 / 1e6
         ));

@@ -7,7 +7,7 @@ use super::App;
 use super::image_view::{ImageStyle, image_view};
 use super::reverse::MAX_BATCH;
 use super::settings::{ModelsShown, SamplerChoice};
-use super::widgets::labelled_drag;
+use super::widgets::{labelled_drag, sampler_picker};
 use crate::render::{Colormap, ValueRange};
 use crate::schedule::{ReverseVariance, TimestepSpacing};
 
@@ -52,40 +52,30 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
             });
         labelled_drag(ui, "images", &mut s.batch, 1..=MAX_BATCH);
         labelled_drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
-        egui::ComboBox::from_label("sampler")
-            .selected_text(match s.sampler {
-                SamplerChoice::Ddpm => "DDPM",
-                SamplerChoice::Ddim => "DDIM",
-            })
-            .show_ui(ui, |ui| {
-                ui.selectable_value(&mut s.sampler, SamplerChoice::Ddpm, "DDPM");
-                ui.selectable_value(&mut s.sampler, SamplerChoice::Ddim, "DDIM");
-            });
-        match s.sampler {
-            SamplerChoice::Ddpm => {
-                egui::ComboBox::from_label("σ²")
-                    .selected_text(variance_name(s.variance))
-                    .show_ui(ui, |ui| {
-                        for v in [ReverseVariance::PosteriorBeta, ReverseVariance::Beta] {
-                            ui.selectable_value(&mut s.variance, v, variance_name(v));
-                        }
-                    });
-            }
-            SamplerChoice::Ddim => {
-                labelled_drag(ui, "steps", &mut s.ddim_steps, 1..=1000);
+        sampler_picker(ui, "sampler", &mut s.sampler, &mut s.steps);
+        if s.sampler == SamplerChoice::Ddpm {
+            egui::ComboBox::from_label("σ²")
+                .selected_text(variance_name(s.variance))
+                .show_ui(ui, |ui| {
+                    for v in [ReverseVariance::PosteriorBeta, ReverseVariance::Beta] {
+                        ui.selectable_value(&mut s.variance, v, variance_name(v));
+                    }
+                });
+        } else {
+            if s.sampler == SamplerChoice::Ddim {
                 ui.add(egui::Slider::new(&mut s.eta, 0.0..=1.0).text("η"));
-                egui::ComboBox::from_label("spacing")
-                    .selected_text(spacing_name(s.spacing))
-                    .show_ui(ui, |ui| {
-                        for v in [
-                            TimestepSpacing::Leading,
-                            TimestepSpacing::Trailing,
-                            TimestepSpacing::Linspace,
-                        ] {
-                            ui.selectable_value(&mut s.spacing, v, spacing_name(v));
-                        }
-                    });
             }
+            egui::ComboBox::from_label("spacing")
+                .selected_text(spacing_name(s.spacing))
+                .show_ui(ui, |ui| {
+                    for v in [
+                        TimestepSpacing::Leading,
+                        TimestepSpacing::Trailing,
+                        TimestepSpacing::Linspace,
+                    ] {
+                        ui.selectable_value(&mut s.spacing, v, spacing_name(v));
+                    }
+                });
         }
         ui.checkbox(&mut s.clip, "clip predicted x0 to [−1, 1]");
         ui.separator();

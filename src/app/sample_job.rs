@@ -132,7 +132,9 @@ pub fn run_sample_job(
         }
     }
     let mut pending: Vec<Vec<RecordedStep>> = vec![Vec::new(); samplers.len()];
-    let mut last_sent = Instant::now();
+    // The first step goes out at once, so it is on screen as soon as it exists; then batches
+    // of steps every 150 ms.
+    let mut last_sent: Option<Instant> = None;
     loop {
         let mut any = false;
         for (index, sampler) in samplers.iter_mut().enumerate() {
@@ -144,7 +146,7 @@ pub fn run_sample_job(
                 any = true;
             }
         }
-        if !any || last_sent.elapsed().as_millis() > 150 {
+        if !any || last_sent.is_none_or(|at| at.elapsed().as_millis() > 150) {
             for (index, steps) in pending.iter_mut().enumerate() {
                 if !steps.is_empty() {
                     send(SampleEvent::Steps {
@@ -153,7 +155,7 @@ pub fn run_sample_job(
                     });
                 }
             }
-            last_sent = Instant::now();
+            last_sent = Some(Instant::now());
         }
         if !any {
             break;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::diffusion::{ForwardMode, SamplerConfig, SamplerKind};
+use crate::diffusion::{DDIM_SPACING, ForwardMode, SOLVER_SPACING, SamplerConfig, SamplerKind};
 use crate::render::Colormap;
 use crate::schedule::{ReverseVariance, ScheduleKind, ScheduleSpec, TimestepSpacing};
 
@@ -45,10 +45,11 @@ pub struct DaedSettings {
     pub batch: usize,
     /// Seed of x_T and the chain's noise.
     pub seed: u64,
-    /// DDPM or DDIM for the diffusion model's chain.
+    /// The sampler of the diffusion model's chain.
     pub sampler: SamplerChoice,
-    /// DDIM's number of steps.
-    pub ddim_steps: usize,
+    /// Its number of steps (all samplers but DDPM).
+    #[serde(alias = "ddim_steps")]
+    pub steps: usize,
     /// Images per method and switching point in the sweep.
     pub sweep_images: usize,
     /// Switching points of the sweep, from 0 to the autoencoder's t_max.
@@ -64,7 +65,7 @@ impl Default for DaedSettings {
             batch: 16,
             seed: 0,
             sampler: SamplerChoice::Ddim,
-            ddim_steps: 50,
+            steps: 50,
             sweep_images: 500,
             sweep_points: 12,
             export_path: "noisescope-daed-sweep.csv".to_owned(),
@@ -84,7 +85,7 @@ pub enum ModelsShown {
     Both,
 }
 
-/// The sampler family chosen in the Reverse panel.
+/// The sampler chosen in a panel.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SamplerChoice {
     /// DDPM ancestral sampling.
@@ -92,24 +93,88 @@ pub enum SamplerChoice {
     Ddpm,
     /// DDIM.
     Ddim,
+    /// DPM-Solver++(2M).
+    DpmSolver,
+    /// SDE-DPM-Solver++(2M).
+    DpmSolverSde,
+    /// Euler's method on the probability-flow ODE (EDM).
+    Euler,
+    /// Heun's method on the probability-flow ODE (EDM).
+    Heun,
 }
 
 impl SamplerChoice {
-    /// The chain this choice means where a panel offers only DDPM (σ² = β̃) or DDIM (η = 0,
-    /// leading spacing, `ddim_steps` steps), x̂0 clipped.
-    pub fn chain(self, ddim_steps: usize) -> SamplerConfig {
-        let kind = match self {
-            Self::Ddpm => SamplerKind::Ddpm {
-                variance: ReverseVariance::PosteriorBeta,
-            },
+    /// Every choice, in menu order.
+    pub const ALL: [Self; 6] = [
+        Self::Ddpm,
+        Self::Ddim,
+        Self::DpmSolver,
+        Self::DpmSolverSde,
+        Self::Euler,
+        Self::Heun,
+    ];
+
+    /// The name shown in menus.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ddpm => "DDPM",
+            Self::Ddim => "DDIM",
+            Self::DpmSolver => "DPM-Solver++(2M)",
+            Self::DpmSolverSde => "DPM-Solver++(2M) SDE",
+            Self::Euler => "Euler (EDM)",
+            Self::Heun => "Heun (EDM)",
+        }
+    }
+
+    /// Whether the sampler takes a number of steps (all but DDPM, which visits every t).
+    pub fn has_steps(self) -> bool {
+        self != Self::Ddpm
+    }
+
+    /// The sampler this choice means with `steps` steps, `spacing`, DDPM's σ² = `variance` and
+    /// DDIM's `eta`.
+    pub fn kind(
+        self,
+        steps: usize,
+        spacing: TimestepSpacing,
+        variance: ReverseVariance,
+        eta: f64,
+    ) -> SamplerKind {
+        match self {
+            Self::Ddpm => SamplerKind::Ddpm { variance },
             Self::Ddim => SamplerKind::Ddim {
-                steps: ddim_steps,
-                eta: 0.0,
-                spacing: TimestepSpacing::Leading,
+                steps,
+                eta,
+                spacing,
             },
-        };
+            Self::DpmSolver | Self::DpmSolverSde => SamplerKind::DpmSolver {
+                steps,
+                spacing,
+                stochastic: self == Self::DpmSolverSde,
+            },
+            Self::Euler => SamplerKind::Euler { steps, spacing },
+            Self::Heun => SamplerKind::Heun { steps, spacing },
+        }
+    }
+
+    /// The spacing a panel without a spacing menu uses: DDIM's own, trailing for the solvers.
+    pub fn default_spacing(self) -> TimestepSpacing {
+        match self {
+            Self::Ddpm | Self::Ddim => DDIM_SPACING,
+            _ => SOLVER_SPACING,
+        }
+    }
+
+    /// The chain this choice means where a panel offers no further options: DDPM with σ² = β̃,
+    /// the others with `steps` steps in their default spacing (DDIM with η = 0); x̂0 clipped.
+    pub fn chain(self, steps: usize) -> SamplerConfig {
         SamplerConfig {
-            kind,
+            kind: self.kind(
+                steps,
+                self.default_spacing(),
+                ReverseVariance::PosteriorBeta,
+                0.0,
+            ),
             clip_x0: true,
         }
     }
@@ -125,13 +190,14 @@ pub struct ReverseSettings {
     pub batch: usize,
     /// Seed of x_T and every step's noise.
     pub seed: u64,
-    /// DDPM or DDIM.
+    /// The sampler.
     pub sampler: SamplerChoice,
-    /// DDIM's number of steps.
-    pub ddim_steps: usize,
+    /// Its number of steps (all samplers but DDPM).
+    #[serde(alias = "ddim_steps")]
+    pub steps: usize,
     /// DDIM's η.
     pub eta: f64,
-    /// DDIM's timestep spacing.
+    /// The timestep spacing of the samplers with a number of steps.
     pub spacing: TimestepSpacing,
     /// DDPM's σ_t².
     pub variance: ReverseVariance,
@@ -150,7 +216,7 @@ impl Default for ReverseSettings {
             batch: 16,
             seed: 0,
             sampler: SamplerChoice::default(),
-            ddim_steps: 50,
+            steps: 50,
             eta: 0.0,
             spacing: TimestepSpacing::default(),
             variance: ReverseVariance::default(),
@@ -203,10 +269,11 @@ pub struct AnalysisSettings {
     pub n: usize,
     /// Seed of ε and the chain's noise.
     pub seed: u64,
-    /// DDPM or DDIM for the chain back.
+    /// The sampler of the chain back.
     pub sampler: SamplerChoice,
-    /// DDIM's number of steps (over all of T).
-    pub ddim_steps: usize,
+    /// Its number of steps over all of T (all samplers but DDPM).
+    #[serde(alias = "ddim_steps")]
+    pub steps: usize,
     /// The x axis.
     pub axis: AnalysisAxis,
     /// Plot PSNR (dB) instead of MSE.
@@ -235,8 +302,8 @@ impl Default for AnalysisSettings {
             t_list: String::new(),
             n: 64,
             seed: 0,
-            sampler: SamplerChoice::Ddim,
-            ddim_steps: 50,
+            sampler: SamplerChoice::DpmSolver,
+            steps: 20,
             axis: AnalysisAxis::default(),
             psnr: false,
             show_x0: true,

@@ -2,7 +2,27 @@
 
 use eframe::egui;
 
+use super::settings::SamplerChoice;
 use crate::schedule::{Schedule, daed_switch};
+
+/// A menu of the samplers and, for those that take one, their number of steps.
+pub fn sampler_picker(
+    ui: &mut egui::Ui,
+    label: &str,
+    choice: &mut SamplerChoice,
+    steps: &mut usize,
+) {
+    egui::ComboBox::from_label(label)
+        .selected_text(choice.name())
+        .show_ui(ui, |ui| {
+            for option in SamplerChoice::ALL {
+                ui.selectable_value(choice, option, option.name());
+            }
+        });
+    if choice.has_steps() {
+        labelled_drag(ui, "steps", steps, 1..=1000);
+    }
+}
 
 /// A label and a drag value that screen readers (and UI tests) know belong together.
 pub fn labelled_drag<N: egui::emath::Numeric>(

@@ -13,7 +13,7 @@ use super::{DeviceArg, save_png};
 use crate::data::IMAGE_PIXELS;
 use crate::diffusion::{DaedModels, SampleSize};
 use crate::metrics::{FeatureStats, FidReference, daed_sweep, sweep_csv};
-use crate::model::{LoadedDae, LoadedUNet, UNet, load_dae, load_unet, shipped};
+use crate::model::{InferenceUNet, LoadedDae, LoadedUNet, load_dae, load_unet, shipped};
 use crate::schedule::{Schedule, ScheduleKind, daed_switch};
 
 /// The models of a DAED run.
@@ -31,7 +31,7 @@ pub struct DaedModelArgs {
     /// How many images.
     #[command(flatten)]
     pub count: ImageCount,
-    /// cpu (burn flex) or gpu (wgpu).
+    /// cpu or gpu (wgpu).
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
 }
@@ -99,7 +99,7 @@ impl DaedModelArgs {
     }
 
     /// The models as DAED runs them.
-    fn models<'a>(&self, loaded: &'a Loaded) -> DaedModels<'a, UNet, LoadedDae> {
+    fn models<'a>(&self, loaded: &'a Loaded) -> DaedModels<'a, InferenceUNet, LoadedDae> {
         DaedModels {
             ddgm: &loaded.ddgm.model,
             dae: Some(&loaded.dae),

@@ -7,14 +7,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod bench;
 mod daed;
 mod quality;
 mod recon;
 mod sample;
 mod train;
 
+pub use bench::BenchArgs;
 pub use daed::{DaedArgs, DaedModelArgs, DaedSweepArgs};
-pub use quality::{BenchArgs, EvaluateArgs, FidArgs, fid_between, sample_many};
+pub use quality::{EvaluateArgs, FidArgs, fid_between, sample_many};
 
 pub use recon::{ReconArgs, run_recon};
 pub use sample::{ModelChoice, SampleArgs, SamplerArgs, save_grid};
@@ -205,7 +207,10 @@ impl DeviceArg {
                 let threads = std::thread::available_parallelism().map_or(1, usize::from);
                 (
                     burn::tensor::Device::flex(),
-                    format!("CPU (burn flex, {threads} threads)"),
+                    format!(
+                        "CPU ({}, {threads} threads)",
+                        crate::model::cpu_compute_label()
+                    ),
                 )
             }
             Self::Gpu => (
@@ -282,7 +287,7 @@ pub fn run(command: Command, out: &mut impl Write) -> anyhow::Result<()> {
         Command::Sample(args) => sample::run_sample(&args, out)?,
         Command::Fid(args) => quality::run_fid(&args, out)?,
         Command::Evaluate(args) => quality::run_evaluate(&args, out)?,
-        Command::Bench(args) => quality::run_bench(&args, out)?,
+        Command::Bench(args) => bench::run_bench(&args, out)?,
         Command::Recon(args) => recon::run_recon(&args, out)?,
         Command::Daed(args) => daed::run_daed(&args, out)?,
         Command::DaedSweep(args) => daed::run_daed_sweep(&args, out)?,

@@ -13,8 +13,8 @@ use super::sample::{ModelChoice, SamplerArgs, checked_size};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, ProbeData, Split, load_image_folder};
 use crate::diffusion::{Chain, Denoiser, SampleSize, Sampler, SamplerConfig, tensor_to_vec};
 use crate::metrics::{ClassifierView, FeatureStats, frechet_distance};
-use crate::model::{Classifier, UNetConfig, load_classifier, load_unet, shipped};
-use crate::schedule::{Schedule, ScheduleSpec};
+use crate::model::{Classifier, load_classifier, shipped};
+use crate::schedule::Schedule;
 
 /// Training images compared with the test set for the FID floor.
 pub const FLOOR_IMAGES: usize = 1000;
@@ -72,20 +72,6 @@ pub struct EvaluateArgs {
     /// Also write the samples here.
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-/// Options of `noisescope bench`.
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// cpu or gpu.
-    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
-    pub device: DeviceArg,
-    /// Weights to time (default: the shipped linear model's architecture).
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// Seconds to spend per measurement (at least 3 repetitions each).
-    #[arg(long, default_value_t = 2.0)]
-    pub seconds: f64,
 }
 
 /// Runs `noisescope fid`.
@@ -239,87 +225,4 @@ pub fn sample_many<D: Denoiser + ?Sized>(
         eprintln!("sampled {}/{}", first + images, size.images);
     }
     Ok(values)
-}
-
-/// Runs `noisescope bench`.
-pub fn run_bench(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let (device, label) = args.device.open()?;
-    let (model, spec, origin) = match &args.model {
-        Some(path) => {
-            let loaded = load_unet(path, None, &device)?;
-            (loaded.model, loaded.schedule, path.display().to_string())
-        }
-        None => {
-            let path = shipped::path(shipped::UNET_LINEAR)?;
-            match load_unet(&path, None, &device) {
-                Ok(loaded) => (loaded.model, loaded.schedule, path.display().to_string()),
-                Err(_) => (
-                    bench_architecture().init(&device),
-                    ScheduleSpec::default(),
-                    "untrained default architecture".into(),
-                ),
-            }
-        }
-    };
-    let schedule = Schedule::new(spec)?;
-    writeln!(out, "device: {label}; model: {origin}")?;
-    writeln!(
-        out,
-        "batch,unet_evals_per_s,image_steps_per_s,ms_per_1000_step_ddpm_batch"
-    )?;
-    for batch in [1, 16, 64] {
-        let shape = [batch, 1, IMAGE_SIDE, IMAGE_SIDE];
-        let x = burn::tensor::Tensor::<4>::zeros(shape, &device);
-        let _ = tensor_to_vec(
-            model
-                .predict_noise(x.clone(), 500)
-                .reshape([batch, IMAGE_PIXELS]),
-        );
-        let evals_per_s = repeat_rate(args.seconds, || {
-            let _ = tensor_to_vec(
-                model
-                    .predict_noise(x.clone(), 500)
-                    .reshape([batch, IMAGE_PIXELS]),
-            );
-        });
-        let mut sampler = Sampler::from_noise(
-            &model,
-            &schedule,
-            SamplerConfig::default(),
-            shape,
-            0,
-            &device,
-        )
-        .map_err(anyhow::Error::msg)?;
-        let steps_per_s = repeat_rate(args.seconds, || {
-            if sampler.next().is_some() {
-                let _ = tensor_to_vec(sampler.current().clone().reshape([batch, IMAGE_PIXELS]));
-            }
-        });
-        writeln!(
-            out,
-            "{batch},{evals_per_s:.2},{:.1},{:.0}",
-            steps_per_s * batch as f64,
-            1000.0 * 1000.0 / steps_per_s
-        )?;
-    }
-    Ok(())
-}
-
-fn bench_architecture() -> UNetConfig {
-    UNetConfig::new()
-        .with_base_channels(16)
-        .with_channel_multipliers(vec![1, 2, 4])
-        .with_dropout(0.0)
-}
-
-/// Calls `work` for about `seconds` (at least 3 times) and returns calls per second.
-fn repeat_rate(seconds: f64, mut work: impl FnMut()) -> f64 {
-    let started = Instant::now();
-    let mut calls = 0u32;
-    while calls < 3 || started.elapsed().as_secs_f64() < seconds {
-        work();
-        calls += 1;
-    }
-    f64::from(calls) / started.elapsed().as_secs_f64()
 }

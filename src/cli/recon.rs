@@ -36,7 +36,7 @@ pub struct ReconArgs {
     /// csv (t,t_frac,log_snr,mse_chain,mse_x0,mse_eps) or json.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
-    /// cpu (burn flex) or gpu (wgpu).
+    /// cpu or gpu (wgpu).
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
 }

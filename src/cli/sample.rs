@@ -8,7 +8,10 @@ use clap::{Args, ValueEnum};
 
 use super::DeviceArg;
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, to_bytes};
-use crate::diffusion::{Chain, SampleSize, Sampler, SamplerConfig, SamplerKind, tensor_to_vec};
+use crate::diffusion::{
+    Chain, DDIM_SPACING, SOLVER_SPACING, SampleSize, Sampler, SamplerConfig, SamplerKind,
+    tensor_to_vec,
+};
 use crate::model::{LoadedUNet, load_unet, shipped};
 use crate::schedule::{ReverseVariance, Schedule, TimestepSpacing};
 
@@ -53,7 +56,7 @@ pub struct ModelChoice {
     /// A weights file written by `noisescope train`.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// cpu (burn flex) or gpu (wgpu).
+    /// cpu or gpu (wgpu).
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
 }
@@ -74,18 +77,20 @@ impl ModelChoice {
 /// Sampler options on the command line.
 #[derive(Debug, Args)]
 pub struct SamplerArgs {
-    /// ddpm (every step, Algorithm 2) or ddim.
+    /// ddpm (every step, Algorithm 2), ddim, dpmpp-2m (DPM-Solver++(2M)), dpmpp-2m-sde (its
+    /// stochastic form), euler or heun.
     #[arg(long, value_enum, default_value_t = SamplerArg::Ddpm)]
     pub sampler: SamplerArg,
-    /// DDIM's number of steps.
+    /// Number of steps of every sampler but ddpm.
     #[arg(long, default_value_t = 50)]
     pub steps: usize,
     /// DDIM's η in [0, 1].
     #[arg(long, default_value_t = 0.0)]
     pub eta: f64,
-    /// DDIM's timestep spacing.
-    #[arg(long, value_enum, default_value_t = SpacingArg::Leading)]
-    pub spacing: SpacingArg,
+    /// Timestep spacing of every sampler but ddpm (default: leading for ddim, trailing for the
+    /// others).
+    #[arg(long, value_enum)]
+    pub spacing: Option<SpacingArg>,
     /// DDPM's σ_t²: posterior (β̃_t) or beta (β_t).
     #[arg(long, value_enum, default_value_t = VarianceArg::Posterior)]
     pub variance: VarianceArg,
@@ -101,6 +106,16 @@ pub enum SamplerArg {
     Ddpm,
     /// DDIM.
     Ddim,
+    /// DPM-Solver++(2M).
+    #[value(name = "dpmpp-2m")]
+    DpmSolver,
+    /// SDE-DPM-Solver++(2M).
+    #[value(name = "dpmpp-2m-sde")]
+    DpmSolverSde,
+    /// Euler's method on the probability-flow ODE (EDM).
+    Euler,
+    /// Heun's method on the probability-flow ODE (EDM).
+    Heun,
 }
 
 /// Timestep spacings on the command line.
@@ -136,16 +151,35 @@ impl SamplerArgs {
             SamplerArg::Ddim => SamplerKind::Ddim {
                 steps: self.steps,
                 eta: self.eta,
-                spacing: match self.spacing {
-                    SpacingArg::Leading => TimestepSpacing::Leading,
-                    SpacingArg::Trailing => TimestepSpacing::Trailing,
-                    SpacingArg::Linspace => TimestepSpacing::Linspace,
-                },
+                spacing: self.spacing(),
+            },
+            SamplerArg::DpmSolver | SamplerArg::DpmSolverSde => SamplerKind::DpmSolver {
+                steps: self.steps,
+                spacing: self.spacing(),
+                stochastic: self.sampler == SamplerArg::DpmSolverSde,
+            },
+            SamplerArg::Euler => SamplerKind::Euler {
+                steps: self.steps,
+                spacing: self.spacing(),
+            },
+            SamplerArg::Heun => SamplerKind::Heun {
+                steps: self.steps,
+                spacing: self.spacing(),
             },
         };
         SamplerConfig {
             kind,
             clip_x0: !self.no_clip,
+        }
+    }
+
+    fn spacing(&self) -> TimestepSpacing {
+        match self.spacing {
+            Some(SpacingArg::Leading) => TimestepSpacing::Leading,
+            Some(SpacingArg::Trailing) => TimestepSpacing::Trailing,
+            Some(SpacingArg::Linspace) => TimestepSpacing::Linspace,
+            None if self.sampler == SamplerArg::Ddim => DDIM_SPACING,
+            None => SOLVER_SPACING,
         }
     }
 }

@@ -107,7 +107,7 @@ pub struct TrainArgs {
     /// Continue from the checkpoint beside --out.
     #[arg(long)]
     pub resume: bool,
-    /// cpu (burn flex) or gpu (wgpu).
+    /// cpu or gpu (wgpu).
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
 }
@@ -150,7 +150,7 @@ pub struct TrainClassifierArgs {
     /// Continue from the checkpoint beside --out.
     #[arg(long)]
     pub resume: bool,
-    /// cpu (burn flex) or gpu (wgpu).
+    /// cpu or gpu (wgpu).
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
 }

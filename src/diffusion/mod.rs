@@ -17,5 +17,6 @@ pub use recon::{
 };
 pub use recording::{QuantizedBatch, RecordedStep, recording_bytes};
 pub use sampler::{
-    Denoiser, OracleDenoiser, ReverseStep, Sampler, SamplerConfig, SamplerKind, predict_x0,
+    DDIM_SPACING, Denoiser, OracleDenoiser, ReverseStep, SOLVER_SPACING, Sampler, SamplerConfig,
+    SamplerKind, predict_x0,
 };

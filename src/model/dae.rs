@@ -5,11 +5,16 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::UNet;
+use super::Network;
 
 /// x̂0 = (x_t − √(1 − ᾱ_t) F(x_t, t)) / √ᾱ_t, with `t` 1-based per image and `alpha_bar[t − 1]`
 /// = ᾱ_t.
-pub fn dae_clean_estimate(net: &UNet, x_t: Tensor<4>, t: &[usize], alpha_bar: &[f64]) -> Tensor<4> {
+pub fn dae_clean_estimate<N: Network + ?Sized>(
+    net: &N,
+    x_t: Tensor<4>,
+    t: &[usize],
+    alpha_bar: &[f64],
+) -> Tensor<4> {
     let device = x_t.device();
     let per_image = |f: &dyn Fn(f64) -> f64| {
         column(
@@ -19,7 +24,7 @@ pub fn dae_clean_estimate(net: &UNet, x_t: Tensor<4>, t: &[usize], alpha_bar: &[
     };
     let from_xt = per_image(&|a| 1.0 / a.sqrt());
     let from_out = per_image(&|a| -((1.0 - a) / a).sqrt());
-    let out = net.forward(x_t.clone(), t);
+    let out = net.evaluate(x_t.clone(), t);
     x_t * from_xt + out * from_out
 }
 

@@ -1,6 +1,7 @@
 //! The networks (burn Modules with Configs) and their weights files.
 
 mod classifier;
+pub mod cpu;
 mod dae;
 mod unet;
 mod weights;
@@ -8,11 +9,11 @@ mod weights;
 use std::path::Path;
 
 use burn::module::Module;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor, TensorData};
 
 pub use classifier::{Classifier, ClassifierConfig};
 pub use dae::{dae_clean_estimate, dae_loss_weights};
-pub use unet::{UNet, UNetConfig, timestep_embedding};
+pub use unet::{UNet, UNetConfig, timestep_embedding, timestep_embedding_values};
 pub use weights::{
     ModelKind, TrainingRecord, WeightsError, WeightsFile, WeightsMetadata, nan_from_null,
     save_module, write_atomically,
@@ -24,13 +25,81 @@ use crate::schedule::ScheduleSpec;
 #[derive(Debug)]
 pub struct LoadedUNet {
     /// The network, in evaluation mode.
-    pub model: UNet,
+    pub model: InferenceUNet,
     /// Its architecture.
     pub config: UNetConfig,
     /// The schedule it was trained for.
     pub schedule: ScheduleSpec,
     /// The file's metadata.
     pub metadata: WeightsMetadata,
+}
+
+/// A network F(x_t, t) evaluated on a batch of images.
+pub trait Network {
+    /// F for images `x` `[B, C, H, W]` at 1-based steps `t` (one per image).
+    fn evaluate(&self, x: Tensor<4>, t: &[usize]) -> Tensor<4>;
+}
+
+impl Network for UNet {
+    fn evaluate(&self, x: Tensor<4>, t: &[usize]) -> Tensor<4> {
+        self.forward(x, t)
+    }
+}
+
+/// A U-Net for inference: burn's module, and, when it lives on the CPU, its weights packed for
+/// the project's CPU kernels ([`cpu`]), which then compute every evaluation.
+#[derive(Debug)]
+pub struct InferenceUNet {
+    /// burn's module (evaluation mode).
+    pub module: UNet,
+    cpu: Option<cpu::CpuUNet>,
+}
+
+impl InferenceUNet {
+    /// Wraps `module` (architecture `config`) living on `device`.
+    pub fn new(module: UNet, config: &UNetConfig, device: &Device) -> Self {
+        let cpu = cpu_kernels_enabled(device).then(|| cpu::CpuUNet::new(&module, config));
+        Self { module, cpu }
+    }
+
+    /// Whether evaluations run through the project's CPU kernels.
+    pub fn uses_cpu_kernels(&self) -> bool {
+        self.cpu.is_some()
+    }
+}
+
+impl Network for InferenceUNet {
+    /// Through the project's CPU kernels when `x` is on the CPU (and of the network's image
+    /// size), through burn otherwise.
+    fn evaluate(&self, x: Tensor<4>, t: &[usize]) -> Tensor<4> {
+        match &self.cpu {
+            Some(packed) if cpu::is_cpu(&x.device()) && packed.accepts(x.dims()) => {
+                let (shape, device) = (x.shape(), x.device());
+                let values = x.into_data().try_into_vec::<f32>().unwrap_or_else(|error| {
+                    unreachable!("float tensors read back as f32: {error:?}")
+                });
+                let out = packed.forward(&values, t);
+                Tensor::from_data(TensorData::new(out, shape), &device)
+            }
+            _ => self.module.forward(x, t),
+        }
+    }
+}
+
+/// What computes U-Nets on the CPU, for status lines: the project's kernels with their
+/// instruction set, or burn's CPU backend when `NOISESCOPE_CPU_KERNELS=burn`.
+pub fn cpu_compute_label() -> String {
+    if cpu_kernels_enabled(&Device::flex()) {
+        format!("Noisescope's CPU kernels, {}", cpu::instruction_set())
+    } else {
+        "burn flex".to_owned()
+    }
+}
+
+/// Whether networks on `device` use the project's CPU kernels: on burn's CPU backend, unless
+/// `NOISESCOPE_CPU_KERNELS=burn` asks for burn's own operations (for comparison).
+pub fn cpu_kernels_enabled(device: &Device) -> bool {
+    cpu::is_cpu(device) && std::env::var("NOISESCOPE_CPU_KERNELS").as_deref() != Ok("burn")
 }
 
 /// Loads a U-Net; with `expected` set, refuses one trained for another schedule.
@@ -117,7 +186,7 @@ fn load_network(
     }
     let model = file.load_into(config.init(device))?.valid();
     Ok(LoadedUNet {
-        model,
+        model: InferenceUNet::new(model, &config, device),
         config,
         schedule,
         metadata: file.metadata,

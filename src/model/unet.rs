@@ -229,9 +229,9 @@ struct ResBlockConfig {
 /// convolution (stride 2 on the way down; nearest ×2 then 3×3 on the way up).
 #[derive(Module, Debug)]
 pub struct Stage {
-    block: Option<ResBlock>,
-    attention: Option<SelfAttention>,
-    resample: Option<Conv2d>,
+    pub(super) block: Option<ResBlock>,
+    pub(super) attention: Option<SelfAttention>,
+    pub(super) resample: Option<Conv2d>,
 }
 
 impl Stage {
@@ -274,13 +274,13 @@ impl Stage {
 /// A residual block: GN → SiLU → conv → + time → GN → SiLU → dropout → conv, plus the skip.
 #[derive(Module, Debug)]
 pub struct ResBlock {
-    norm1: GroupNorm,
-    conv1: Conv2d,
-    time_proj: Linear,
-    norm2: GroupNorm,
-    dropout: Dropout,
-    conv2: Conv2d,
-    skip: Option<Conv2d>,
+    pub(super) norm1: GroupNorm,
+    pub(super) conv1: Conv2d,
+    pub(super) time_proj: Linear,
+    pub(super) norm2: GroupNorm,
+    pub(super) dropout: Dropout,
+    pub(super) conv2: Conv2d,
+    pub(super) skip: Option<Conv2d>,
 }
 
 impl ResBlock {
@@ -316,9 +316,9 @@ impl ResBlock {
 /// Single-head self-attention over the pixels of a feature map, with a residual connection.
 #[derive(Module, Debug)]
 pub struct SelfAttention {
-    norm: GroupNorm,
-    qkv: Linear,
-    proj: Linear,
+    pub(super) norm: GroupNorm,
+    pub(super) qkv: Linear,
+    pub(super) proj: Linear,
 }
 
 impl SelfAttention {
@@ -363,15 +363,15 @@ fn upsample_nearest(x: Tensor<4>) -> Tensor<4> {
 /// The denoiser ε_θ(x_t, t).
 #[derive(Module, Debug)]
 pub struct UNet {
-    time_in: Linear,
-    time_out: Linear,
-    conv_in: Conv2d,
-    down: Vec<Stage>,
-    middle: Vec<Stage>,
-    up: Vec<Stage>,
-    norm_out: GroupNorm,
-    conv_out: Conv2d,
-    base_channels: usize,
+    pub(super) time_in: Linear,
+    pub(super) time_out: Linear,
+    pub(super) conv_in: Conv2d,
+    pub(super) down: Vec<Stage>,
+    pub(super) middle: Vec<Stage>,
+    pub(super) up: Vec<Stage>,
+    pub(super) norm_out: GroupNorm,
+    pub(super) conv_out: Conv2d,
+    pub(super) base_channels: usize,
 }
 
 impl UNet {
@@ -403,6 +403,12 @@ impl UNet {
 /// The sinusoidal embedding of Ho et al. / Vaswani et al.: `[sin(t·f_k), cos(t·f_k)]` with
 /// `f_k = 10000^(−k/(half−1))`, computed on the host in f64 so every device sees the same numbers.
 pub fn timestep_embedding(t: &[usize], dim: usize, device: &Device) -> Tensor<2> {
+    let values = timestep_embedding_values(t, dim);
+    Tensor::from_data(TensorData::new(values, [t.len(), dim]), device)
+}
+
+/// The values of [`timestep_embedding`], `[t.len()][dim]`.
+pub fn timestep_embedding_values(t: &[usize], dim: usize) -> Vec<f32> {
     let half = dim / 2;
     let scale = (10000f64).ln() / (half.max(2) - 1) as f64;
     let mut values = Vec::with_capacity(t.len() * dim);
@@ -414,5 +420,5 @@ pub fn timestep_embedding(t: &[usize], dim: usize, device: &Device) -> Tensor<2>
         values.extend(row.iter().map(|a| a.cos() as f32));
         values.extend(std::iter::repeat_n(0.0, dim - 2 * half));
     }
-    Tensor::from_data(TensorData::new(values, [t.len(), dim]), device)
+    values
 }

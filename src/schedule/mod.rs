@@ -7,6 +7,7 @@ mod betas;
 mod daed;
 mod report;
 mod sampling;
+mod solvers;
 mod spec;
 
 pub use daed::{DaedSwitch, daed_switch};
@@ -15,6 +16,7 @@ pub use sampling::{
     DdimStep, DdpmStep, ReverseVariance, TimestepSpacing, X0Coefficients, ddim_step,
     ddim_timesteps, ddpm_step, x0_coefficients,
 };
+pub use solvers::{DpmSolverStep, EulerStep, dpm_solver_step, euler_step};
 pub use spec::{MAX_STEPS, MIN_STEPS, ScheduleKind, ScheduleSpec};
 
 /// Why a spec cannot become a schedule.

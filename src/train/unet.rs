@@ -16,9 +16,10 @@ use super::ema::update_ema;
 use super::seeded_init;
 use super::{Meter, Outcome, Progress, RunFacts, TrainError, learning_rate, step_rng};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, Split};
+use crate::model::cpu::CpuUNet;
 use crate::model::{
-    ModelKind, UNet, UNetConfig, WeightsFile, WeightsMetadata, dae_clean_estimate,
-    dae_loss_weights, save_module,
+    ModelKind, UNet, UNetConfig, WeightsFile, WeightsMetadata, cpu_kernels_enabled,
+    dae_clean_estimate, dae_loss_weights, save_module,
 };
 use crate::schedule::{Schedule, ScheduleSpec};
 
@@ -194,6 +195,7 @@ pub fn train_unet(
         optimizer = checkpoint::load_optimizer(&dir, optimizer)?;
         (step, past_s, recent_loss) = (state.step, state.wall_time_s, state.recent_loss);
     }
+    let cpu_kernels = cpu_kernels_enabled(&options.device);
     let mut meter = Meter::new(step);
     let mut last_saved = step;
     let save = |model: &UNet, ema: &UNet, optimizer: &ModuleOptimizer, step, loss, wall| {
@@ -215,24 +217,12 @@ pub fn train_unet(
                 checkpoint: dir,
             });
         }
-        let batch = noisy_batch(
-            &data,
-            &alpha_bar[..options.t_max()],
-            options,
-            step,
-            &train_device,
-        );
-        let loss = match options.target {
-            TrainingTarget::Noise => (model.forward(batch.x_t, &batch.t) - batch.noise)
-                .square()
-                .mean(),
-            TrainingTarget::CleanImage { .. } => {
-                let x0_hat = dae_clean_estimate(&model, batch.x_t, &batch.t, &alpha_bar);
-                let weights = dae_loss_weights(&batch.t, &alpha_bar, &train_device);
-                ((x0_hat - batch.x0).square() * weights).mean()
-            }
+        let batch = noisy_batch(&data, &alpha_bar[..options.t_max()], options, step);
+        let (loss_value, grads) = if cpu_kernels {
+            cpu_step(&model, &batch, options, &alpha_bar, step)
+        } else {
+            burn_step(&model, &batch, options, &alpha_bar, &train_device)
         };
-        let loss_value = f64::from(loss.clone().into_scalar::<f32>());
         if !loss_value.is_finite() {
             let kept = if last_saved > 0 || options.resume {
                 format!(
@@ -248,7 +238,6 @@ pub fn train_unet(
                 kept,
             });
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = learning_rate(options.learning_rate, options.warmup, step);
         model = optimizer.step(lr, model, grads);
         step += 1;
@@ -313,12 +302,19 @@ fn initial_weights(
     Ok(file.load_into(model)?)
 }
 
-/// One training batch.
+/// One training batch, `[B, 1, H, W]` images flattened.
 struct NoisyBatch {
-    x0: Tensor<4>,
-    x_t: Tensor<4>,
-    noise: Tensor<4>,
+    x0: Vec<f32>,
+    x_t: Vec<f32>,
+    noise: Vec<f32>,
     t: Vec<usize>,
+}
+
+impl NoisyBatch {
+    fn tensor(&self, values: &[f32], device: &Device) -> Tensor<4> {
+        let shape = [self.t.len(), 1, IMAGE_SIDE, IMAGE_SIDE];
+        Tensor::from_data(TensorData::new(values.to_vec(), shape), device)
+    }
 }
 
 /// Draws the batch of step `step`: images x0, steps t ~ U{1..len(alpha_bar)}, noise ε, and
@@ -328,7 +324,6 @@ fn noisy_batch(
     alpha_bar: &[f64],
     options: &DiffusionTraining,
     step: u64,
-    device: &Device,
 ) -> NoisyBatch {
     let mut rng = step_rng(options.seed, step);
     let b = options.batch;
@@ -350,12 +345,191 @@ fn noisy_batch(
             x.iter().zip(e).map(move |(x, e)| signal * x + sigma * e)
         })
         .collect();
-    let shape = [b, 1, IMAGE_SIDE, IMAGE_SIDE];
-    let tensor = |values: Vec<f32>| Tensor::from_data(TensorData::new(values, shape), device);
-    NoisyBatch {
-        x0: tensor(x0),
-        x_t: tensor(x_t),
-        noise: tensor(noise),
-        t,
+    NoisyBatch { x0, x_t, noise, t }
+}
+
+/// Loss and gradients of one step through burn's autodiff (any device).
+fn burn_step(
+    model: &UNet,
+    batch: &NoisyBatch,
+    options: &DiffusionTraining,
+    alpha_bar: &[f64],
+    device: &Device,
+) -> (f64, GradientsParams) {
+    let x_t = batch.tensor(&batch.x_t, device);
+    let loss = match options.target {
+        TrainingTarget::Noise => (model.forward(x_t, &batch.t)
+            - batch.tensor(&batch.noise, device))
+        .square()
+        .mean(),
+        TrainingTarget::CleanImage { .. } => {
+            let x0_hat = dae_clean_estimate(model, x_t, &batch.t, alpha_bar);
+            let weights = dae_loss_weights(&batch.t, alpha_bar, device);
+            ((x0_hat - batch.tensor(&batch.x0, device)).square() * weights).mean()
+        }
+    };
+    let loss_value = f64::from(loss.clone().into_scalar::<f32>());
+    (
+        loss_value,
+        GradientsParams::from_grads(loss.backward(), model),
+    )
+}
+
+/// Loss and gradients of one step through the project's CPU kernels ([`CpuUNet`]): the same
+/// loss as [`burn_step`], its gradient with respect to the network's output written out.
+fn cpu_step(
+    model: &UNet,
+    batch: &NoisyBatch,
+    options: &DiffusionTraining,
+    alpha_bar: &[f64],
+    step: u64,
+) -> (f64, GradientsParams) {
+    let network = CpuUNet::new(model, &options.architecture);
+    let count = batch.x_t.len() as f64;
+    let image = |i: usize| i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS;
+    let loss = |i: usize, out: &[f32]| -> (f64, Vec<f32>) {
+        let (target, weight, gain, offset) = match options.target {
+            // L = mean (F − ε)².
+            TrainingTarget::Noise => (&batch.noise[image(i)], 1.0, 1.0, None),
+            // x̂0 = a·x_t + b·F, L = mean w (x̂0 − x0)².
+            TrainingTarget::CleanImage { .. } => {
+                let alpha = alpha_bar[batch.t[i] - 1];
+                let weight = alpha / (1.0 - alpha);
+                let from_xt = 1.0 / alpha.sqrt();
+                let from_out = -((1.0 - alpha) / alpha).sqrt();
+                (
+                    &batch.x0[image(i)],
+                    weight,
+                    from_out,
+                    Some((from_xt, &batch.x_t[image(i)])),
+                )
+            }
+        };
+        let mut sum = 0.0f64;
+        let gradient = out
+            .iter()
+            .enumerate()
+            .map(|(p, &f)| {
+                let prediction = match offset {
+                    Some((from_xt, x_t)) => from_xt * f64::from(x_t[p]) + gain * f64::from(f),
+                    None => f64::from(f),
+                };
+                let error = prediction - f64::from(target[p]);
+                sum += weight * error * error;
+                (2.0 * weight * error * gain / count) as f32
+            })
+            .collect();
+        (sum / count, gradient)
+    };
+    let seed = options.seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ step;
+    let (loss_value, grads) = network.gradients(&batch.x_t, &batch.t, seed, &loss);
+    (
+        loss_value,
+        CpuUNet::gradients_params(model, &grads, &options.device),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::module::{ModuleVisitor, Param, ParamId};
+
+    use super::*;
+    use crate::schedule::ScheduleKind;
+
+    fn options(target: TrainingTarget) -> DiffusionTraining {
+        DiffusionTraining {
+            data_dir: PathBuf::new(),
+            schedule: ScheduleSpec::new(ScheduleKind::Cosine),
+            architecture: UNetConfig::new()
+                .with_base_channels(8)
+                .with_channel_multipliers(vec![1, 2])
+                .with_norm_groups(4)
+                .with_attention_resolutions(vec![14])
+                .with_dropout(0.0),
+            target,
+            init_from: None,
+            steps: 1,
+            batch: 3,
+            learning_rate: 1e-3,
+            warmup: 0,
+            ema_decay: 0.9,
+            seed: 0,
+            out: PathBuf::new(),
+            checkpoint_every: 0,
+            report_every: 1,
+            resume: false,
+            device: Device::flex(),
+            device_label: "test".to_owned(),
+            command: "test".to_owned(),
+        }
+    }
+
+    fn batch() -> NoisyBatch {
+        let values = |phase: f32| -> Vec<f32> {
+            (0..3 * IMAGE_PIXELS)
+                .map(|i| (i as f32 * 0.61 + phase).sin())
+                .collect()
+        };
+        NoisyBatch {
+            x0: values(0.0),
+            x_t: values(1.0),
+            noise: values(2.0),
+            t: vec![2, 40, 170],
+        }
+    }
+
+    #[derive(Default)]
+    struct Ids(Vec<(ParamId, usize)>);
+
+    impl ModuleVisitor for Ids {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push((param.id, D));
+        }
+    }
+
+    fn flat(grads: &GradientsParams, id: ParamId, rank: usize) -> Vec<f32> {
+        let values = match rank {
+            1 => grads.get::<1>(id).map(Tensor::into_data),
+            2 => grads.get::<2>(id).map(Tensor::into_data),
+            _ => grads.get::<4>(id).map(Tensor::into_data),
+        };
+        values
+            .expect("a gradient")
+            .try_into_vec::<f32>()
+            .expect("f32")
+    }
+
+    #[test]
+    fn the_cpu_step_computes_the_burn_steps_loss_and_gradients() {
+        let alpha_bar = Schedule::new(ScheduleSpec::new(ScheduleKind::Cosine))
+            .expect("valid")
+            .alpha_bar();
+        for target in [
+            TrainingTarget::Noise,
+            TrainingTarget::CleanImage { t_max: 200 },
+        ] {
+            let options = options(target);
+            let device = options.device.clone().autodiff();
+            let model = seeded_init(&device, 3, || options.architecture.init(&device));
+            let batch = batch();
+            let (burn_loss, burn_grads) = burn_step(&model, &batch, &options, &alpha_bar, &device);
+            let (cpu_loss, cpu_grads) = cpu_step(&model, &batch, &options, &alpha_bar, 0);
+            assert!(
+                (burn_loss - cpu_loss).abs() < 1e-5 * burn_loss.abs(),
+                "{target:?}: loss {cpu_loss} against burn's {burn_loss}"
+            );
+            let mut ids = Ids::default();
+            model.visit(&mut ids);
+            for (id, rank) in ids.0 {
+                let (ours, theirs) = (flat(&cpu_grads, id, rank), flat(&burn_grads, id, rank));
+                let scale = theirs.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+                for (a, b) in ours.iter().zip(&theirs) {
+                    assert!(
+                        (a - b).abs() < 1e-4 * scale,
+                        "{target:?}: gradient {a} against burn's {b}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -39,11 +39,12 @@ fn sampling_records_every_step_and_the_scrubber_changes_the_frame() {
         settings.sampler = SamplerChoice::Ddpm;
         settings.models = ModelsShown::Both;
     }
+    // The controls change with the sampler: lay them out before clicking.
+    harness.run_steps(2);
     harness
         .get_by_role_and_label(Role::Button, "Sample")
         .click();
     harness.run_steps(2);
-    assert!(harness.state().sampling());
     run_until(&mut harness, "both models to finish", |app| !app.sampling());
     assert_eq!(harness.state().recorded_steps(), vec![1000, 1000]);
     assert!(harness.state().reverse_error().is_none());
@@ -124,7 +125,13 @@ fn missing_weights_are_reported_in_the_panel() {
 fn oversized_recordings_are_refused_with_the_estimate() {
     let models = common::tiny_models_dir();
     let mut harness = harness(models.path());
-    harness.state_mut().settings_mut().reverse.batch = 256;
+    {
+        // DDPM records all 1000 steps: 256 images of them do not fit.
+        let settings = &mut harness.state_mut().settings_mut().reverse;
+        settings.batch = 256;
+        settings.sampler = SamplerChoice::Ddpm;
+    }
+    harness.run_steps(2);
     harness
         .get_by_role_and_label(Role::Button, "Sample")
         .click();

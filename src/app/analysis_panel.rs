@@ -9,7 +9,7 @@ use super::analysis::{Curve, MAX_IMAGES};
 use super::image_view::{ImageStyle, image_view};
 use super::schedules_panel::SLOT_COLORS;
 use super::settings::{AnalysisAxis, AnalysisSettings, ModelsShown, ProbeChoice};
-use super::widgets::{labelled_drag, sampler_picker, switch_slider};
+use super::widgets::{busy_indicator, labelled_drag, sampler_picker, switch_slider};
 use crate::render::{Colormap, ValueRange};
 use crate::schedule::Schedule;
 
@@ -70,7 +70,7 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
         }
         labelled_drag(ui, "N", &mut s.n, 1..=MAX_IMAGES);
         labelled_drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
-        sampler_picker(ui, "chain", &mut s.sampler, &mut s.steps);
+        let _ = sampler_picker(ui, "chain", &mut s.sampler, &mut s.steps);
         let label = ui.label("t list");
         ui.add(
             egui::TextEdit::singleline(&mut s.t_list)
@@ -87,7 +87,7 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
                 app.cancel_analysis();
             }
             let (done, total) = app.analysis.progress();
-            ui.spinner();
+            busy_indicator(ui);
             ui.label(format!("{done}/{total} points"));
         } else if ui.button("Measure").clicked() {
             app.start_analysis();

@@ -51,6 +51,10 @@ pub struct DaedState {
     pub sweep_cache: HashMap<String, Vec<SweepPoint>>,
     /// The key of the sweep being computed.
     pub sweep_key: Option<String>,
+    /// When the sweep being computed was started.
+    pub sweep_started: Option<std::time::Instant>,
+    /// Seconds the last computed sweep took.
+    pub sweep_seconds: Option<f64>,
     /// Why the last request failed.
     pub error: Option<String>,
     /// The outcome of the last export.
@@ -87,6 +91,10 @@ impl DaedState {
                 if let Some(key) = self.sweep_key.take() {
                     self.sweep_cache.insert(key, points.clone());
                 }
+                self.sweep_seconds = self
+                    .sweep_started
+                    .take()
+                    .map(|at| at.elapsed().as_secs_f64());
                 self.sweep = Some(points);
             }
             DaedEvent::Failed(message) => {

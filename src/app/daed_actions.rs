@@ -117,6 +117,7 @@ impl App {
             self.daed
                 .set_running(Some(daed::DaedTask::Sweep), Some((0, images)));
             self.daed.sweep_key = Some(key);
+            self.daed.sweep_started = Some(std::time::Instant::now());
         }
     }
 

@@ -9,7 +9,7 @@ use super::App;
 use super::daed::{DaedTask, MAX_SHOWN, MAX_SWEEP_IMAGES};
 use super::image_view::{ImageStyle, image_view};
 use super::settings::ShippedPair;
-use super::widgets::{labelled_drag, sampler_picker, switch_slider};
+use super::widgets::{busy_indicator, labelled_drag, sampler_picker, switch_slider};
 use crate::render::{Colormap, ValueRange};
 
 const SWITCH_COLOR: Color32 = Color32::from_rgb(60, 180, 90);
@@ -43,7 +43,7 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
         ui.selectable_value(&mut s.model, ShippedPair::Cosine, "cosine");
         labelled_drag(ui, "images", &mut s.batch, 1..=MAX_SHOWN);
         labelled_drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
-        sampler_picker(ui, "sampler", &mut s.sampler, &mut s.steps);
+        let _ = sampler_picker(ui, "sampler", &mut s.sampler, &mut s.steps);
         if !job_status_ui(ui, app, DaedTask::Samples) && job_button(ui, running, "Sample") {
             app.start_daed_samples();
         }
@@ -58,7 +58,7 @@ fn job_status_ui(ui: &mut egui::Ui, app: &mut App, task: DaedTask) -> bool {
     if ui.button("Cancel").clicked() {
         app.cancel_daed();
     }
-    ui.spinner();
+    busy_indicator(ui);
     let what = match task {
         DaedTask::Samples => "chain steps",
         DaedTask::Sweep => "images",
@@ -152,6 +152,9 @@ fn sweep_ui(ui: &mut egui::Ui, app: &mut App) {
         let running = app.daed.running;
         if !job_status_ui(ui, app, DaedTask::Sweep) && job_button(ui, running, "Run sweep") {
             app.start_daed_sweep();
+        }
+        if let Some(seconds) = app.daed.sweep_seconds.filter(|_| running.is_none()) {
+            ui.label(RichText::new(format!("swept in {seconds:.0} s")).small());
         }
         let label = ui.label("CSV");
         ui.add(egui::TextEdit::singleline(&mut app.settings.daed.export_path).desired_width(180.0))

@@ -7,6 +7,7 @@ use super::App;
 use super::file_dialog::PendingDialog;
 use super::image_view::{ImageStyle, image_view};
 use super::schedules_panel::SLOT_COLORS;
+use super::widgets::busy_indicator;
 use crate::data::FASHION_CLASSES;
 use crate::diffusion::ForwardMode;
 use crate::render::{Colormap, ValueRange};
@@ -29,7 +30,7 @@ pub fn forward_ui(ui: &mut egui::Ui, app: &mut App) {
     }
     if app.forward.stacks.len() != app.slots.len() {
         ui.horizontal(|ui| {
-            ui.spinner();
+            busy_indicator(ui);
             ui.label("computing x_t for every t…");
         });
         return;
@@ -89,13 +90,13 @@ fn source_ui(ui: &mut egui::Ui, app: &mut App) {
             app.file_dialog = Some(PendingDialog::open(ui.ctx()));
         }
         if waiting {
-            ui.spinner();
+            busy_indicator(ui);
             ui.label("waiting for the file dialog — if none appears, this desktop has no file-chooser portal: drop the image on the window instead");
         } else {
             ui.label(RichText::new("or drop an image file on the window").weak());
         }
         if app.loading_image {
-            ui.spinner();
+            busy_indicator(ui);
         }
     });
     for note in &app.source.notes {

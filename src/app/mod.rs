@@ -524,7 +524,7 @@ impl App {
             }
             if let Some((done, total)) = self.forward.progress {
                 ui.separator();
-                ui.spinner();
+                widgets::busy_indicator(ui);
                 ui.label(format!("noising: {done}/{total} schedules"));
                 if ui.button("Cancel").clicked() {
                     self.cancel_forward();
@@ -606,6 +606,7 @@ fn export_csv(path: &str, csv: &str, empty: &str) -> String {
 
 /// Opens the Noisescope window.
 pub fn run_native() -> anyhow::Result<()> {
+    jobs::lower_compute_priority();
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Noisescope")

@@ -7,7 +7,7 @@ use super::App;
 use super::image_view::{ImageStyle, image_view};
 use super::reverse::MAX_BATCH;
 use super::settings::{ModelsShown, SamplerChoice};
-use super::widgets::{labelled_drag, sampler_picker};
+use super::widgets::{busy_indicator, labelled_drag, sampler_picker};
 use crate::render::{Colormap, ValueRange};
 use crate::schedule::{ReverseVariance, TimestepSpacing};
 
@@ -52,7 +52,9 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
             });
         labelled_drag(ui, "images", &mut s.batch, 1..=MAX_BATCH);
         labelled_drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
-        sampler_picker(ui, "sampler", &mut s.sampler, &mut s.steps);
+        if sampler_picker(ui, "sampler", &mut s.sampler, &mut s.steps) {
+            s.spacing = s.sampler.default_spacing();
+        }
         if s.sampler == SamplerChoice::Ddpm {
             egui::ComboBox::from_label("σ²")
                 .selected_text(variance_name(s.variance))
@@ -72,6 +74,7 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
                         TimestepSpacing::Leading,
                         TimestepSpacing::Trailing,
                         TimestepSpacing::Linspace,
+                        TimestepSpacing::LogSnr,
                     ] {
                         ui.selectable_value(&mut s.spacing, v, spacing_name(v));
                     }
@@ -81,7 +84,7 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
         ui.separator();
         if running {
             let (done, total) = app.reverse.progress();
-            ui.spinner();
+            busy_indicator(ui);
             ui.label(format!("sampling: {done}/{total} steps"));
             if ui.button("Cancel").clicked() {
                 app.cancel_sampling();
@@ -110,6 +113,7 @@ fn spacing_name(v: TimestepSpacing) -> &'static str {
         TimestepSpacing::Leading => "leading",
         TimestepSpacing::Trailing => "trailing",
         TimestepSpacing::Linspace => "linspace",
+        TimestepSpacing::LogSnr => "even in log-SNR",
     }
 }
 
@@ -147,7 +151,7 @@ fn model_column_ui(ui: &mut egui::Ui, app: &mut App, index: usize) {
     let shown = run.frames_at(t).map(|(t, stacks)| (t, stacks.clone()));
     let Some((shown_t, [x_t, x0, eps])) = shown else {
         ui.horizontal(|ui| {
-            ui.spinner();
+            busy_indicator(ui);
             ui.label("waiting for the first step…");
         });
         return;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::diffusion::{DDIM_SPACING, ForwardMode, SOLVER_SPACING, SamplerConfig, SamplerKind};
+use crate::diffusion::ForwardMode;
 use crate::render::Colormap;
 use crate::schedule::{ReverseVariance, ScheduleKind, ScheduleSpec, TimestepSpacing};
 
@@ -85,100 +85,8 @@ pub enum ModelsShown {
     Both,
 }
 
-/// The sampler chosen in a panel.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SamplerChoice {
-    /// DDPM ancestral sampling.
-    #[default]
-    Ddpm,
-    /// DDIM.
-    Ddim,
-    /// DPM-Solver++(2M).
-    DpmSolver,
-    /// SDE-DPM-Solver++(2M).
-    DpmSolverSde,
-    /// Euler's method on the probability-flow ODE (EDM).
-    Euler,
-    /// Heun's method on the probability-flow ODE (EDM).
-    Heun,
-}
-
-impl SamplerChoice {
-    /// Every choice, in menu order.
-    pub const ALL: [Self; 6] = [
-        Self::Ddpm,
-        Self::Ddim,
-        Self::DpmSolver,
-        Self::DpmSolverSde,
-        Self::Euler,
-        Self::Heun,
-    ];
-
-    /// The name shown in menus.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Ddpm => "DDPM",
-            Self::Ddim => "DDIM",
-            Self::DpmSolver => "DPM-Solver++(2M)",
-            Self::DpmSolverSde => "DPM-Solver++(2M) SDE",
-            Self::Euler => "Euler (EDM)",
-            Self::Heun => "Heun (EDM)",
-        }
-    }
-
-    /// Whether the sampler takes a number of steps (all but DDPM, which visits every t).
-    pub fn has_steps(self) -> bool {
-        self != Self::Ddpm
-    }
-
-    /// The sampler this choice means with `steps` steps, `spacing`, DDPM's σ² = `variance` and
-    /// DDIM's `eta`.
-    pub fn kind(
-        self,
-        steps: usize,
-        spacing: TimestepSpacing,
-        variance: ReverseVariance,
-        eta: f64,
-    ) -> SamplerKind {
-        match self {
-            Self::Ddpm => SamplerKind::Ddpm { variance },
-            Self::Ddim => SamplerKind::Ddim {
-                steps,
-                eta,
-                spacing,
-            },
-            Self::DpmSolver | Self::DpmSolverSde => SamplerKind::DpmSolver {
-                steps,
-                spacing,
-                stochastic: self == Self::DpmSolverSde,
-            },
-            Self::Euler => SamplerKind::Euler { steps, spacing },
-            Self::Heun => SamplerKind::Heun { steps, spacing },
-        }
-    }
-
-    /// The spacing a panel without a spacing menu uses: DDIM's own, trailing for the solvers.
-    pub fn default_spacing(self) -> TimestepSpacing {
-        match self {
-            Self::Ddpm | Self::Ddim => DDIM_SPACING,
-            _ => SOLVER_SPACING,
-        }
-    }
-
-    /// The chain this choice means where a panel offers no further options: DDPM with σ² = β̃,
-    /// the others with `steps` steps in their default spacing (DDIM with η = 0); x̂0 clipped.
-    pub fn chain(self, steps: usize) -> SamplerConfig {
-        SamplerConfig {
-            kind: self.kind(
-                steps,
-                self.default_spacing(),
-                ReverseVariance::PosteriorBeta,
-                0.0,
-            ),
-            clip_x0: true,
-        }
-    }
-}
+/// The sampler chosen in a panel (the library's sampler families).
+pub use crate::diffusion::SamplerFamily as SamplerChoice;
 
 /// The Reverse panel's settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -215,10 +123,10 @@ impl Default for ReverseSettings {
             models: ModelsShown::default(),
             batch: 16,
             seed: 0,
-            sampler: SamplerChoice::default(),
-            steps: 50,
+            sampler: SamplerChoice::DpmSolverSde,
+            steps: 20,
             eta: 0.0,
-            spacing: TimestepSpacing::default(),
+            spacing: SamplerChoice::DpmSolverSde.default_spacing(),
             variance: ReverseVariance::default(),
             clip: true,
             selected: 0,

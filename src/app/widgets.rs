@@ -5,13 +5,36 @@ use eframe::egui;
 use super::settings::SamplerChoice;
 use crate::schedule::{Schedule, daed_switch};
 
-/// A menu of the samplers and, for those that take one, their number of steps.
+/// A spinner that turns only when something else repaints the UI (a job's progress does, at
+/// most once a second): egui's spinner asks for a new frame at once, every frame, so while a job
+/// ran the UI repainted as fast as it could, and on a software renderer that took much of the
+/// CPU the job was computing on.
+pub fn busy_indicator(ui: &mut egui::Ui) {
+    let size = ui.style().spacing.interact_size.y;
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(size, size), egui::Sense::hover());
+    if ui.is_rect_visible(rect) {
+        let start = ui.input(|i| i.time) as f32 * 2.0;
+        let radius = rect.height() / 2.0 - 2.0;
+        let points: Vec<egui::Pos2> = (0..=24)
+            .map(|i| {
+                let angle = start + i as f32 / 24.0 * 4.2;
+                rect.center() + radius * egui::vec2(angle.cos(), angle.sin())
+            })
+            .collect();
+        let stroke = ui.visuals().widgets.active.fg_stroke;
+        ui.painter().add(egui::Shape::line(points, stroke));
+    }
+}
+
+/// A menu of the samplers and, for those that take one, their number of steps; true when the
+/// sampler changed.
 pub fn sampler_picker(
     ui: &mut egui::Ui,
     label: &str,
     choice: &mut SamplerChoice,
     steps: &mut usize,
-) {
+) -> bool {
+    let before = *choice;
     egui::ComboBox::from_label(label)
         .selected_text(choice.name())
         .show_ui(ui, |ui| {
@@ -22,6 +45,7 @@ pub fn sampler_picker(
     if choice.has_steps() {
         labelled_drag(ui, "steps", steps, 1..=1000);
     }
+    *choice != before
 }
 
 /// A label and a drag value that screen readers (and UI tests) know belong together.

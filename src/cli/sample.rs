@@ -8,10 +8,7 @@ use clap::{Args, ValueEnum};
 
 use super::DeviceArg;
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, to_bytes};
-use crate::diffusion::{
-    Chain, DDIM_SPACING, SOLVER_SPACING, SampleSize, Sampler, SamplerConfig, SamplerKind,
-    tensor_to_vec,
-};
+use crate::diffusion::{Chain, SampleSize, Sampler, SamplerConfig, SamplerFamily, tensor_to_vec};
 use crate::model::{LoadedUNet, load_unet, shipped};
 use crate::schedule::{ReverseVariance, Schedule, TimestepSpacing};
 
@@ -87,8 +84,8 @@ pub struct SamplerArgs {
     /// DDIM's η in [0, 1].
     #[arg(long, default_value_t = 0.0)]
     pub eta: f64,
-    /// Timestep spacing of every sampler but ddpm (default: leading for ddim, trailing for the
-    /// others).
+    /// Timestep spacing of every sampler but ddpm (default: leading for ddim, logsnr for
+    /// dpmpp-2m-sde, trailing for the others).
     #[arg(long, value_enum)]
     pub spacing: Option<SpacingArg>,
     /// DDPM's σ_t²: posterior (β̃_t) or beta (β_t).
@@ -127,6 +124,9 @@ pub enum SpacingArg {
     Trailing,
     /// Evenly from 1 to T.
     Linspace,
+    /// Evenly in log-SNR.
+    #[value(name = "logsnr")]
+    LogSnr,
 }
 
 /// DDPM variances on the command line.
@@ -141,45 +141,28 @@ pub enum VarianceArg {
 impl SamplerArgs {
     /// The sampler configuration.
     pub fn config(&self) -> SamplerConfig {
-        let kind = match self.sampler {
-            SamplerArg::Ddpm => SamplerKind::Ddpm {
-                variance: match self.variance {
-                    VarianceArg::Posterior => ReverseVariance::PosteriorBeta,
-                    VarianceArg::Beta => ReverseVariance::Beta,
-                },
-            },
-            SamplerArg::Ddim => SamplerKind::Ddim {
-                steps: self.steps,
-                eta: self.eta,
-                spacing: self.spacing(),
-            },
-            SamplerArg::DpmSolver | SamplerArg::DpmSolverSde => SamplerKind::DpmSolver {
-                steps: self.steps,
-                spacing: self.spacing(),
-                stochastic: self.sampler == SamplerArg::DpmSolverSde,
-            },
-            SamplerArg::Euler => SamplerKind::Euler {
-                steps: self.steps,
-                spacing: self.spacing(),
-            },
-            SamplerArg::Heun => SamplerKind::Heun {
-                steps: self.steps,
-                spacing: self.spacing(),
-            },
+        let family = match self.sampler {
+            SamplerArg::Ddpm => SamplerFamily::Ddpm,
+            SamplerArg::Ddim => SamplerFamily::Ddim,
+            SamplerArg::DpmSolver => SamplerFamily::DpmSolver,
+            SamplerArg::DpmSolverSde => SamplerFamily::DpmSolverSde,
+            SamplerArg::Euler => SamplerFamily::Euler,
+            SamplerArg::Heun => SamplerFamily::Heun,
         };
-        SamplerConfig {
-            kind,
-            clip_x0: !self.no_clip,
-        }
-    }
-
-    fn spacing(&self) -> TimestepSpacing {
-        match self.spacing {
+        let spacing = match self.spacing {
             Some(SpacingArg::Leading) => TimestepSpacing::Leading,
             Some(SpacingArg::Trailing) => TimestepSpacing::Trailing,
             Some(SpacingArg::Linspace) => TimestepSpacing::Linspace,
-            None if self.sampler == SamplerArg::Ddim => DDIM_SPACING,
-            None => SOLVER_SPACING,
+            Some(SpacingArg::LogSnr) => TimestepSpacing::LogSnr,
+            None => family.default_spacing(),
+        };
+        let variance = match self.variance {
+            VarianceArg::Posterior => ReverseVariance::PosteriorBeta,
+            VarianceArg::Beta => ReverseVariance::Beta,
+        };
+        SamplerConfig {
+            kind: family.kind(self.steps, spacing, variance, self.eta),
+            clip_x0: !self.no_clip,
         }
     }
 }

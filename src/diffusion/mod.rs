@@ -17,6 +17,6 @@ pub use recon::{
 };
 pub use recording::{QuantizedBatch, RecordedStep, recording_bytes};
 pub use sampler::{
-    DDIM_SPACING, Denoiser, OracleDenoiser, ReverseStep, SOLVER_SPACING, Sampler, SamplerConfig,
-    SamplerKind, predict_x0,
+    Denoiser, OracleDenoiser, ReverseStep, Sampler, SamplerConfig, SamplerFamily, SamplerKind,
+    predict_x0,
 };

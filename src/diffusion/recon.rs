@@ -5,9 +5,9 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::sampler::{Denoiser, Sampler, SamplerConfig, predict_x0};
+use super::sampler::{Denoiser, Sampler, SamplerConfig};
 use crate::noise::{NoiseStream, standard_normal};
-use crate::schedule::{Schedule, x0_coefficients};
+use crate::schedule::Schedule;
 
 /// How many t values the default list holds (spaced by [`default_t_values`]).
 pub const DEFAULT_T_COUNT: usize = 25;
@@ -97,10 +97,7 @@ impl<'a, D: Denoiser + ?Sized> ReconProbe<'a, D> {
     /// Measures the errors from 1-based step `t`.
     pub fn measure(&self, t: usize) -> Result<ReconMeasurement, String> {
         let x_t = self.noised(t);
-        let eps_hat = self.denoiser.predict_noise(x_t.clone(), t);
-        let c = x0_coefficients(self.schedule, t);
-        let x0_hat = predict_x0(&x_t, &eps_hat, c, self.sampler.clip_x0);
-        let chain = Sampler::from_state(
+        let mut chain = Sampler::from_state(
             self.denoiser,
             self.schedule,
             self.sampler,
@@ -108,6 +105,12 @@ impl<'a, D: Denoiser + ?Sized> ReconProbe<'a, D> {
             t,
             self.seed,
         )?;
+        // The chain's first step evaluates the model at (x_t, t): its x̂0 and ε̂ are the
+        // one-shot predictions.
+        let first = chain
+            .next()
+            .ok_or_else(|| format!("the chain from t = {t} has no step"))?;
+        let (x0_hat, eps_hat) = (first.x0_hat, first.model_eps);
         let reconstruction = chain.finish();
         let steps = self.schedule.steps();
         let point = ReconPoint {

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::model::{InferenceUNet, Network, UNet};
 use crate::noise::{NoiseSource, NoiseStream};
 use crate::schedule::{
-    ReverseVariance, Schedule, TimestepSpacing, X0Coefficients, ddim_step, ddim_timesteps,
-    ddpm_step, dpm_solver_step, euler_step, x0_coefficients,
+    ReverseVariance, Schedule, TimestepSpacing, X0Coefficients, ddim_step, ddpm_step,
+    dpm_solver_step, euler_step, heun_corrects, sampler_timesteps, x0_coefficients,
 };
 
 /// Anything that predicts the noise ε in x_t.
@@ -68,7 +68,8 @@ pub enum SamplerKind {
         spacing: TimestepSpacing,
     },
     /// Heun's second-order method (EDM's Algorithm 1): an Euler step corrected with the model's
-    /// slope at its end, two model calls per step (one on the last).
+    /// slope at its end, two model calls per step (one on the last, and on steps from above
+    /// σ/α = [`crate::schedule::HEUN_MAX_SCALE`]).
     Heun {
         /// Number of steps N.
         steps: usize,
@@ -77,15 +78,104 @@ pub enum SamplerKind {
     },
 }
 
-/// The spacing DDIM takes when none is chosen: its own (leading, as in DDIM's code and
-/// diffusers' `DDIMScheduler`).
-pub const DDIM_SPACING: TimestepSpacing = TimestepSpacing::Leading;
+/// The samplers, without their settings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SamplerFamily {
+    /// DDPM ancestral sampling.
+    #[default]
+    Ddpm,
+    /// DDIM.
+    Ddim,
+    /// DPM-Solver++(2M).
+    DpmSolver,
+    /// SDE-DPM-Solver++(2M).
+    DpmSolverSde,
+    /// Euler's method on the probability-flow ODE (EDM).
+    Euler,
+    /// Heun's method on the probability-flow ODE (EDM).
+    Heun,
+}
 
-/// The spacing DPM-Solver++, Euler and Heun take when none is chosen: trailing, which starts at
-/// T and ends with one step from the last visited t to 0 (Lin et al. 2023). With it their
-/// few-step chains follow the probability-flow ODE as closely as DDIM-50 does, and their samples
-/// are better than with leading spacing (README, "Samplers").
-pub const SOLVER_SPACING: TimestepSpacing = TimestepSpacing::Trailing;
+impl SamplerFamily {
+    /// Every family, in menu order.
+    pub const ALL: [Self; 6] = [
+        Self::Ddpm,
+        Self::Ddim,
+        Self::DpmSolver,
+        Self::DpmSolverSde,
+        Self::Euler,
+        Self::Heun,
+    ];
+
+    /// The name shown in menus.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ddpm => "DDPM",
+            Self::Ddim => "DDIM",
+            Self::DpmSolver => "DPM-Solver++(2M)",
+            Self::DpmSolverSde => "DPM-Solver++(2M) SDE",
+            Self::Euler => "Euler (EDM)",
+            Self::Heun => "Heun (EDM)",
+        }
+    }
+
+    /// Whether the sampler takes a number of steps (all but DDPM, which visits every t).
+    pub fn has_steps(self) -> bool {
+        self != Self::Ddpm
+    }
+
+    /// The spacing the sampler takes when none is chosen, the one that gave it the better FID
+    /// with 20 steps on the shipped models (README, "Samplers"): DDIM its own (leading, as in
+    /// DDIM's code and diffusers' `DDIMScheduler`); the deterministic solvers trailing, which
+    /// starts at T and ends with one step to 0 (Lin et al. 2023); the SDE form even in log-SNR
+    /// (Lu et al. 2022).
+    pub fn default_spacing(self) -> TimestepSpacing {
+        match self {
+            Self::Ddpm | Self::Ddim => TimestepSpacing::Leading,
+            Self::DpmSolver | Self::Euler | Self::Heun => TimestepSpacing::Trailing,
+            Self::DpmSolverSde => TimestepSpacing::LogSnr,
+        }
+    }
+
+    /// The sampler with `steps` steps, `spacing`, DDPM's σ² = `variance` and DDIM's `eta`.
+    pub fn kind(
+        self,
+        steps: usize,
+        spacing: TimestepSpacing,
+        variance: ReverseVariance,
+        eta: f64,
+    ) -> SamplerKind {
+        match self {
+            Self::Ddpm => SamplerKind::Ddpm { variance },
+            Self::Ddim => SamplerKind::Ddim {
+                steps,
+                eta,
+                spacing,
+            },
+            Self::DpmSolver | Self::DpmSolverSde => SamplerKind::DpmSolver {
+                steps,
+                spacing,
+                stochastic: self == Self::DpmSolverSde,
+            },
+            Self::Euler => SamplerKind::Euler { steps, spacing },
+            Self::Heun => SamplerKind::Heun { steps, spacing },
+        }
+    }
+
+    /// The chain this family means where no further options are offered: DDPM with σ² = β̃,
+    /// the others with `steps` steps in their default spacing (DDIM with η = 0); x̂0 clipped.
+    pub fn chain(self, steps: usize) -> SamplerConfig {
+        SamplerConfig {
+            kind: self.kind(
+                steps,
+                self.default_spacing(),
+                ReverseVariance::PosteriorBeta,
+                0.0,
+            ),
+            clip_x0: true,
+        }
+    }
+}
 
 impl SamplerKind {
     /// The solver's number of steps and their spacing (`None` for DDPM, which visits every t).
@@ -96,14 +186,6 @@ impl SamplerKind {
             | Self::DpmSolver { steps, spacing, .. }
             | Self::Euler { steps, spacing }
             | Self::Heun { steps, spacing } => Some((steps, spacing)),
-        }
-    }
-
-    /// Model calls of a run of `plan_len` steps.
-    pub fn model_calls(&self, plan_len: usize) -> usize {
-        match self {
-            Self::Heun { .. } => (2 * plan_len).saturating_sub(1),
-            _ => plan_len,
         }
     }
 
@@ -159,7 +241,7 @@ impl SamplerConfig {
         let visited: Vec<usize> = match self.kind.steps() {
             None => (1..=t_start).rev().collect(),
             Some((steps, spacing)) => {
-                let below = ddim_timesteps(t_max, steps, spacing)?
+                let below = sampler_timesteps(schedule, steps, spacing)?
                     .into_iter()
                     .filter(|&t| t < t_start);
                 std::iter::once(t_start).chain(below).collect()
@@ -179,8 +261,10 @@ pub struct ReverseStep {
     pub x_t: Tensor<4>,
     /// x̂0 (clipped when the sampler clips).
     pub x0_hat: Tensor<4>,
-    /// ε̂ (recomputed from the clipped x̂0 for DDIM when clipping).
+    /// ε̂ (recomputed from the clipped x̂0 when the sampler clips and reads ε̂).
     pub eps_hat: Tensor<4>,
+    /// ε̂ as the model predicted it.
+    pub model_eps: Tensor<4>,
 }
 
 /// A running reverse process.
@@ -251,21 +335,23 @@ impl<'a, D: Denoiser + ?Sized> Sampler<'a, D> {
     }
 
     /// The model's x̂0 (clipped if the sampler clips) and the ε̂ that goes with it, at (x, t).
-    fn predict(&self, x: &Tensor<4>, t: usize) -> (Tensor<4>, Tensor<4>) {
-        let eps = self.denoiser.predict_noise(x.clone(), t);
+    /// The model's x̂0 (clipped if the sampler clips), the ε̂ that goes with it, and ε̂ as the
+    /// model predicted it, at (x, t).
+    fn predict(&self, x: &Tensor<4>, t: usize) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+        let model_eps = self.denoiser.predict_noise(x.clone(), t);
         let coefficients = x0_coefficients(&self.schedule, t);
-        let x0 = predict_x0(x, &eps, coefficients, self.config.clip_x0);
+        let x0 = predict_x0(x, &model_eps, coefficients, self.config.clip_x0);
         let eps = match self.config.kind {
             // DDPM's update reads x̂0 only; the rest read ε̂ as well, which must agree with a
             // clipped x̂0.
-            SamplerKind::Ddpm { .. } => eps,
+            SamplerKind::Ddpm { .. } => model_eps.clone(),
             _ if self.config.clip_x0 => {
                 let alpha_bar = self.schedule.alpha_bar_at(t);
                 (x.clone() - x0.clone() * alpha_bar.sqrt()) / (1.0 - alpha_bar).sqrt()
             }
-            _ => eps,
+            _ => model_eps.clone(),
         };
-        (x0, eps)
+        (x0, eps, model_eps)
     }
 
     /// `mean + σ z` with fresh noise z (just `mean` when σ = 0).
@@ -298,7 +384,7 @@ impl<D: Denoiser + ?Sized> Iterator for Sampler<'_, D> {
         let &(t, prev) = self.plan.get(self.position)?;
         self.position += 1;
         let x_t = self.x.clone();
-        let (x0, eps) = self.predict(&x_t, t);
+        let (x0, eps, model_eps) = self.predict(&x_t, t);
         self.x = match self.config.kind {
             SamplerKind::Ddpm { variance } => {
                 let step = ddpm_step(&self.schedule, t, variance);
@@ -329,10 +415,10 @@ impl<D: Denoiser + ?Sized> Iterator for Sampler<'_, D> {
             SamplerKind::Heun { .. } => {
                 let step = euler_step(&self.schedule, t, prev);
                 let proposal = x_t.clone() * step.from_x + eps.clone() * step.from_eps;
-                if prev == 0 {
+                if !heun_corrects(&self.schedule, t, prev) {
                     proposal
                 } else {
-                    let (_, eps_end) = self.predict(&proposal, prev);
+                    let (_, eps_end, _) = self.predict(&proposal, prev);
                     x_t.clone() * step.from_x + (eps.clone() + eps_end) * (0.5 * step.from_eps)
                 }
             }
@@ -342,6 +428,7 @@ impl<D: Denoiser + ?Sized> Iterator for Sampler<'_, D> {
             x_t,
             x0_hat: x0,
             eps_hat: eps,
+            model_eps,
         })
     }
 

@@ -13,10 +13,12 @@ mod spec;
 pub use daed::{DaedSwitch, daed_switch};
 pub use report::SanityReport;
 pub use sampling::{
-    DdimStep, DdpmStep, ReverseVariance, TimestepSpacing, X0Coefficients, ddim_step,
-    ddim_timesteps, ddpm_step, x0_coefficients,
+    DdimStep, DdpmStep, LOG_SNR_SPACING_FLOOR, ReverseVariance, TimestepSpacing, X0Coefficients,
+    ddim_step, ddim_timesteps, ddpm_step, sampler_timesteps, x0_coefficients,
 };
-pub use solvers::{DpmSolverStep, EulerStep, dpm_solver_step, euler_step};
+pub use solvers::{
+    DpmSolverStep, EulerStep, HEUN_MAX_SCALE, dpm_solver_step, euler_step, heun_corrects,
+};
 pub use spec::{MAX_STEPS, MIN_STEPS, ScheduleKind, ScheduleSpec};
 
 /// Why a spec cannot become a schedule.

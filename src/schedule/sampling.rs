@@ -25,6 +25,9 @@ pub enum TimestepSpacing {
     Trailing,
     /// N evenly spaced steps from 1 to T, rounded (diffusers "linspace").
     Linspace,
+    /// N steps evenly spaced in log-SNR λ from λ_T to λ_1, each the step nearest its λ (the
+    /// spacing DPM-Solver recommends, Lu et al. 2022; diffusers' `use_lu_lambdas`).
+    LogSnr,
 }
 
 /// x̂0 = (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t as `x0 = a · x_t + b · ε̂`.
@@ -113,8 +116,55 @@ pub fn ddim_step(schedule: &Schedule, t: usize, prev: usize, eta: f64) -> DdimSt
     }
 }
 
+/// The lowest log-SNR [`TimestepSpacing::LogSnr`] spaces its steps down to: diffusers'
+/// `lambda_min_clipped` of −5.1 for log(α/σ), which it calls critical for the cosine schedule
+/// (whose λ_T is −19.8: even spacing from there spends a third of the steps where ᾱ < 10⁻⁴).
+/// Sampling still starts at T; its first step goes to the step nearest this λ.
+pub const LOG_SNR_SPACING_FLOOR: f64 = -10.2;
+
+/// A sampler's steps, descending and 1-based, for `n` of the schedule's T steps; fails when `n`
+/// is 0 or larger than T.
+pub fn sampler_timesteps(
+    schedule: &Schedule,
+    n: usize,
+    spacing: TimestepSpacing,
+) -> Result<Vec<usize>, String> {
+    if spacing != TimestepSpacing::LogSnr {
+        return ddim_timesteps(schedule.steps(), n, spacing);
+    }
+    let t_max = schedule.steps();
+    if n == 0 || n > t_max {
+        return Err(format!(
+            "a sampler needs between 1 and T = {t_max} steps, not {n}"
+        ));
+    }
+    let lambda = schedule.log_snr();
+    let (high, low) = (lambda[0], lambda[t_max - 1].max(LOG_SNR_SPACING_FLOOR));
+    let mut steps: Vec<usize> = (0..n)
+        .map(|i| {
+            let target = if n == 1 {
+                low
+            } else {
+                low + (high - low) * i as f64 / (n - 1) as f64
+            };
+            // λ falls with t: the nearest step by λ.
+            let after = lambda.partition_point(|&l| l > target).min(t_max - 1);
+            let before = after.saturating_sub(1);
+            let nearest = if (lambda[before] - target).abs() <= (lambda[after] - target).abs() {
+                before
+            } else {
+                after
+            };
+            nearest + 1
+        })
+        .collect();
+    steps.sort_unstable_by(|a, b| b.cmp(a));
+    steps.dedup();
+    Ok(steps)
+}
+
 /// DDIM's steps, descending and 1-based, for `n` of `t_max` steps; fails when `n` is 0 or
-/// larger than T.
+/// larger than T. [`TimestepSpacing::LogSnr`] needs the schedule: see [`sampler_timesteps`].
 pub fn ddim_timesteps(
     t_max: usize,
     n: usize,
@@ -136,7 +186,7 @@ pub fn ddim_timesteps(
                 .map(|i| (t_max as f64 - i as f64 * ratio).round() as usize)
                 .collect()
         }
-        TimestepSpacing::Linspace => (0..n)
+        TimestepSpacing::Linspace | TimestepSpacing::LogSnr => (0..n)
             .map(|i| {
                 let x = if n == 1 {
                     0.0

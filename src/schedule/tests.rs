@@ -312,3 +312,35 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn log_snr_spacing_is_even_in_lambda_down_to_its_floor() {
+    for kind in [ScheduleKind::Linear, ScheduleKind::Cosine] {
+        let s = schedule(kind);
+        let lambda = s.log_snr();
+        let steps = sampler_timesteps(&s, 20, TimestepSpacing::LogSnr).expect("ok");
+        assert!(steps.windows(2).all(|w| w[0] > w[1]), "{kind:?}: {steps:?}");
+        assert_eq!(*steps.last().expect("steps"), 1, "{kind:?}: ends at λ_1");
+        let low = lambda[999].max(LOG_SNR_SPACING_FLOOR);
+        let first = lambda[steps[0] - 1];
+        assert!(
+            (first - low).abs() < 0.2,
+            "{kind:?}: starts at λ {first}, not {low}"
+        );
+        // Consecutive steps are (up to rounding to whole steps) equally far apart in λ.
+        let gap = (lambda[0] - low) / 19.0;
+        for w in steps.windows(2) {
+            let between = lambda[w[1] - 1] - lambda[w[0] - 1];
+            assert!(
+                (between - gap).abs() < 0.35 * gap,
+                "{kind:?}: {w:?} {between} vs {gap}"
+            );
+        }
+    }
+    // The cosine schedule's λ_T = −19.8 lies below the floor; the linear one's does not.
+    assert!(schedule(ScheduleKind::Cosine).log_snr()[999] < LOG_SNR_SPACING_FLOOR);
+    assert!(schedule(ScheduleKind::Linear).log_snr()[999] > LOG_SNR_SPACING_FLOOR);
+    assert!(
+        sampler_timesteps(&schedule(ScheduleKind::Linear), 0, TimestepSpacing::LogSnr).is_err()
+    );
+}

@@ -4,7 +4,8 @@ For a fixed stand-in denoiser whose data prediction is m(x, t) = 0.8 tanh(x) + 0
 (t 1-based, element-wise), i.e. eps(x, t) = (x − √ᾱ_t m) / √(1 − ᾱ_t) with ᾱ_t in float64 from the
 schedule's definition, runs diffusers' DPMSolverMultistepScheduler (DPM-Solver++(2M)), EulerDiscreteScheduler and
 HeunDiscreteScheduler with their defaults and no clipping, on the steps of "trailing" spacing
-but starting at t = T − 1 rather than T (at the cosine schedule's T, √ᾱ_T ≈ 5e-5 and float32's
+below a start at t = 900 rather than T (above σ/α = 80 Noisescope's Heun takes Euler steps, as
+Karras et al. start at σ = 80; and at the cosine schedule's T, √ᾱ_T ≈ 5e-5 and float32's
 x̂0 = (x − σ ε̂)/√ᾱ loses three digits to cancellation, in either implementation), under
 the linear (β from 1e-4 to 0.02, given explicitly: not every scheduler defaults to it) and cosine (squaredcos_cap_v2) schedules with T = 1000, and records
 x after every step in the variance-preserving scale of x_t (the scale Noisescope's samplers
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 T = 1000
-START = T - 1
+START = 900
 STEPS = [10, 25]
 X_T = [-2.0, -1.3, -0.6, -0.1, 0.2, 0.7, 1.1, 1.9]
 SCHEDULES = {"linear": "linear", "cosine": "squaredcos_cap_v2"}

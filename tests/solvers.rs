@@ -263,7 +263,9 @@ fn heun_corrects_every_step_but_the_last_and_those_from_above_sigma_80() {
         let sampler = Sampler::from_state(&counting, &schedule, config, x, start, 0).expect("plan");
         let steps = sampler.plan().len();
         let _ = sampler.finish();
-        (steps, counting.1.get())
+        let counted = counting.1.get();
+        assert_eq!(config.model_calls(&schedule, start), Ok(counted));
+        (steps, counted)
     };
     // From t = 900 (σ/α ≈ 6): nine steps, each corrected but the last.
     assert_eq!(calls(900), (9, 17));

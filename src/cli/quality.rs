@@ -188,6 +188,7 @@ pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result
     let report = json!({
         "samples": args.n,
         "sampler": config,
+        "model_calls_per_image": config.model_calls(&schedule, schedule.steps()).map_err(anyhow::Error::msg)?,
         "fid_samples_vs_test": fid,
         "fid_floor_train_vs_test": floor,
         "fid_ratio": fid / floor,

@@ -250,6 +250,20 @@ impl SamplerConfig {
         let next = visited.iter().skip(1).copied().chain(std::iter::once(0));
         Ok(visited.iter().copied().zip(next).collect())
     }
+
+    /// How many model calls one chain from `t_start` makes: one per step, and Heun's
+    /// corrections on top.
+    pub fn model_calls(&self, schedule: &Schedule, t_start: usize) -> Result<usize, String> {
+        let plan = self.plan(schedule, t_start)?;
+        let corrections = match self.kind {
+            SamplerKind::Heun { .. } => plan
+                .iter()
+                .filter(|&&(t, to)| heun_corrects(schedule, t, to))
+                .count(),
+            _ => 0,
+        };
+        Ok(plan.len() + corrections)
+    }
 }
 
 /// One reverse step as recorded: the state x_t and the model's predictions at t.

@@ -10,7 +10,7 @@ x̂0 = (x − σ ε̂)/√ᾱ loses three digits to cancellation, in either impl
 the linear (β from 1e-4 to 0.02, given explicitly: not every scheduler defaults to it) and cosine (squaredcos_cap_v2) schedules with T = 1000, and records
 x after every step in the variance-preserving scale of x_t (the scale Noisescope's samplers
 keep). For DPM-Solver++(2M) and its SDE form it also records every step's coefficients (the
-weights of x_t, x̂0, the previous x̂0 and fresh noise). Writes samplers.json beside this file; tests/sampler.rs compares Noisescope's samplers
+weights of x_t, x̂0, the previous x̂0 and fresh noise). Writes samplers.json beside this file; tests/solvers.rs compares Noisescope's samplers
 with it.
 
     python3 -m pip install torch diffusers numpy

@@ -101,13 +101,23 @@ fn ddim_hands_over_at_the_first_step_at_or_below_s() {
         schedule: &schedule,
         config,
     };
-    // From x_T at t = 1000, leading spacing visits 901, 801, …, 101, 1: 11 steps, of which
-    // 201, 101 and 1 are left to the autoencoder's single call.
+    // Leading spacing's ten steps are 901, 801, …, 101, 1; from x_T the chain starts at
+    // t = 1000 in place of 901 (ten steps, ten model calls), and 201, 101 and 1 are left to
+    // the autoencoder's single call.
     let run = models.run([1, 1, 28, 28], 0, &device, &[250]).expect("run");
     let handover = &run.handovers[0];
     assert_eq!(handover.t_state, 201);
-    assert!((handover.frac_saved - 3.0 / 11.0).abs() < 1e-12);
-    assert_eq!(frac_saved(&schedule, &config, 250), Ok(3.0 / 11.0));
+    assert!((handover.frac_saved - 3.0 / 10.0).abs() < 1e-12);
+    assert_eq!(frac_saved(&schedule, &config, 250), Ok(3.0 / 10.0));
+    // A chain that kept its states for t ≤ 250 serves every s up to 250, also those above
+    // its highest kept state (201).
+    let chain = models
+        .record([1, 1, 28, 28], 0, &device, 250, &mut || true)
+        .expect("chain");
+    assert!((202..=250).all(|s| chain.serves(s)) && !chain.serves(251));
+    let from_chain = models.handover(&chain, 245).expect("served");
+    assert_eq!(from_chain.t_state, 201);
+    assert_eq!(flat(&from_chain.daed_x0), flat(&handover.daed_x0));
     assert_eq!(
         flat(&handover.daed_x0),
         flat(&handover.ddgm_x0),

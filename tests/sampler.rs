@@ -238,3 +238,38 @@ fn bad_sampler_settings_are_refused() {
     assert!(eta.plan(&s, 1000).expect_err("refused").contains("η"));
     assert!(SamplerConfig::default().plan(&s, 1001).is_err());
 }
+
+#[test]
+fn n_steps_are_n_model_calls_from_t_in_every_spacing() {
+    use noisescope::diffusion::SamplerFamily;
+    let spacings = [
+        TimestepSpacing::Leading,
+        TimestepSpacing::Trailing,
+        TimestepSpacing::Linspace,
+        TimestepSpacing::LogSnr,
+    ];
+    for kind in [ScheduleKind::Linear, ScheduleKind::Cosine] {
+        let s = schedule(kind);
+        for spacing in spacings {
+            for steps in [1, 2, 10, 20, 50] {
+                for family in SamplerFamily::ALL.into_iter().filter(|f| f.has_steps()) {
+                    let config = SamplerConfig {
+                        kind: family.kind(steps, spacing, ReverseVariance::PosteriorBeta, 0.0),
+                        clip_x0: true,
+                    };
+                    let plan = config.plan(&s, 1000).expect("plan");
+                    let what = format!("{kind:?} {spacing:?} {family:?}-{steps}");
+                    assert_eq!(plan.len(), steps, "{what}: {plan:?}");
+                    assert_eq!(plan[0].0, 1000, "{what}: starts at T");
+                    assert_eq!(plan[steps - 1].1, 0, "{what}: ends at 0");
+                    let calls = config.model_calls(&s, 1000).expect("calls");
+                    if family == SamplerFamily::Heun {
+                        assert!((steps..=2 * steps - 1).contains(&calls), "{what}: {calls}");
+                    } else {
+                        assert_eq!(calls, steps, "{what}");
+                    }
+                }
+            }
+        }
+    }
+}

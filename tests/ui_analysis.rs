@@ -163,3 +163,32 @@ fn bad_requests_are_reported_in_the_panel() {
         "{error}"
     );
 }
+
+#[test]
+fn the_switching_point_survives_the_analysis_slider_and_auto_uses_the_daed_model() {
+    use noisescope::app::ShippedPair;
+    use noisescope::schedule::{Schedule, ScheduleKind, ScheduleSpec, daed_switch};
+    let models = common::tiny_models_dir();
+    let mut harness = harness(models.path());
+    {
+        let settings = harness.state_mut().settings_mut();
+        settings.daed.model = ShippedPair::Cosine;
+        // s = 0 (the full chain) is a DAED choice outside the Analysis slider's 1..=T.
+        settings.analysis.switch_t = 0;
+    }
+    harness.run_steps(3);
+    assert_eq!(
+        harness.state().settings().analysis.switch_t,
+        0,
+        "drawing the slider must not move the switching point"
+    );
+    harness.get_by_role_and_label(Role::Button, "auto").click();
+    harness.run_steps(2);
+    let settings = harness.state().settings();
+    let cosine = Schedule::new(ScheduleSpec::new(ScheduleKind::Cosine)).expect("valid");
+    let expected = daed_switch(&cosine, settings.analysis.beta1).expect("switch");
+    let linear = Schedule::new(ScheduleSpec::new(ScheduleKind::Linear)).expect("valid");
+    let under_linear = daed_switch(&linear, settings.analysis.beta1).expect("switch");
+    assert_ne!(expected.t, under_linear.t, "the test must tell them apart");
+    assert_eq!(settings.analysis.switch_t, expected.t);
+}

@@ -135,7 +135,9 @@ fn oversized_recordings_are_refused_with_the_estimate() {
     harness
         .get_by_role_and_label(Role::Button, "Sample")
         .click();
-    harness.run_steps(2);
+    run_until(&mut harness, "the refusal", |app| {
+        app.reverse_error().is_some()
+    });
     let error = harness
         .state()
         .reverse_error()
@@ -143,4 +145,117 @@ fn oversized_recordings_are_refused_with_the_estimate() {
         .to_owned();
     assert!(error.contains("MB") && error.contains("fewer"), "{error}");
     assert!(!harness.state().sampling());
+}
+
+#[test]
+fn one_damaged_model_is_reported_and_the_other_still_samples() {
+    let models = common::tiny_models_dir();
+    let cosine = models.path().join("unet-cosine.nsw");
+    let bytes = std::fs::read(&cosine).expect("weights");
+    std::fs::write(&cosine, &bytes[..bytes.len() / 2]).expect("truncate");
+    let mut harness = harness(models.path());
+    {
+        let settings = &mut harness.state_mut().settings_mut().reverse;
+        settings.batch = 2;
+        settings.models = ModelsShown::Both;
+    }
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(Role::Button, "Sample")
+        .click();
+    harness.run_steps(2);
+    run_until(&mut harness, "the job to end", |app| !app.sampling());
+    let app = harness.state();
+    let steps = app.settings().reverse.steps;
+    assert_eq!(
+        app.recorded_steps(),
+        vec![steps, 0],
+        "{:?}",
+        app.reverse_error()
+    );
+    let error = app.reverse_error().unwrap_or_default();
+    assert!(error.contains("unet-cosine.nsw"), "{error}");
+}
+
+/// Sets T of every compared schedule through the Schedules panel's fields.
+fn set_schedules_steps(harness: &mut Harness<'static, App>, steps: f64) {
+    harness
+        .get_by_role_and_label(Role::Button, "Schedules")
+        .click();
+    harness.run_steps(2);
+    let fields = harness.get_all_by_value("1000").count();
+    assert!(fields >= 2, "the T fields of the two schedules");
+    for _ in 0..fields {
+        harness
+            .get_all_by_value("1000")
+            .next()
+            .expect("a T field")
+            .set_value_accesskit(steps);
+        harness.run_steps(2);
+    }
+    assert!(
+        harness
+            .state()
+            .slots()
+            .iter()
+            .all(|s| s.schedule.steps() == steps as usize)
+    );
+    harness
+        .get_by_role_and_label(Role::Button, "Reverse")
+        .click();
+    harness.run_steps(2);
+}
+
+#[test]
+fn the_reverse_panel_scrubs_the_models_own_t_not_the_compared_schedules() {
+    let models = common::tiny_models_dir();
+    let mut harness = harness(models.path());
+    set_schedules_steps(&mut harness, 200.0);
+    {
+        let settings = &mut harness.state_mut().settings_mut().reverse;
+        settings.batch = 1;
+        settings.sampler = SamplerChoice::Ddpm;
+        settings.models = ModelsShown::Linear;
+    }
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(Role::Button, "Sample")
+        .click();
+    harness.run_steps(2);
+    run_until(&mut harness, "the model to finish", |app| !app.sampling());
+    assert_eq!(
+        harness.state().recorded_steps(),
+        vec![1000],
+        "{:?}",
+        harness.state().reverse_error()
+    );
+    harness.state_mut().settings_mut().cursor_t = 900;
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings().cursor_t, 900);
+    assert_eq!(harness.state().reverse_shown_t(0), Some(900));
+}
+
+#[test]
+fn the_recording_estimate_uses_the_models_own_t() {
+    let models = common::tiny_models_dir();
+    let mut harness = harness(models.path());
+    set_schedules_steps(&mut harness, 10_000.0);
+    {
+        let settings = &mut harness.state_mut().settings_mut().reverse;
+        settings.batch = 32;
+        settings.sampler = SamplerChoice::Ddpm;
+        settings.models = ModelsShown::Both;
+    }
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(Role::Button, "Sample")
+        .click();
+    run_until(&mut harness, "the first steps", |app| {
+        app.recorded_steps().iter().any(|&n| n > 0) || app.reverse_error().is_some()
+    });
+    assert_eq!(harness.state().reverse_error(), None);
+    harness
+        .get_by_role_and_label(Role::Button, "Cancel")
+        .click();
+    harness.run_steps(2);
 }

@@ -8,10 +8,10 @@ use super::App;
 use super::analysis::{Curve, MAX_IMAGES};
 use super::image_view::{ImageStyle, image_view};
 use super::schedules_panel::SLOT_COLORS;
-use super::settings::{AnalysisAxis, AnalysisSettings, ModelsShown, ProbeChoice};
+use super::settings::{AnalysisAxis, AnalysisSettings, ModelsShown, ProbeChoice, ShippedPair};
 use super::widgets::{busy_indicator, labelled_drag, sampler_picker, switch_slider};
 use crate::render::{Colormap, ValueRange};
-use crate::schedule::Schedule;
+use crate::schedule::{Schedule, ScheduleKind, ScheduleSpec};
 
 /// The linear model in the first schedule slot's colour, the cosine model in the second's.
 const MODEL_COLORS: [Color32; 2] = [SLOT_COLORS[0], SLOT_COLORS[1]];
@@ -114,8 +114,23 @@ fn data_text(data: ProbeChoice) -> &'static str {
     }
 }
 
+/// The schedule DAED's switching point refers to: that of the DAED panel's model, as loaded
+/// for a curve or for the DAED samples, or before either the schedule it ships with.
+fn switch_schedule(app: &App) -> Option<Schedule> {
+    let (name, kind) = match app.settings.daed.model {
+        ShippedPair::Linear => ("linear", ScheduleKind::Linear),
+        ShippedPair::Cosine => ("cosine", ScheduleKind::Cosine),
+    };
+    let measured = app.analysis.curves.iter().filter(|c| c.model == name);
+    measured
+        .filter_map(|c| c.schedule.clone())
+        .next()
+        .or_else(|| app.daed.samples.as_ref().map(|s| s.schedule.clone()))
+        .or_else(|| Schedule::new(ScheduleSpec::new(kind)).ok())
+}
+
 fn view_controls_ui(ui: &mut egui::Ui, app: &mut App) {
-    let reference = app.slots.first().map(|s| s.schedule.clone());
+    let reference = switch_schedule(app);
     ui.horizontal_wrapped(|ui| {
         let s = &mut app.settings.analysis;
         ui.label("x axis:");
@@ -391,8 +406,7 @@ fn recon_plot_ui(ui: &mut egui::Ui, app: &mut App) {
     if let Some(hovered) = hovered {
         app.analysis.hovered = Some(hovered);
     }
-    let reference = app.analysis.curves.iter().find_map(|c| c.schedule.clone());
-    if let (Some(point), Some(schedule)) = (dragged_to, reference) {
+    if let (Some(point), Some(schedule)) = (dragged_to, switch_schedule(app)) {
         app.settings.analysis.switch_t = t_from_x(point.x, &schedule, s.axis);
     }
 }

@@ -196,7 +196,7 @@ fn samples(
     let reusable = memory
         .chain
         .as_ref()
-        .is_some_and(|(kept, chain)| kept == setup && chain.kept_below() >= s);
+        .is_some_and(|(kept, chain)| kept == setup && chain.serves(s));
     if !reusable {
         memory.chain = None;
         let shape = [setup.batch, 1, IMAGE_SIDE, IMAGE_SIDE];

@@ -219,7 +219,7 @@ impl App {
 
     /// Why the last sampling request failed, while that is shown.
     pub fn reverse_error(&self) -> Option<&str> {
-        self.reverse.error.as_deref()
+        self.reverse.first_error()
     }
 
     /// The recorded step t shown for model column `model` at the cursor.
@@ -256,10 +256,8 @@ impl App {
                 return;
             }
         };
-        let steps = match config.kind.steps() {
-            None => self.max_steps().max(1000),
-            Some((steps, _)) => steps,
-        };
+        // DDPM's steps are the models' own T, which the job checks once it has loaded them.
+        let steps = config.kind.steps().map_or(1, |(steps, _)| steps);
         if let Err(message) = reverse::check_recording_size(files.len(), steps, settings.batch) {
             self.reverse.error = Some(message);
             return;
@@ -484,12 +482,22 @@ impl App {
             self.reverse.playing = !self.reverse.playing;
         }
         let stride = if shift { 10 } else { 1 };
-        let max_t = self.max_steps();
+        let max_t = self.cursor_limit();
         if left {
             self.settings.cursor_t = self.settings.cursor_t.saturating_sub(stride).max(1);
         }
         if right {
             self.settings.cursor_t = (self.settings.cursor_t + stride).min(max_t);
+        }
+    }
+
+    /// The largest t the cursor can take in the current panel: the sampled models' T in
+    /// Reverse (once loaded), the compared schedules' elsewhere.
+    fn cursor_limit(&self) -> usize {
+        let sampled = self.reverse.max_steps();
+        match sampled {
+            Some(steps) if self.settings.tab == Tab::Reverse => steps,
+            _ => self.max_steps(),
         }
     }
 
@@ -572,7 +580,7 @@ impl eframe::App for App {
             Tab::Daed => daed_panel::daed_ui(ui, self),
         });
         self.advance_playback(&ctx);
-        self.settings.cursor_t = self.settings.cursor_t.clamp(1, self.max_steps());
+        self.settings.cursor_t = self.settings.cursor_t.clamp(1, self.cursor_limit());
         self.settings.specs = self.slots.iter().map(|s| s.draft.clone()).collect();
         if self.settings.tab == Tab::Forward {
             self.request_forward();

@@ -29,6 +29,8 @@ pub struct ModelRun {
     pub steps: Vec<RecordedStep>,
     /// x_0 once finished.
     pub final_x0: Option<Vec<f32>>,
+    /// Why this model could not sample.
+    pub error: Option<String>,
     shown: Option<(usize, [ImageStack; 3])>,
 }
 
@@ -126,6 +128,11 @@ impl ReverseState {
                     run.final_x0 = Some(x0);
                 }
             }
+            SampleEvent::ModelFailed { model, message } => {
+                if let Some(run) = self.runs.get_mut(model) {
+                    run.error = Some(message);
+                }
+            }
             SampleEvent::Done { seconds } => {
                 self.running = false;
                 self.seconds = Some(seconds);
@@ -135,6 +142,18 @@ impl ReverseState {
                 self.error = Some(message);
             }
         }
+    }
+
+    /// The first error: the request's, or a model's.
+    pub fn first_error(&self) -> Option<&str> {
+        let models = self.runs.iter().filter_map(|r| r.error.as_deref());
+        self.error.as_deref().or(models.into_iter().next())
+    }
+
+    /// The largest T among the models sampled (their schedules, once loaded).
+    pub fn max_steps(&self) -> Option<usize> {
+        let loaded = self.runs.iter().filter_map(|r| r.schedule.as_ref());
+        loaded.map(Schedule::steps).max()
     }
 
     /// Recorded and expected steps over all models.

@@ -118,7 +118,7 @@ fn spacing_name(v: TimestepSpacing) -> &'static str {
 }
 
 fn scrubber_ui(ui: &mut egui::Ui, app: &mut App) {
-    let max_t = app.max_steps();
+    let max_t = app.cursor_limit();
     ui.horizontal(|ui| {
         let label = if app.reverse.playing { "Pause" } else { "Play" };
         if ui.button(label).on_hover_text("Space").clicked() {
@@ -148,6 +148,10 @@ fn model_column_ui(ui: &mut egui::Ui, app: &mut App, index: usize) {
         return;
     };
     ui.label(RichText::new(format!("{} model", run.label)).strong());
+    if let Some(message) = &run.error {
+        ui.colored_label(Color32::RED, message);
+        return;
+    }
     let shown = run.frames_at(t).map(|(t, stacks)| (t, stacks.clone()));
     let Some((shown_t, [x_t, x0, eps])) = shown else {
         ui.horizontal(|ui| {

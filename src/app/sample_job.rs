@@ -9,11 +9,12 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor};
 
+use super::reverse::check_recording_size;
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{
     QuantizedBatch, RecordedStep, ReverseStep, Sampler, SamplerConfig, tensor_to_vec,
 };
-use crate::model::{LoadedUNet, load_unet};
+use crate::model::{InferenceUNet, LoadedUNet, load_unet};
 use crate::schedule::Schedule;
 
 /// What to sample.
@@ -56,6 +57,13 @@ pub enum SampleEvent {
         /// x_0 of the batch.
         x0: Vec<f32>,
     },
+    /// One model cannot be used; the others go on.
+    ModelFailed {
+        /// Which model.
+        model: usize,
+        /// Why, and how to fix it.
+        message: String,
+    },
     /// All done.
     Done {
         /// Wall time.
@@ -96,41 +104,48 @@ pub fn run_sample_job(
     send: &mut dyn FnMut(SampleEvent),
 ) {
     let started = Instant::now();
-    for path in &request.models {
+    for (index, path) in request.models.iter().enumerate() {
         if let Err(message) = cached_unet(cache, path, device) {
-            return send(SampleEvent::Failed(message));
+            send(SampleEvent::ModelFailed {
+                model: index,
+                message,
+            });
         }
     }
-    let shape = [request.batch, 1, IMAGE_SIDE, IMAGE_SIDE];
+    let cache: &ModelCache = cache;
     let mut samplers = Vec::new();
     for (index, path) in request.models.iter().enumerate() {
         let Some(loaded) = cache.get(path) else {
-            return;
+            continue;
         };
-        let schedule = match Schedule::new(loaded.schedule.clone()) {
-            Ok(s) => s,
-            Err(e) => return send(SampleEvent::Failed(format!("{}: {e}", path.display()))),
-        };
-        match Sampler::from_noise(
-            &loaded.model,
-            &schedule,
-            request.config,
-            shape,
-            request.seed,
-            device,
-        ) {
-            Ok(sampler) => {
-                let steps = sampler.plan().len();
-                send(SampleEvent::Started {
-                    model: index,
-                    schedule: Box::new(schedule),
-                    steps,
-                });
-                samplers.push(sampler);
-            }
-            Err(message) => return send(SampleEvent::Failed(message)),
+        match start_sampler(request, loaded, device) {
+            Ok((schedule, sampler)) => samplers.push((index, schedule, sampler)),
+            Err(message) => send(SampleEvent::ModelFailed {
+                model: index,
+                message: format!("{}: {message}", path.display()),
+            }),
         }
     }
+    // The size of the recording follows from the models' own T (DDPM visits every step).
+    let longest = samplers.iter().map(|(_, _, s)| s.plan().len()).max();
+    if let Some(longest) = longest
+        && let Err(message) = check_recording_size(samplers.len(), longest, request.batch)
+    {
+        return send(SampleEvent::Failed(message));
+    }
+    let mut indices = Vec::with_capacity(samplers.len());
+    let mut samplers: Vec<_> = samplers
+        .into_iter()
+        .map(|(index, schedule, sampler)| {
+            send(SampleEvent::Started {
+                model: index,
+                schedule: Box::new(schedule),
+                steps: sampler.plan().len(),
+            });
+            indices.push(index);
+            sampler
+        })
+        .collect();
     let mut pending: Vec<Vec<RecordedStep>> = vec![Vec::new(); samplers.len()];
     // The first step goes out at once, so it is on screen as soon as it exists; then batches
     // of steps every 150 ms.
@@ -150,7 +165,7 @@ pub fn run_sample_job(
             for (index, steps) in pending.iter_mut().enumerate() {
                 if !steps.is_empty() {
                     send(SampleEvent::Steps {
-                        model: index,
+                        model: indices[index],
                         steps: std::mem::take(steps),
                     });
                 }
@@ -168,11 +183,33 @@ pub fn run_sample_job(
                 .clone()
                 .reshape([request.batch, IMAGE_PIXELS]),
         );
-        send(SampleEvent::Finished { model: index, x0 });
+        send(SampleEvent::Finished {
+            model: indices[index],
+            x0,
+        });
     }
     send(SampleEvent::Done {
         seconds: started.elapsed().as_secs_f64(),
     });
+}
+
+/// The model's schedule and a sampler from the request's x_T under it.
+fn start_sampler<'m>(
+    request: &SampleRequest,
+    loaded: &'m LoadedUNet,
+    device: &Device,
+) -> Result<(Schedule, Sampler<'m, InferenceUNet>), String> {
+    let schedule = Schedule::new(loaded.schedule.clone()).map_err(|e| e.to_string())?;
+    let shape = [request.batch, 1, IMAGE_SIDE, IMAGE_SIDE];
+    let sampler = Sampler::from_noise(
+        &loaded.model,
+        &schedule,
+        request.config,
+        shape,
+        request.seed,
+        device,
+    )?;
+    Ok((schedule, sampler))
 }
 
 /// Reads x_t, x̂0 and ε̂ back in one transfer and quantises them.

@@ -70,9 +70,17 @@ pub fn switch_slider(
     schedule: Option<&Schedule>,
 ) {
     let label = ui.label("switch s");
-    ui.add(egui::Slider::new(switch_t, range.clone()))
+    // The slider draws a value within its range but writes only what the person moves it to:
+    // the point is shared by panels whose ranges differ.
+    let mut shown = (*switch_t).clamp(*range.start(), *range.end());
+    let moved = ui
+        .add(egui::Slider::new(&mut shown, range.clone()))
         .labelled_by(label.id)
-        .on_hover_text("the diffusion model runs T → s; the autoencoder maps x_s to x̂0");
+        .on_hover_text("the diffusion model runs T → s; the autoencoder maps x_s to x̂0")
+        .changed();
+    if moved {
+        *switch_t = shown;
+    }
     let Some(schedule) = schedule else { return };
     let steps = schedule.steps();
     let lambda = match *switch_t {

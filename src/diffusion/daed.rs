@@ -126,6 +126,8 @@ pub struct RecordedChain {
     pub states: Vec<(usize, Tensor<4>)>,
     /// Steps of the sampler's plan.
     pub plan_len: usize,
+    /// Every state with t ≤ this bound was kept.
+    keep: usize,
     /// How many plan steps lead to each kept state (parallel to `states`).
     steps_run: Vec<usize>,
 }
@@ -138,9 +140,10 @@ impl RecordedChain {
         Some((*t, state, self.steps_run[index]))
     }
 
-    /// The largest switching point this chain can serve.
-    pub fn kept_below(&self) -> usize {
-        self.states.first().map_or(0, |(t, _)| *t)
+    /// Whether the chain can hand over at switching point `s`: it kept every state at or
+    /// below its bound, so the first state at or below any s up to the bound is among them.
+    pub fn serves(&self, s: usize) -> bool {
+        s <= self.keep
     }
 }
 
@@ -258,6 +261,7 @@ impl<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized> DaedModels<'_, D, P>
             full: sampler.current().clone(),
             states: Vec::new(),
             plan_len: plan.len(),
+            keep,
             steps_run: Vec::new(),
         };
         let keep_state = |chain: &mut RecordedChain, t: usize, x: &Tensor<4>, run: usize| {
@@ -283,7 +287,7 @@ impl<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized> DaedModels<'_, D, P>
         let (t_state, state, run) = chain.state_at(s).ok_or_else(|| {
             format!(
                 "the chain kept its states only for t ≤ {}; s = {s} needs a new run",
-                chain.kept_below()
+                chain.keep
             )
         })?;
         let frac_saved = (chain.plan_len - run) as f64 / chain.plan_len as f64;

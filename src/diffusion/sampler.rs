@@ -241,10 +241,16 @@ impl SamplerConfig {
         let visited: Vec<usize> = match self.kind.steps() {
             None => (1..=t_start).rev().collect(),
             Some((steps, spacing)) => {
-                let below = sampler_timesteps(schedule, steps, spacing)?
+                let below: Vec<usize> = sampler_timesteps(schedule, steps, spacing)?
                     .into_iter()
-                    .filter(|&t| t < t_start);
-                std::iter::once(t_start).chain(below).collect()
+                    .filter(|&t| t < t_start)
+                    .collect();
+                // N steps are N model calls: a start that is not one of the spaced steps (T
+                // under leading spacing) takes the place of the highest when all lie below it.
+                let replaced = usize::from(below.len() == steps);
+                std::iter::once(t_start)
+                    .chain(below.into_iter().skip(replaced))
+                    .collect()
             }
         };
         let next = visited.iter().skip(1).copied().chain(std::iter::once(0));

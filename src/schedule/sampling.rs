@@ -158,9 +158,23 @@ pub fn sampler_timesteps(
             nearest + 1
         })
         .collect();
-    steps.sort_unstable_by(|a, b| b.cmp(a));
-    steps.dedup();
+    steps.sort_unstable();
+    spread_apart(&mut steps, t_max);
+    steps.reverse();
     Ok(steps)
+}
+
+/// Makes ascending steps distinct within 1..=`t_max` by moving the fewest of them: where λ is
+/// flat (near t = 1) neighbouring targets share a nearest step, and N steps must stay N.
+fn spread_apart(steps: &mut [usize], t_max: usize) {
+    for i in 1..steps.len() {
+        steps[i] = steps[i].max(steps[i - 1] + 1);
+    }
+    let mut ceiling = t_max;
+    for step in steps.iter_mut().rev() {
+        *step = (*step).min(ceiling);
+        ceiling = step.saturating_sub(1);
+    }
 }
 
 /// DDIM's steps, descending and 1-based, for `n` of `t_max` steps; fails when `n` is 0 or

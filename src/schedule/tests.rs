@@ -337,6 +337,13 @@ fn log_snr_spacing_is_even_in_lambda_down_to_its_floor() {
             );
         }
     }
+    // Where λ is flat near t = 1, many steps keep N distinct steps within 1..=T.
+    for n in [50, 200, 1000] {
+        let steps = sampler_timesteps(&schedule(ScheduleKind::Linear), n, TimestepSpacing::LogSnr)
+            .expect("ok");
+        assert_eq!(steps.len(), n);
+        assert!(steps.windows(2).all(|w| w[0] > w[1]) && steps[n - 1] >= 1 && steps[0] <= 1000);
+    }
     // The cosine schedule's λ_T = −19.8 lies below the floor; the linear one's does not.
     assert!(schedule(ScheduleKind::Cosine).log_snr()[999] < LOG_SNR_SPACING_FLOOR);
     assert!(schedule(ScheduleKind::Linear).log_snr()[999] > LOG_SNR_SPACING_FLOOR);

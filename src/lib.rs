@@ -1,7 +1,15 @@
 //! Noisescope: a native desktop explorer of denoising diffusion models.
 //!
-//! The mathematics of schedules lives in [`schedule`] (pure f64), the processes on tensors in
-//! [`diffusion`], images in [`data`], drawing in [`render`], and the app in [`app`].
+//! The layers, each using only those above it:
+//! - [`schedule`]: the mathematics of noise schedules and samplers' coefficients (pure f64);
+//! - [`noise`]: seeded Gaussian noise, the same on every device;
+//! - [`data`]: IDX datasets and the user's own images;
+//! - [`model`]: the networks (burn modules), their weights files and the CPU kernels;
+//! - [`diffusion`]: forward noising, the reverse samplers, reconstruction and DAED on tensors;
+//! - [`train`]: the training loops with checkpoints;
+//! - [`metrics`]: FID and the DAED sweep;
+//! - [`gpu`] and [`render`]: the wgpu device shared with egui, and drawing images;
+//! - [`cli`] and [`app`]: the command line and the desktop app.
 
 pub mod app;
 pub mod cli;

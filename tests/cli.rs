@@ -267,6 +267,9 @@ fn sample_writes_pngs_and_every_frame() {
         .expect("frames")
         .count();
     assert_eq!(frames, 50, "one grid per step of T = 50");
+    for name in ["t0050.png", "t0001.png"] {
+        assert!(out.join("frames").join(name).is_file(), "{name}");
+    }
     let first = image::open(out.join("sample-00000.png")).expect("png");
     assert_eq!((first.width(), first.height()), (28, 28));
 
@@ -284,6 +287,56 @@ fn sample_writes_pngs_and_every_frame() {
         out.to_str().expect("utf-8"),
     ]);
     assert_fails_with(&ddim, "between 1 and T = 50");
+    assert!(
+        stderr(&output).contains("sampled 3/3"),
+        "progress on stderr"
+    );
+}
+
+#[test]
+fn sample_refuses_before_creating_anything() {
+    let temp = common::temp_dir("sample-refusals");
+    let dir = temp.path();
+    let model = tiny_model(dir);
+    let model = model.to_str().expect("utf-8");
+    let fresh = dir.join("fresh");
+    let fresh_out = fresh.to_str().expect("utf-8");
+    let bad_steps = noisescope(&[
+        "sample",
+        "--model",
+        model,
+        "--sampler",
+        "ddim",
+        "--steps",
+        "60",
+        "--out",
+        fresh_out,
+    ]);
+    assert_fails_with(&bad_steps, "between 1 and T = 50");
+    assert!(!fresh.exists(), "no folder is left behind");
+    let huge = noisescope(&[
+        "sample",
+        "--model",
+        model,
+        "--n",
+        "100000000",
+        "--frames",
+        "--out",
+        fresh_out,
+    ]);
+    assert_fails_with(&huge, "at most 100000");
+    assert!(!fresh.exists());
+    let a_file = dir.join("a-file");
+    std::fs::write(&a_file, b"x").expect("write");
+    let under_a_file = a_file.join("out");
+    let unwritable = noisescope(&[
+        "sample",
+        "--model",
+        model,
+        "--out",
+        under_a_file.to_str().expect("utf-8"),
+    ]);
+    assert_fails_with(&unwritable, "cannot create");
 }
 
 #[test]
@@ -494,22 +547,23 @@ fn daed_sweep_prints_one_fid_row_per_switch() {
     let dir = temp.path();
     let model = tiny_model(dir);
     let dae = tiny_network(dir, "dae.nsw", ScheduleKind::Linear, Some(12));
+    let sweep_args = vec![
+        "daed-sweep",
+        "--model",
+        model.to_str().expect("utf-8"),
+        "--dae",
+        dae.to_str().expect("utf-8"),
+        "--sampler",
+        "ddim",
+        "--steps",
+        "10",
+        "--n",
+        "6",
+    ];
     let sweep = |list: &str| {
-        noisescope(&[
-            "daed-sweep",
-            "--model",
-            model.to_str().expect("utf-8"),
-            "--dae",
-            dae.to_str().expect("utf-8"),
-            "--sampler",
-            "ddim",
-            "--steps",
-            "10",
-            "--n",
-            "6",
-            "--switch-list",
-            list,
-        ])
+        let mut args = sweep_args.clone();
+        args.extend(["--switch-list", list]);
+        noisescope(&args)
     };
     assert_fails_with(&sweep("0,50"), "must lie in 0..50");
     let output = sweep("10,0,3");
@@ -536,4 +590,57 @@ fn daed_sweep_prints_one_fid_row_per_switch() {
         rows.iter()
             .all(|r| r[2..].iter().all(|v| v.is_finite() && *v >= 0.0))
     );
+    let mut as_json = sweep_args.clone();
+    as_json.extend(["--switch-list", "10,0,3", "--format", "json"]);
+    let output = noisescope(&as_json);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let points: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
+    let points = points.as_array().expect("an array");
+    assert_eq!(points.len(), 3);
+    for (point, row) in points.iter().zip(&rows) {
+        for (i, key) in [
+            "t_switch",
+            "frac_saved",
+            "fid_daed",
+            "fid_ddgm_x0",
+            "fid_full",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let value = point[key].as_f64().expect(key);
+            assert!(
+                (value - row[i]).abs() <= 1e-4 * (1.0 + row[i].abs()),
+                "{key}"
+            );
+        }
+    }
+}
+
+#[test]
+fn evaluate_measures_its_floor_on_as_many_images_as_it_samples() {
+    let temp = common::temp_dir("evaluate");
+    let dir = temp.path();
+    let model = tiny_model(dir);
+    common::tiny_dataset(dir);
+    let output = noisescope(&[
+        "evaluate",
+        "--model",
+        model.to_str().expect("utf-8"),
+        "--sampler",
+        "ddim",
+        "--steps",
+        "2",
+        "--n",
+        "12",
+        "--batch",
+        "12",
+        "--data",
+        dir.to_str().expect("utf-8"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
+    assert_eq!(report["samples"], 12);
+    assert_eq!(report["floor_images"], 12);
+    assert_eq!(report["model_calls_per_image"], 2);
 }

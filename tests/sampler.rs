@@ -237,6 +237,14 @@ fn bad_sampler_settings_are_refused() {
     };
     assert!(eta.plan(&s, 1000).expect_err("refused").contains("η"));
     assert!(SamplerConfig::default().plan(&s, 1001).is_err());
+    let zero_snr = Schedule::new(ScheduleSpec {
+        zero_terminal_snr: true,
+        ..ScheduleSpec::new(ScheduleKind::Linear)
+    })
+    .expect("valid");
+    let refused = SamplerConfig::default().plan(&zero_snr, 1000);
+    assert!(refused.expect_err("refused").contains("zero terminal SNR"));
+    assert!(SamplerConfig::default().plan(&zero_snr, 999).is_ok());
 }
 
 #[test]

@@ -23,22 +23,6 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// Writes a 16-image IDX train split of simple patterns.
-fn tiny_dataset(dir: &Path) {
-    let count = 16u32;
-    let mut images = vec![0, 0, 8, 3];
-    for v in [count, 28, 28] {
-        images.extend_from_slice(&v.to_be_bytes());
-    }
-    for i in 0..count as usize {
-        images.extend((0..784).map(|p| ((p * (i + 1)) % 256) as u8));
-    }
-    let mut labels = vec![0, 0, 8, 1];
-    labels.extend_from_slice(&count.to_be_bytes());
-    labels.extend((0..count as u8).map(|i| i % 10));
-    std::fs::write(dir.join("train-images-idx3-ubyte"), images).expect("write");
-    std::fs::write(dir.join("train-labels-idx1-ubyte"), labels).expect("write");
-}
-
 fn options(data: &Path, out: PathBuf, steps: u64) -> DiffusionTraining {
     DiffusionTraining {
         data_dir: data.to_path_buf(),
@@ -82,7 +66,7 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
     let _turn = one_at_a_time();
     let temp = common::temp_dir("resume");
     let dir = temp.path();
-    tiny_dataset(dir);
+    common::tiny_dataset(dir);
     let stop = AtomicBool::new(false);
     let straight = options(dir, dir.join("straight.nsw"), 4);
     let outcome = train_unet(&straight, &stop, &mut |_| {}).expect("train");
@@ -126,7 +110,7 @@ fn stopping_saves_a_checkpoint_and_other_settings_cannot_resume_it() {
     let _turn = one_at_a_time();
     let temp = common::temp_dir("stop");
     let dir = temp.path();
-    tiny_dataset(dir);
+    common::tiny_dataset(dir);
     let out = dir.join("stopped.nsw");
     let outcome = train_unet(
         &options(dir, out.clone(), 3),
@@ -157,7 +141,7 @@ fn a_diverging_run_stops_with_the_step_and_keeps_the_checkpoint() {
     let _turn = one_at_a_time();
     let temp = common::temp_dir("nan");
     let dir = temp.path();
-    tiny_dataset(dir);
+    common::tiny_dataset(dir);
     let out = dir.join("diverged.nsw");
     let run = DiffusionTraining {
         learning_rate: 1e35,
@@ -206,11 +190,25 @@ fn missing_or_malformed_data_is_named() {
 }
 
 #[test]
+fn an_epsilon_model_refuses_a_zero_terminal_snr_schedule() {
+    let temp = common::temp_dir("zero-snr");
+    let dir = temp.path();
+    let mut run = options(dir, dir.join("x.nsw"), 1);
+    run.schedule.zero_terminal_snr = true;
+    let error = train_unet(&run, &AtomicBool::new(false), &mut |_| {}).expect_err("refused");
+    let message = error.to_string();
+    assert!(
+        message.contains("zero terminal SNR") && message.contains("--zero-terminal-snr"),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_dae_starts_from_a_diffusion_model_and_writes_its_own_kind() {
     let _turn = one_at_a_time();
     let temp = common::temp_dir("dae");
     let dir = temp.path();
-    tiny_dataset(dir);
+    common::tiny_dataset(dir);
     let stop = AtomicBool::new(false);
     let ddgm = options(dir, dir.join("ddgm.nsw"), 2);
     train_unet(&ddgm, &stop, &mut |_| {}).expect("diffusion model");

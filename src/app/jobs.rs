@@ -135,7 +135,8 @@ pub fn lower_compute_priority() {
 
 impl Worker {
     /// Starts the worker threads with the device they compute on: one for forward noising and
-    /// files, one for sampling and one for analysis, so that long runs do not hold each other up.
+    /// files, one for sampling, one for the Analysis panel and one for DAED, so that long runs
+    /// do not hold each other up.
     pub fn spawn(compute: &ComputeDevice, ctx: &egui::Context) -> std::io::Result<Self> {
         let (event_tx, events) = channel();
         let generations = Arc::new(Generations::default());

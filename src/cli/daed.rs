@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 
+use super::progress_printer;
 use super::quality::{classifier, image_set};
 use super::sample::{ImageCount, SamplerArgs, model_path, save_grid};
 use super::{DeviceArg, save_png};
@@ -65,7 +66,8 @@ pub struct DaedSweepArgs {
     /// Classifier weights for the FID (default: the shipped one).
     #[arg(long)]
     pub classifier: Option<PathBuf>,
-    /// Only csv: t_switch,frac_saved,fid_daed,fid_ddgm_x0,fid_full.
+    /// csv (header t_switch,frac_saved,fid_daed,fid_ddgm_x0,fid_full) or json (an array of
+    /// objects with those fields).
     #[arg(long, value_enum, default_value_t = super::Format::Csv)]
     pub format: super::Format,
 }
@@ -106,21 +108,6 @@ impl DaedModelArgs {
             schedule: &loaded.schedule,
             config: self.sampler.config(),
         }
-    }
-}
-
-/// Reports sampling progress on stderr, "sampled done/total" at every tenth of the images and
-/// at the end; never cancels.
-fn progress_printer() -> impl FnMut(usize, usize) -> bool {
-    let mut shown: Option<usize> = None;
-    move |done, total| {
-        let step = total.div_ceil(10).max(1);
-        let due = shown.is_none_or(|last| done >= last + step || (done == total && last < total));
-        if due {
-            eprintln!("sampled {done}/{total}");
-            shown = Some(done);
-        }
-        true
     }
 }
 
@@ -233,6 +220,9 @@ pub fn run_daed_sweep(args: &DaedSweepArgs, out: &mut impl Write) -> anyhow::Res
         &mut progress_printer(),
     )
     .map_err(anyhow::Error::msg)?;
-    write!(out, "{}", sweep_csv(&points))?;
+    match args.format {
+        super::Format::Csv => write!(out, "{}", sweep_csv(&points))?,
+        super::Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&points)?)?,
+    }
     Ok(())
 }

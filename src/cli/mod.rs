@@ -1,5 +1,7 @@
-//! The command line: `noisescope` with no subcommand opens the app; subcommands print
-//! schedules, the DAED switching point, and write forward-noised images.
+//! The command line: `noisescope` with no subcommand opens the app. Subcommands: `schedule`,
+//! `daed-switch` and `forward` (schedules and forward noising), `train`, `train-dae` and
+//! `train-classifier` (the networks), `sample`, `fid`, `evaluate` and `bench` (sampling, its
+//! quality and speed), `recon`, `daed` and `daed-sweep` (the analyses).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -385,4 +387,19 @@ pub fn save_png(values: &[f32], scale: u32, path: &Path) -> anyhow::Result<()> {
     );
     image.save(path)?;
     Ok(())
+}
+
+/// Prints "sampled k/n" on stderr about every tenth of the way (the first call and the last
+/// always); never asks to stop.
+pub(crate) fn progress_printer() -> impl FnMut(usize, usize) -> bool {
+    let mut shown: Option<usize> = None;
+    move |done, total| {
+        let step = total.div_ceil(10).max(1);
+        let due = shown.is_none_or(|last| done >= last + step || (done == total && last < total));
+        if due {
+            eprintln!("sampled {done}/{total}");
+            shown = Some(done);
+        }
+        true
+    }
 }

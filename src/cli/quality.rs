@@ -16,9 +16,6 @@ use crate::metrics::{ClassifierView, FeatureStats, frechet_distance};
 use crate::model::{Classifier, load_classifier, shipped};
 use crate::schedule::Schedule;
 
-/// Training images compared with the test set for the FID floor.
-pub const FLOOR_IMAGES: usize = 1000;
-
 /// The confidence a sample needs to count as recognised.
 pub const CONFIDENCE_THRESHOLD: f64 = 0.9;
 
@@ -171,7 +168,8 @@ pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result
         }
     }
     let test = image_set("test-set", None, None)?;
-    let train = image_set("train-set", Some(&args.data), Some(FLOOR_IMAGES))?;
+    // FID's bias depends on the number of images: the floor takes as many as the samples.
+    let train = image_set("train-set", Some(&args.data), Some(args.n))?;
     let sample_view = ClassifierView::of(&classifier, &samples, &device);
     let test_view = ClassifierView::of(&classifier, &test, &device);
     let train_view = ClassifierView::of(&classifier, &train, &device);
@@ -191,6 +189,7 @@ pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result
         "model_calls_per_image": config.model_calls(&schedule, schedule.steps()).map_err(anyhow::Error::msg)?,
         "fid_samples_vs_test": fid,
         "fid_floor_train_vs_test": floor,
+        "floor_images": train.len() / IMAGE_PIXELS,
         "fid_ratio": fid / floor,
         "confident_share_samples": confident,
         "confident_share_test": confident_real,

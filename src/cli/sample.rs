@@ -188,10 +188,29 @@ impl ImageCount {
     }
 }
 
-/// `--n` images in chains of `--batch` from `--seed`, refused when either count is 0.
+/// The most images one command samples (FID is usually measured on 50 000 at most).
+pub const MAX_IMAGES: usize = 100_000;
+
+/// The largest chain: its activations must fit in memory (~2 MB per image on the CPU).
+pub const MAX_BATCH: usize = 1024;
+
+/// `--n` images in chains of `--batch` from `--seed`, refused when either count is 0 or more
+/// than the command can finish or hold.
 pub fn checked_size(n: usize, batch: usize, seed: u64) -> anyhow::Result<SampleSize> {
     if n == 0 || batch == 0 {
         bail!("--n and --batch must be at least 1");
+    }
+    if n > MAX_IMAGES {
+        bail!(
+            "--n {n} is more than this command samples (at most {MAX_IMAGES}: with DDPM's 1000 \
+             model calls per image, {MAX_IMAGES} images already take about a day on a 2-core CPU)"
+        );
+    }
+    if batch > MAX_BATCH {
+        bail!(
+            "--batch {batch} would hold about {} GB of activations at once (at most {MAX_BATCH})",
+            batch * 2 / 1000
+        );
     }
     Ok(SampleSize {
         images: n,
@@ -215,7 +234,8 @@ pub struct SampleArgs {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
-    /// Also write every step of the first batch as a grid image (frames/t0999.png, …).
+    /// Also write every visited step of the first batch as a grid image (frames/t1000.png, …,
+    /// t0001.png).
     #[arg(long)]
     pub frames: bool,
 }
@@ -226,8 +246,12 @@ pub fn run_sample(args: &SampleArgs, out: &mut impl Write) -> anyhow::Result<()>
     let (loaded, device) = args.model.load()?;
     let schedule = Schedule::new(loaded.schedule.clone())?;
     let config = args.sampler.config();
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    // Refuse bad sampler options before anything is created.
+    config
+        .plan(&schedule, schedule.steps())
+        .map_err(anyhow::Error::msg)?;
+    prepare_out(&args.out)?;
+    let mut progress = super::progress_printer();
     let mut written = 0;
     for Chain {
         first,
@@ -256,8 +280,25 @@ pub fn run_sample(args: &SampleArgs, out: &mut impl Write) -> anyhow::Result<()>
             )?;
         }
         written += b;
+        progress(written, size.images);
     }
     writeln!(out, "wrote {written} samples to {}", args.out.display())?;
+    Ok(())
+}
+
+/// Creates the output folder and checks that files can be written in it; a folder it created
+/// is removed again when they cannot.
+fn prepare_out(out: &Path) -> anyhow::Result<()> {
+    let existed = out.exists();
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let probe = out.join(".noisescope-write-check");
+    if let Err(error) = std::fs::write(&probe, b"") {
+        if !existed {
+            let _ = std::fs::remove_dir(out);
+        }
+        bail!("cannot write in {}: {error}", out.display());
+    }
+    let _ = std::fs::remove_file(&probe);
     Ok(())
 }
 

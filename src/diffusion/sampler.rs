@@ -233,6 +233,12 @@ impl SamplerConfig {
         if t_start == 0 || t_start > t_max {
             return Err(format!("the start step {t_start} is outside 1..={t_max}"));
         }
+        if schedule.alpha_bar_at(t_start) <= 0.0 {
+            return Err(format!(
+                "ᾱ_{t_start} = 0 (zero terminal SNR): x̂0 = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t is \
+                 undefined there, so an ε-prediction model cannot start from it"
+            ));
+        }
         if let SamplerKind::Ddim { eta, .. } = self.kind
             && !(0.0..=1.0).contains(&eta)
         {

@@ -8,9 +8,10 @@ use crate::diffusion::{CleanImagePredictor, DaedModels, Denoiser, SampleSize};
 use crate::model::Classifier;
 
 /// One row of a sweep.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct SweepPoint {
     /// The switching point s.
+    #[serde(rename = "t_switch")]
     pub s: usize,
     /// The share of the sampler's steps DAED saves.
     pub frac_saved: f64,

@@ -162,6 +162,18 @@ impl DiffusionTraining {
                 schedule.steps()
             )));
         }
+        if schedule.alpha_bar_at(self.t_max()) <= 0.0 {
+            return Err(TrainError::Input(format!(
+                "with zero terminal SNR ᾱ_{} = 0: a model that predicts ε (or reads its output \
+                 through ε) cannot give x̂0 = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t there, and its samples \
+                 would all be NaN; train without --zero-terminal-snr{}",
+                self.t_max(),
+                match self.target {
+                    TrainingTarget::Noise => "",
+                    TrainingTarget::CleanImage { .. } => ", or with a --t-max below T",
+                }
+            )));
+        }
         Ok(schedule)
     }
 }

@@ -136,3 +136,20 @@ pub fn tiny_models_dir() -> tempfile::TempDir {
     }
     dir
 }
+
+/// A training split of 16 patterned 28×28 images with labels, in IDX files in `dir`.
+pub fn tiny_dataset(dir: &std::path::Path) {
+    let count = 16u32;
+    let mut images = vec![0, 0, 8, 3];
+    for v in [count, 28, 28] {
+        images.extend_from_slice(&v.to_be_bytes());
+    }
+    for i in 0..count as usize {
+        images.extend((0..784).map(|p| ((p * (i + 1)) % 256) as u8));
+    }
+    let mut labels = vec![0, 0, 8, 1];
+    labels.extend_from_slice(&count.to_be_bytes());
+    labels.extend((0..count as u8).map(|i| i % 10));
+    std::fs::write(dir.join("train-images-idx3-ubyte"), images).expect("write");
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), labels).expect("write");
+}

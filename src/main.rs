@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use noisescope::cli::{Cli, run};
+use noisescope::cli::{Cli, Interrupted, run};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -28,6 +28,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.is::<Interrupted>() => ExitCode::from(130),
         Err(error) => {
             eprintln!("error: {}", one_line(&error));
             ExitCode::FAILURE

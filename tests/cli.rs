@@ -644,3 +644,82 @@ fn evaluate_measures_its_floor_on_as_many_images_as_it_samples() {
     assert_eq!(report["floor_images"], 12);
     assert_eq!(report["model_calls_per_image"], 2);
 }
+
+#[test]
+fn schedule_warns_on_stderr_about_a_falling_beta_range() {
+    let output = noisescope(&[
+        "schedule",
+        "linear",
+        "--beta-start",
+        "0.02",
+        "--beta-end",
+        "0.0001",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("warning: β_start = 0.02 > β_end"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).starts_with("t,beta,"),
+        "the table still goes to stdout"
+    );
+    let plain = noisescope(&["schedule", "linear"]);
+    assert_eq!(stderr(&plain), "");
+}
+
+#[test]
+#[cfg(unix)]
+fn training_stopped_by_ctrl_c_keeps_its_checkpoint_and_exits_130() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let temp = common::temp_dir("train-interrupted");
+    let dir = temp.path();
+    common::tiny_dataset(dir);
+    let out = dir.join("m.nsw");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_noisescope"))
+        .args([
+            "train",
+            "--data",
+            dir.to_str().expect("utf-8"),
+            "--schedule",
+            "linear",
+            "--channels",
+            "8",
+            "--multipliers",
+            "1,2",
+            "--attention",
+            "14",
+            "--batch",
+            "2",
+            "--steps",
+            "100000",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // Wait for the first progress report: the Ctrl-C handler is installed by then.
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).split(b'\n');
+    let started =
+        lines.any(|line| line.is_ok_and(|l| String::from_utf8_lossy(&l).contains("step 1")));
+    assert!(started, "training reported progress");
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let output = child.wait_with_output().expect("exits");
+    assert_eq!(output.status.code(), Some(130), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("checkpoint saved"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(dir.join("m.nsw.checkpoint").join("state.json").is_file());
+    assert!(!out.exists(), "an unfinished run writes no weights");
+}

@@ -149,6 +149,18 @@ fn truncated_or_corrupt_files_are_refused_with_a_message() {
     let error = load_unet(&corrupt, None, &Device::flex()).expect_err("corrupt");
     assert!(error.to_string().contains("checksum"), "{error}");
 
+    // Editing the metadata (the schedule linear → cosine here) is refused like damage.
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let at = text
+        .find("\"Linear\"")
+        .expect("the schedule kind in the metadata");
+    let mut edited = bytes.clone();
+    edited[at + 1..at + 7].copy_from_slice(b"Cosine");
+    let edited_path = dir.path().join("edited.nsw");
+    std::fs::write(&edited_path, &edited).expect("write");
+    let error = load_unet(&edited_path, None, &Device::flex()).expect_err("edited");
+    assert!(error.to_string().contains("checksum"), "{error}");
+
     let garbage = dir.path().join("garbage.nsw");
     std::fs::write(&garbage, b"PNG not weights").expect("write");
     let error = load_unet(&garbage, None, &Device::flex()).expect_err("garbage");
@@ -250,4 +262,30 @@ fn a_long_ddpm_loop_on_wgpu_matches_the_cpu() {
         worst < 1e-2,
         "x_0 after 500 steps differs by {worst} between CPU and wgpu"
     );
+}
+
+#[test]
+fn version_1_files_whose_checksum_covers_the_tensors_only_still_load() {
+    let dir = common::temp_dir("model-v1");
+    let (_, path) = saved_unet(&tiny_config(), ScheduleKind::Linear, dir.path());
+    let bytes = std::fs::read(&path).expect("read");
+    // Header, version, metadata length: rewrite as version 1 with the payload's CRC alone.
+    let magic = b"NOISESCOPE-WEIGHTS\n".len();
+    let meta_len = u64::from_le_bytes(bytes[magic + 4..magic + 12].try_into().expect("u64"));
+    let crc_at = magic + 12 + meta_len as usize + 8;
+    let payload = &bytes[crc_at + 4..];
+    let mut crc = flate2::Crc::new();
+    crc.update(payload);
+    let mut v1 = bytes.clone();
+    v1[magic..magic + 4].copy_from_slice(&1u32.to_le_bytes());
+    v1[crc_at..crc_at + 4].copy_from_slice(&crc.sum().to_le_bytes());
+    let v1_path = dir.path().join("v1.nsw");
+    std::fs::write(&v1_path, &v1).expect("write");
+    assert!(load_unet(&v1_path, None, &Device::flex()).is_ok());
+    // The same file as version 2 fails: its checksum must cover the metadata too.
+    let mut v2 = v1.clone();
+    v2[magic..magic + 4].copy_from_slice(&2u32.to_le_bytes());
+    let v2_path = dir.path().join("v2.nsw");
+    std::fs::write(&v2_path, &v2).expect("write");
+    assert!(load_unet(&v2_path, None, &Device::flex()).is_err());
 }

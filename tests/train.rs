@@ -63,16 +63,26 @@ fn outputs(path: &Path) -> Vec<f32> {
 
 #[test]
 fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
+    for dropout in [0.0, 0.3] {
+        resumed_run_matches(dropout);
+    }
+}
+
+fn resumed_run_matches(dropout: f64) {
     let _turn = one_at_a_time();
     let temp = common::temp_dir("resume");
     let dir = temp.path();
     common::tiny_dataset(dir);
     let stop = AtomicBool::new(false);
-    let straight = options(dir, dir.join("straight.nsw"), 4);
+    let with_dropout = |mut run: DiffusionTraining| {
+        run.architecture = run.architecture.with_dropout(dropout);
+        run
+    };
+    let straight = with_dropout(options(dir, dir.join("straight.nsw"), 4));
     let outcome = train_unet(&straight, &stop, &mut |_| {}).expect("train");
     assert!(matches!(outcome, Outcome::Finished { .. }));
 
-    let split = options(dir, dir.join("split.nsw"), 2);
+    let split = with_dropout(options(dir, dir.join("split.nsw"), 2));
     train_unet(&split, &stop, &mut |_| {}).expect("first sitting");
     let mut reports = Vec::new();
     let resumed = DiffusionTraining {
@@ -98,7 +108,7 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
         .fold(0.0f32, f32::max);
     assert!(
         worst < 1e-4,
-        "resumed and uninterrupted runs differ by {worst}"
+        "dropout {dropout}: resumed and uninterrupted runs differ by {worst}"
     );
     let loaded = load_unet(&dir.join("split.nsw"), None, &Device::flex()).expect("load");
     assert_eq!(loaded.metadata.training.steps, 4);
@@ -133,7 +143,12 @@ fn stopping_saves_a_checkpoint_and_other_settings_cannot_resume_it() {
         ..options(dir, out, 3)
     };
     let error = train_unet(&other, &AtomicBool::new(false), &mut |_| {}).expect_err("refused");
-    assert!(error.to_string().contains("other settings"), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("other settings") && message.contains("seed: checkpoint 5, now 6"),
+        "{message}"
+    );
+    assert!(!message.contains("batch"), "only what differs: {message}");
 }
 
 #[test]
@@ -177,6 +192,13 @@ fn missing_or_malformed_data_is_named() {
     let error = train_unet(&run, &AtomicBool::new(false), &mut |_| {}).expect_err("no data");
     assert!(
         error.to_string().contains("train-images-idx3-ubyte"),
+        "{error}"
+    );
+    common::tiny_dataset(dir);
+    std::fs::remove_file(dir.join("train-labels-idx1-ubyte")).expect("remove");
+    let error = train_unet(&run, &AtomicBool::new(false), &mut |_| {}).expect_err("no labels");
+    assert!(
+        error.to_string().contains("train-labels-idx1-ubyte"),
         "{error}"
     );
     std::fs::write(dir.join("train-images-idx3-ubyte"), b"not an idx file").expect("write");

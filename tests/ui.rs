@@ -194,3 +194,16 @@ fn arrow_keys_step_t_after_a_button_was_clicked() {
     harness.run_steps(2);
     assert_eq!(harness.state().settings().cursor_t, t + 9);
 }
+
+#[test]
+fn the_status_line_names_the_assets_folder_in_use() {
+    let mut harness = harness();
+    harness.run_steps(2);
+    let dir = harness
+        .state()
+        .assets_dir()
+        .expect("the assets are found")
+        .to_owned();
+    assert!(dir.join("fashion-mnist").is_dir(), "{}", dir.display());
+    harness.get_by_label_contains(&format!("assets: {}", dir.display()));
+}

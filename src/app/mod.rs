@@ -68,6 +68,7 @@ pub struct App {
     compute: ComputeDevice,
     gpu_draw: bool,
     dataset: Result<BuiltinDataset, String>,
+    assets_dir: Option<std::path::PathBuf>,
     source: SourceImage,
     image_error: Option<String>,
     loading_image: bool,
@@ -101,6 +102,7 @@ impl App {
         }
         let compute = gpu::compute_device(render_state, preference);
         let gpu_draw = render_state.is_some() && compute.images_through_shader();
+        let assets_dir = crate::data::find_assets_dir().ok();
         let dataset = BuiltinDataset::load_shipped().map_err(|e| e.to_string());
         let source = dataset
             .as_ref()
@@ -129,6 +131,7 @@ impl App {
             compute,
             gpu_draw,
             dataset,
+            assets_dir,
             source,
             image_error: None,
             loading_image: false,
@@ -510,9 +513,20 @@ impl App {
             .unwrap_or(1)
     }
 
+    /// The assets folder the app reads its data and weights from, if it found one.
+    pub fn assets_dir(&self) -> Option<&std::path::Path> {
+        self.assets_dir.as_deref()
+    }
+
     fn status_bar(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.label(egui::RichText::new(self.compute.status_line()).small());
+            let assets = match &self.assets_dir {
+                Some(dir) => format!("assets: {}", dir.display()),
+                None => "no assets folder found".to_owned(),
+            };
+            ui.separator();
+            ui.label(egui::RichText::new(assets).small());
             if let Err(message) = &self.worker {
                 ui.colored_label(egui::Color32::RED, message);
             }

@@ -28,7 +28,7 @@ pub use train::{
 
 use crate::data::{IMAGE_SIDE, load_user_image, to_bytes};
 use crate::diffusion::{ForwardMode, forward_all_steps, tensor_to_vec};
-use crate::schedule::{Schedule, ScheduleKind, ScheduleSpec, daed_switch};
+use crate::schedule::{SanityReport, Schedule, ScheduleKind, ScheduleSpec, daed_switch};
 
 /// Noisescope: an explorer of denoising diffusion models.
 #[derive(Debug, Parser)]
@@ -138,7 +138,11 @@ impl ScheduleArgs {
         if let Some(beta1) = self.beta1 {
             spec.beta1 = beta1;
         }
-        Ok(Schedule::new(spec)?)
+        let schedule = Schedule::new(spec)?;
+        for warning in SanityReport::of(&schedule).warnings {
+            eprintln!("warning: {warning}");
+        }
+        Ok(schedule)
     }
 }
 
@@ -403,3 +407,9 @@ pub(crate) fn progress_printer() -> impl FnMut(usize, usize) -> bool {
         true
     }
 }
+
+/// A run stopped by Ctrl-C before it finished (its checkpoint kept): the process exits with
+/// status 130, as shells report an interrupted command.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted")]
+pub struct Interrupted;

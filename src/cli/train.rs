@@ -268,11 +268,14 @@ fn report_outcome(outcome: Outcome, out: &mut impl Write) -> anyhow::Result<()> 
             "wrote {} (final loss {final_loss:.5}, {wall_time_s:.0} s of training)",
             path.display()
         )?,
-        Outcome::Stopped { step, checkpoint } => writeln!(
-            out,
-            "stopped at step {step}; checkpoint saved in {} (continue with --resume)",
-            checkpoint.display()
-        )?,
+        Outcome::Stopped { step, checkpoint } => {
+            writeln!(
+                out,
+                "stopped at step {step}; checkpoint saved in {} (continue with --resume)",
+                checkpoint.display()
+            )?;
+            return Err(super::Interrupted.into());
+        }
     }
     Ok(())
 }

@@ -26,9 +26,10 @@ pub enum AssetError {
 }
 
 /// The folders searched for `assets/`, in order: `$NOISESCOPE_ASSETS`, beside the executable
-/// and two levels up (a cargo target folder), the package `cargo run`/`cargo test` names at run
-/// time, then the source tree this binary was built from (a shared target folder may hold a
-/// binary built from another checkout, so the run-time package comes first).
+/// and up to three levels up (a cargo target folder), the working folder, the package
+/// `cargo run`/`cargo test` names at run time, and last the source tree this binary was built
+/// from (so that a copy of the project run elsewhere reads its own files, not the original
+/// checkout's).
 fn candidate_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(dir) = std::env::var_os(ASSETS_ENV) {
@@ -41,6 +42,9 @@ fn candidate_dirs() -> Vec<PathBuf> {
         for ancestor in exe_dir.ancestors().skip(1).take(3) {
             dirs.push(ancestor.join("assets"));
         }
+    }
+    if let Ok(working) = std::env::current_dir() {
+        dirs.push(working.join("assets"));
     }
     if let Some(package) = std::env::var_os("CARGO_MANIFEST_DIR") {
         dirs.push(PathBuf::from(package).join("assets"));
@@ -140,6 +144,19 @@ mod tests {
             dataset.label(dataset.next_of_class(3, 0).expect("a dress")),
             Some(3)
         );
+    }
+
+    #[test]
+    fn the_build_trees_assets_are_the_last_resort() {
+        let dirs = candidate_dirs();
+        let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+        assert_eq!(dirs.last(), Some(&built));
+        let working = std::env::current_dir().expect("cwd").join("assets");
+        let position = |d: &PathBuf| dirs.iter().position(|x| x == d);
+        assert!(position(&working) < Some(dirs.len() - 1), "{dirs:?}");
+        let exe = std::env::current_exe().expect("exe");
+        let beside = exe.parent().expect("folder").join("assets");
+        assert!(position(&beside) < position(&working), "{dirs:?}");
     }
 
     #[test]

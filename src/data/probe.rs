@@ -98,7 +98,7 @@ pub fn load_image_folder(dir: &Path, limit: usize) -> Result<ProbeImages, String
         .collect();
     paths.sort();
     let mut images = ProbeImages::default();
-    let (mut skipped, mut converted) = (0, 0);
+    let (mut skipped, mut converted) = (Vec::new(), 0);
     for path in paths {
         if images.count == limit {
             break;
@@ -109,13 +109,19 @@ pub fn load_image_folder(dir: &Path, limit: usize) -> Result<ProbeImages, String
                 images.pixels.extend(image.pixels);
                 images.count += 1;
             }
-            Err(_) => skipped += 1,
+            Err(_) => skipped.push(
+                path.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
         }
     }
     if images.count == 0 {
         return Err(format!(
-            "{} holds no readable images ({skipped} file(s) could not be read as images)",
-            dir.display()
+            "{} holds no readable images ({} could not be read as images)",
+            dir.display(),
+            file_list(&skipped)
         ));
     }
     if converted > 0 {
@@ -124,12 +130,31 @@ pub fn load_image_folder(dir: &Path, limit: usize) -> Result<ProbeImages, String
             images.count
         ));
     }
-    if skipped > 0 {
+    if !skipped.is_empty() {
         images.notes.push(format!(
-            "{skipped} file(s) that are not readable images were skipped"
+            "skipped {}: not readable images",
+            file_list(&skipped)
         ));
     }
     Ok(images)
+}
+
+/// "a.txt", "a.txt, b.bin" … up to five names, then how many more.
+fn file_list(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut list = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        list.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    if names.is_empty() {
+        list.push_str("no file");
+    }
+    list
 }
 
 #[cfg(test)]
@@ -154,11 +179,15 @@ mod tests {
         let message = ProbeData::parse(dir.to_str().expect("utf-8"))
             .load(4)
             .expect_err("no images");
-        assert!(message.contains("no readable images"), "{message}");
+        assert!(
+            message.contains("no readable images") && message.contains("notes.txt"),
+            "{message}"
+        );
         let colour = image::RgbImage::from_pixel(40, 30, image::Rgb([200, 10, 10]));
         colour.save(dir.join("red.png")).expect("png");
         let loaded = load_image_folder(dir, 4).expect("one image");
         assert_eq!(loaded.count, 1);
         assert_eq!(loaded.notes.len(), 2, "{:?}", loaded.notes);
+        assert!(loaded.notes[1].contains("notes.txt"), "{:?}", loaded.notes);
     }
 }

@@ -2,7 +2,9 @@
 //! was trained) and the tensors as burnpack bytes, guarded by a length and a CRC-32.
 //!
 //! Layout (little endian): `NOISESCOPE-WEIGHTS\n` · u32 version · u64 metadata length ·
-//! metadata JSON · u64 payload length · u32 CRC-32 of the payload · payload.
+//! metadata JSON · u64 payload length · u32 CRC-32 · payload. Version 2 (written now) checksums
+//! the metadata and the payload, so an edited schedule is refused like a damaged tensor;
+//! version 1 (still read) checksummed the payload only.
 
 use std::fs;
 use std::io::Write;
@@ -16,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use crate::schedule::ScheduleSpec;
 
 const MAGIC: &[u8] = b"NOISESCOPE-WEIGHTS\n";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// The first version, whose checksum covers the payload only.
+const VERSION_PAYLOAD_CRC: u32 = 1;
 const MAX_METADATA: u64 = 1 << 20;
 
 /// What a weights file holds.
@@ -157,7 +161,7 @@ pub fn save_module<M: Module>(
     bytes.extend_from_slice(&(meta.len() as u64).to_le_bytes());
     bytes.extend_from_slice(&meta);
     bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&crc32(&payload).to_le_bytes());
+    bytes.extend_from_slice(&crc32(&[&meta, &payload]).to_le_bytes());
     bytes.extend_from_slice(&payload);
     write_atomically(path, &bytes)
 }
@@ -208,7 +212,7 @@ impl WeightsFile {
         })?;
         let mut reader = Reader { path, rest };
         let version = u32::from_le_bytes(reader.take_array()?);
-        if version != VERSION {
+        if version != VERSION && version != VERSION_PAYLOAD_CRC {
             return Err(WeightsError::format(
                 path,
                 format!("format version {version}; this Noisescope reads version {VERSION}"),
@@ -222,17 +226,22 @@ impl WeightsFile {
             ));
         }
         let meta = reader.take(meta_len as usize)?;
-        let metadata: WeightsMetadata = serde_json::from_slice(meta)
-            .map_err(|e| WeightsError::format(path, format!("unreadable metadata: {e}")))?;
         let payload_len = u64::from_le_bytes(reader.take_array()?);
         let expected_crc = u32::from_le_bytes(reader.take_array()?);
         let payload = reader.take(usize::try_from(payload_len).unwrap_or(usize::MAX))?;
-        if crc32(payload) != expected_crc {
+        let (covered, what): (&[&[u8]], _) = if version == VERSION_PAYLOAD_CRC {
+            (&[payload], "the tensor data")
+        } else {
+            (&[meta, payload], "the metadata or the tensor data")
+        };
+        if crc32(covered) != expected_crc {
             return Err(WeightsError::format(
                 path,
-                "the tensor data is corrupt (checksum mismatch)",
+                format!("{what} is corrupt or was edited (checksum mismatch)"),
             ));
         }
+        let metadata: WeightsMetadata = serde_json::from_slice(meta)
+            .map_err(|e| WeightsError::format(path, format!("unreadable metadata: {e}")))?;
         Ok(Self {
             path: path.to_path_buf(),
             metadata,
@@ -304,8 +313,10 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn crc32(bytes: &[u8]) -> u32 {
+fn crc32(parts: &[&[u8]]) -> u32 {
     let mut crc = flate2::Crc::new();
-    crc.update(bytes);
+    for part in parts {
+        crc.update(part);
+    }
     crc.sum()
 }

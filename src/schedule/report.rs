@@ -44,6 +44,14 @@ impl SanityReport {
                 "ᾱ_1 = {first_alpha_bar:.3}: the first step already removes most of the signal"
             ));
         }
+        let spec = schedule.spec();
+        if spec.kind.uses_beta_range() && spec.beta_start > spec.beta_end {
+            warnings.push(format!(
+                "β_start = {} > β_end = {}: the noise added per step shrinks as t grows, the \
+                 reverse of every published schedule",
+                spec.beta_start, spec.beta_end
+            ));
+        }
         if schedule.spec().zero_terminal_snr {
             warnings.push(
                 "zero terminal SNR: β_T = 1 and λ_T = −∞ by design; an ε-prediction model learns \

@@ -168,6 +168,38 @@ fn short_linear_schedule_warns_that_signal_is_left() {
 }
 
 #[test]
+fn a_falling_beta_range_is_warned_about_where_the_kind_uses_it() {
+    let falling = |kind| {
+        Schedule::new(ScheduleSpec {
+            beta_start: 0.02,
+            beta_end: 1e-4,
+            ..ScheduleSpec::new(kind)
+        })
+        .expect("valid")
+        .sanity()
+        .warnings
+    };
+    let linear = falling(ScheduleKind::Linear);
+    assert!(
+        linear.iter().any(|w| w.contains("β_start = 0.02 > β_end")),
+        "{linear:?}"
+    );
+    assert!(
+        !falling(ScheduleKind::Cosine)
+            .iter()
+            .any(|w| w.contains("β_start")),
+        "the cosine schedule has no β range"
+    );
+    assert!(
+        Schedule::new(ScheduleSpec::default())
+            .expect("valid")
+            .sanity()
+            .warnings
+            .is_empty()
+    );
+}
+
+#[test]
 fn bad_parameters_are_refused_with_the_reason() {
     let cases = [
         (

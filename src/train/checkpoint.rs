@@ -100,13 +100,44 @@ fn check_identity(
     if &state.identity == identity {
         return Ok(());
     }
+    let mut differences = Vec::new();
+    differing_settings("", &state.identity, identity, &mut differences);
     Err(TrainError::Input(format!(
-        "{}: the checkpoint was made with other settings; resume with the same ones or choose \
-         another --out.\n  checkpoint: {}\n  now:        {}",
+        "{}: the checkpoint was made with other settings ({}); resume with the same ones or \
+         choose another --out",
         dir.display(),
-        state.identity,
-        identity
+        differences.join("; ")
     )))
+}
+
+/// "name: checkpoint A, now B" for every setting (dotted path into nested objects) that
+/// differs between `then` and `now`.
+fn differing_settings(
+    path: &str,
+    then: &serde_json::Value,
+    now: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    if let (Value::Object(a), Value::Object(b)) = (then, now) {
+        let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            let inner = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            let (x, y) = (
+                a.get(key).unwrap_or(&Value::Null),
+                b.get(key).unwrap_or(&Value::Null),
+            );
+            differing_settings(&inner, x, y, out);
+        }
+    } else if then != now {
+        out.push(format!("{path}: checkpoint {then}, now {now}"));
+    }
 }
 
 /// Loads the training weights (`ema = false`) or averaged weights (`ema = true`) into `module`,

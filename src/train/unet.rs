@@ -233,7 +233,7 @@ pub fn train_unet(
         let (loss_value, grads) = if cpu_kernels {
             cpu_step(&model, &batch, options, &alpha_bar, step)
         } else {
-            burn_step(&model, &batch, options, &alpha_bar, &train_device)
+            burn_step(&model, &batch, options, &alpha_bar, (&train_device, step))
         };
         if !loss_value.is_finite() {
             let kept = if last_saved > 0 || options.resume {
@@ -360,14 +360,22 @@ fn noisy_batch(
     NoisyBatch { x0, x_t, noise, t }
 }
 
-/// Loss and gradients of one step through burn's autodiff (any device).
+/// The seed of step `step`'s dropout masks: derived from the run's seed and the step, so a
+/// resumed run draws the masks an uninterrupted one would.
+fn dropout_seed(seed: u64, step: u64) -> u64 {
+    seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ step
+}
+
+/// Loss and gradients of one step through burn's autodiff (any device); dropout is drawn from
+/// the device's generator, seeded for the step.
 fn burn_step(
     model: &UNet,
     batch: &NoisyBatch,
     options: &DiffusionTraining,
     alpha_bar: &[f64],
-    device: &Device,
+    (device, step): (&Device, u64),
 ) -> (f64, GradientsParams) {
+    device.seed(dropout_seed(options.seed, step));
     let x_t = batch.tensor(&batch.x_t, device);
     let loss = match options.target {
         TrainingTarget::Noise => (model.forward(x_t, &batch.t)
@@ -433,7 +441,7 @@ fn cpu_step(
             .collect();
         (sum / count, gradient)
     };
-    let seed = options.seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ step;
+    let seed = dropout_seed(options.seed, step);
     let (loss_value, grads) = network.gradients(&batch.x_t, &batch.t, seed, &loss);
     (
         loss_value,
@@ -524,7 +532,8 @@ mod tests {
             let device = options.device.clone().autodiff();
             let model = seeded_init(&device, 3, || options.architecture.init(&device));
             let batch = batch();
-            let (burn_loss, burn_grads) = burn_step(&model, &batch, &options, &alpha_bar, &device);
+            let (burn_loss, burn_grads) =
+                burn_step(&model, &batch, &options, &alpha_bar, (&device, 0));
             let (cpu_loss, cpu_grads) = cpu_step(&model, &batch, &options, &alpha_bar, 0);
             assert!(
                 (burn_loss - cpu_loss).abs() < 1e-5 * burn_loss.abs(),
@@ -542,6 +551,28 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn dropout_in_both_steps_follows_the_run_seed_and_the_step() {
+        let alpha_bar = Schedule::new(ScheduleSpec::new(ScheduleKind::Cosine))
+            .expect("valid")
+            .alpha_bar();
+        let mut options = options(TrainingTarget::Noise);
+        options.architecture = options.architecture.with_dropout(0.5);
+        let device = options.device.clone().autodiff();
+        let model = seeded_init(&device, 3, || options.architecture.init(&device));
+        let batch = batch();
+        let burn = |step| burn_step(&model, &batch, &options, &alpha_bar, (&device, step)).0;
+        let cpu = |step| cpu_step(&model, &batch, &options, &alpha_bar, step).0;
+        // burn initialises parameters on first use, drawing from the device's generator: the
+        // first step of a run does so (deterministically, after its seed), later ones do not.
+        let _ = burn(0);
+        for (name, loss) in [("burn", &burn as &dyn Fn(u64) -> f64), ("cpu", &cpu)] {
+            let (first, again, next) = (loss(7), loss(7), loss(8));
+            assert_eq!(first, again, "{name}: the same step draws the same masks");
+            assert_ne!(first, next, "{name}: another step draws other masks");
         }
     }
 }

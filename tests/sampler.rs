@@ -281,3 +281,71 @@ fn n_steps_are_n_model_calls_from_t_in_every_spacing() {
         }
     }
 }
+
+#[test]
+fn ddim_with_eta_one_between_adjacent_steps_has_ddpms_posterior_sigma() {
+    use noisescope::schedule::ddim_step;
+    for kind in [ScheduleKind::Linear, ScheduleKind::Cosine] {
+        let s = schedule(kind);
+        let posterior = s.posterior_variance();
+        for t in [2, 10, 500, 999, 1000] {
+            let one = ddim_step(&s, t, t - 1, 1.0);
+            assert!(
+                (one.sigma.powi(2) - posterior[t - 1]).abs() < 1e-12 * (1.0 + posterior[t - 1]),
+                "{kind:?} t = {t}: σ² = {} against β̃ = {}",
+                one.sigma.powi(2),
+                posterior[t - 1]
+            );
+            // Then √(1 − ᾱ_{t−1} − σ²) ε̂ + √ᾱ_{t−1} x̂0 is DDPM's posterior mean.
+            let ddpm = ddpm_step(&s, t, ReverseVariance::PosteriorBeta);
+            let on_xt = one.dir_eps / one.noise_t;
+            assert!((on_xt - ddpm.mean_xt).abs() < 1e-9, "{kind:?} t = {t}");
+            let half = ddim_step(&s, t, t - 1, 0.5);
+            assert!((half.sigma - 0.5 * one.sigma).abs() < 1e-15);
+        }
+    }
+}
+
+#[test]
+fn a_clipped_ddim_step_uses_the_noise_that_agrees_with_the_clipped_x0() {
+    let device = Device::flex();
+    let s = schedule(ScheduleKind::Linear);
+    let t = 400;
+    // A denoiser that predicts far too much noise: x̂0 leaves [−1, 1] and is clipped.
+    let x_t = image_batch(&device);
+    let eps = Tensor::<4>::ones([3, 1, 28, 28], &device) * -3.0;
+    let denoiser = FixedNoise(eps);
+    let config = SamplerConfig {
+        kind: SamplerKind::Ddim {
+            steps: 10,
+            eta: 0.0,
+            spacing: TimestepSpacing::Trailing,
+        },
+        clip_x0: true,
+    };
+    let mut sampler =
+        Sampler::from_state(&denoiser, &s, config, x_t.clone(), t, 0).expect("sampler");
+    let step = sampler.next().expect("a step");
+    let x0 = flat(&step.x0_hat);
+    assert!(x0.iter().all(|v| (-1.0..=1.0).contains(v)));
+    assert!(x0.contains(&1.0), "the prediction was clipped");
+    let ab = s.alpha_bar_at(t);
+    let x_values = flat(&x_t);
+    let eps_hat = flat(&step.eps_hat);
+    for ((x, x0), e) in x_values.iter().zip(&x0).zip(&eps_hat) {
+        let expected = (f64::from(*x) - ab.sqrt() * f64::from(*x0)) / (1.0 - ab).sqrt();
+        assert!((f64::from(*e) - expected).abs() < 1e-4, "{e} vs {expected}");
+    }
+    assert!(
+        flat(&step.model_eps).iter().all(|&v| v == -3.0),
+        "the model's own ε̂ is kept"
+    );
+    // The step lands on √ᾱ_prev x̂0 + √(1 − ᾱ_prev) ε̂ with the consistent pair.
+    let prev = sampler.plan()[0].1;
+    let abp = s.alpha_bar_at(prev);
+    let next = flat(sampler.current());
+    for ((n, x0), e) in next.iter().zip(&x0).zip(&eps_hat) {
+        let expected = abp.sqrt() * f64::from(*x0) + (1.0 - abp).sqrt() * f64::from(*e);
+        assert!((f64::from(*n) - expected).abs() < 1e-4, "{n} vs {expected}");
+    }
+}

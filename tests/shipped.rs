@@ -88,3 +88,22 @@ fn shipped_models_generate_images_the_classifier_recognises() {
         );
     }
 }
+
+/// The figures the README gives for the shipped U-Nets: 686 769 parameters and 146.9 MFLOP per
+/// image and evaluation.
+#[test]
+fn the_shipped_unets_have_the_readme_s_size_and_cost() {
+    use noisescope::model::parameter_count;
+    let device = Device::flex();
+    for file in [shipped::UNET_LINEAR, shipped::UNET_COSINE] {
+        let loaded =
+            load_unet(&shipped::path(file).expect("assets"), None, &device).expect("U-Net");
+        assert_eq!(parameter_count(&loaded.model.module), 686_769, "{file}");
+        let mflop = loaded.config.flops_per_image() as f64 / 1e6;
+        assert_eq!(format!("{mflop:.1}"), "146.9", "{file}");
+        // The cost is dominated by the 3×3 convolutions: 2·9·C_in·C_out per output pixel.
+        // At 28×28 with 16 channels one such convolution costs 2·9·16·16·784 FLOP.
+        let one_conv = 2.0 * 9.0 * 16.0 * 16.0 * 784.0 / 1e6;
+        assert!(mflop > 10.0 * one_conv && mflop < 100.0 * one_conv);
+    }
+}

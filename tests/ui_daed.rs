@@ -112,8 +112,7 @@ fn the_sweep_reports_progress_finishes_and_can_be_cancelled() {
     run_until(&mut harness, "sweep progress", |app| app.daed_running());
     click(&mut harness, "Cancel");
     assert!(!harness.state().daed_running());
-    std::thread::sleep(Duration::from_millis(500));
-    harness.run_steps(2);
+    run_until(&mut harness, "the job to stop computing", App::jobs_idle);
     assert!(!harness.state().daed_running());
     assert_eq!(
         harness.state().daed_sweep_points(),

@@ -74,10 +74,16 @@ fn sampling_records_every_step_and_the_scrubber_changes_the_frame() {
 fn cancel_stops_the_sampling_job() {
     let models = common::tiny_models_dir();
     let mut harness = harness(models.path());
-    harness.state_mut().settings_mut().reverse.batch = 8;
+    {
+        let settings = &mut harness.state_mut().settings_mut().reverse;
+        settings.batch = 8;
+        settings.sampler = SamplerChoice::Ddpm;
+    }
+    harness.run_steps(2);
     harness
         .get_by_role_and_label(Role::Button, "Sample")
         .click();
+    harness.run_steps(2);
     run_until(&mut harness, "the first steps", |app| {
         app.recorded_steps().iter().any(|&n| n > 0)
     });
@@ -86,11 +92,9 @@ fn cancel_stops_the_sampling_job() {
         .click();
     harness.run_steps(2);
     assert!(!harness.state().sampling());
-    std::thread::sleep(Duration::from_millis(500));
-    harness.run_steps(2);
     let recorded = harness.state().recorded_steps();
-    std::thread::sleep(Duration::from_millis(500));
-    harness.run_steps(2);
+    // The job stops at its next check; whatever it still sent is dropped.
+    run_until(&mut harness, "the job to stop computing", App::jobs_idle);
     assert_eq!(
         harness.state().recorded_steps(),
         recorded,

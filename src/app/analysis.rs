@@ -12,6 +12,7 @@ use crate::diffusion::{
 use crate::render::ImageStack;
 use crate::schedule::Schedule;
 
+use super::job::Update;
 use super::recon_job::{CurveRequest, ReconEvent};
 use super::reverse::model_files;
 use super::settings::{AnalysisSettings, ProbeChoice};
@@ -90,17 +91,13 @@ impl Curve {
     }
 }
 
-/// The panel's job and results.
+/// The panel's results.
 #[derive(Default)]
 pub struct AnalysisState {
-    /// The job whose events are accepted.
-    pub generation: u64,
     /// The curves shown.
     pub curves: Vec<Curve>,
     /// Finished curves by key, so going back to earlier settings is instant.
     pub cache: HashMap<String, Curve>,
-    /// Whether the job is running.
-    pub running: bool,
     /// Why the last request was refused or failed.
     pub error: Option<String>,
     /// What was fixed in the request (t list sorted, …).
@@ -114,8 +111,20 @@ pub struct AnalysisState {
 }
 
 impl AnalysisState {
-    /// Applies one event of the current job.
-    pub fn apply(&mut self, event: ReconEvent) {
+    /// Applies one update of the current job.
+    pub fn apply(&mut self, update: Update<ReconEvent>) {
+        let event = match update {
+            Update::Event(event) => event,
+            Update::Done { seconds } => {
+                self.seconds = Some(seconds);
+                return;
+            }
+            Update::Failed(message) => {
+                self.error = Some(message);
+                return;
+            }
+            Update::Progress { .. } => return,
+        };
         match event {
             ReconEvent::Started {
                 curve,
@@ -147,14 +156,6 @@ impl AnalysisState {
                         .get_or_insert_with(|| format!("{}: {message}", c.name()));
                     c.error = Some(message);
                 }
-            }
-            ReconEvent::Failed(message) => {
-                self.running = false;
-                self.error = Some(message);
-            }
-            ReconEvent::Done { seconds } => {
-                self.running = false;
-                self.seconds = Some(seconds);
             }
         }
     }

@@ -1,13 +1,12 @@
 //! The App's side of the Analysis panel: measuring, cancelling and exporting the curves, and
 //! what the tests read back.
 
-use super::jobs::Job;
 use super::{App, analysis, export_csv, recon_job};
 
 impl App {
     /// Whether a reconstruction-error job is running.
     pub fn analysing(&self) -> bool {
-        self.analysis.running
+        self.lanes.as_ref().is_ok_and(|l| l.recon.running())
     }
 
     /// Points measured so far for each curve of the Analysis panel.
@@ -47,38 +46,37 @@ impl App {
                 return;
             }
         };
-        let Ok(worker) = &self.worker else { return };
-        let generation = worker.next_analysis_generation();
-        let running = !plan.requests.is_empty();
-        let request = recon_job::ReconRequest {
-            generation,
+        let Ok(lanes) = &mut self.lanes else { return };
+        let job = recon_job::ReconJob {
             curves: plan.requests,
             t_selection: plan.t_selection,
             n: self.settings.analysis.n,
             seed: self.settings.analysis.seed,
             sampler: plan.sampler,
         };
-        if !running || worker.send(Job::Recon(request)) {
+        // Everything from the cache: nothing to run, and the running job (if any) is stale.
+        let started = if job.curves.is_empty() {
+            lanes.recon.cancel();
+            true
+        } else {
+            lanes.recon.start(job)
+        };
+        if started {
             let cache = std::mem::take(&mut self.analysis.cache);
             self.analysis = analysis::AnalysisState {
-                generation,
                 curves: plan.curves,
                 cache,
-                running,
                 notes: plan.notes,
                 ..Default::default()
             };
         }
     }
 
-    /// Stops the analysis job; the points measured so far stay, and a point still in flight
-    /// is dropped (generations start at 1).
+    /// Stops the analysis job; the points measured so far stay.
     pub(super) fn cancel_analysis(&mut self) {
-        if let Ok(worker) = &self.worker {
-            worker.cancel_analysis();
+        if let Ok(lanes) = &mut self.lanes {
+            lanes.recon.cancel();
         }
-        self.analysis.running = false;
-        self.analysis.generation = 0;
     }
 
     /// Writes every curve to the CSV path of the settings.

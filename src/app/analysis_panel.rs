@@ -37,7 +37,7 @@ pub fn analysis_ui(ui: &mut egui::Ui, app: &mut App) {
 }
 
 fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
-    let running = app.analysis.running;
+    let running = app.analysing();
     ui.horizontal_wrapped(|ui| {
         let s = &mut app.settings.analysis;
         egui::ComboBox::from_label("models")

@@ -11,6 +11,7 @@ use crate::model::shipped;
 use crate::render::ImageStack;
 
 use super::daed_job::{DaedEvent, DaedSamples, DaedSetup};
+use super::job::Update;
 use super::reverse::shipped_file;
 use super::settings::{DaedSettings, ShippedPair};
 
@@ -28,15 +29,11 @@ pub enum DaedTask {
     Sweep,
 }
 
-/// The panel's results and jobs.
+/// The panel's results.
 #[derive(Default)]
 pub struct DaedState {
-    /// The job whose events are accepted.
-    pub generation: u64,
     /// What is running.
     pub running: Option<DaedTask>,
-    /// Work done of the running job.
-    pub progress: Option<(usize, usize)>,
     /// What the running job does before its counted work, if it says.
     pub phase: Option<&'static str>,
     /// The setup and s of the samples being computed or shown.
@@ -62,16 +59,27 @@ pub struct DaedState {
 }
 
 impl DaedState {
-    /// Applies one event of the current job.
-    pub fn apply(&mut self, event: DaedEvent) {
-        match event {
-            DaedEvent::Progress { done, total } => {
+    /// Applies one update of the current job.
+    pub fn apply(&mut self, update: Update<DaedEvent>) {
+        let event = match update {
+            Update::Event(event) => event,
+            Update::Progress { .. } => {
                 self.phase = None;
-                self.progress = Some((done, total));
+                return;
             }
+            Update::Done { .. } => {
+                self.set_running(None);
+                return;
+            }
+            Update::Failed(message) => {
+                self.set_running(None);
+                self.error = Some(message);
+                return;
+            }
+        };
+        match event {
             DaedEvent::Phase(phase) => self.phase = Some(phase),
             DaedEvent::Samples(samples) => {
-                self.set_running(None, None);
                 self.error = None;
                 let stack =
                     |values: &[f32]| ImageStack::new(values.to_vec(), IMAGE_SIDE, IMAGE_SIDE);
@@ -86,7 +94,6 @@ impl DaedState {
                 self.samples = Some(*samples);
             }
             DaedEvent::Sweep(points) => {
-                self.set_running(None, None);
                 self.error = None;
                 if let Some(key) = self.sweep_key.take() {
                     self.sweep_cache.insert(key, points.clone());
@@ -97,17 +104,12 @@ impl DaedState {
                     .map(|at| at.elapsed().as_secs_f64());
                 self.sweep = Some(points);
             }
-            DaedEvent::Failed(message) => {
-                self.set_running(None, None);
-                self.error = Some(message);
-            }
         }
     }
 
-    /// Marks `task` as running (or none), with its progress; any phase text is cleared.
-    pub fn set_running(&mut self, task: Option<DaedTask>, progress: Option<(usize, usize)>) {
+    /// Marks `task` as running (or none); any phase text is cleared.
+    pub fn set_running(&mut self, task: Option<DaedTask>) {
         self.running = task;
-        self.progress = progress;
         self.phase = None;
     }
 

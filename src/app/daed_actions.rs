@@ -1,7 +1,6 @@
 //! The App's side of the DAED panel: samples at the switching point, the FID sweep, cancel and
 //! export, and what the tests read back.
 
-use super::jobs::Job;
 use super::{App, daed, daed_job, export_csv};
 
 impl App {
@@ -12,7 +11,8 @@ impl App {
 
     /// The running DAED job's progress and, before its counted work, what it is doing.
     pub fn daed_progress(&self) -> (Option<(usize, usize)>, Option<&'static str>) {
-        (self.daed.progress, self.daed.phase)
+        let progress = self.lanes.as_ref().ok().and_then(|l| l.daed.progress());
+        (progress, self.daed.phase)
     }
 
     /// The switching point of the DAED samples on screen.
@@ -49,16 +49,13 @@ impl App {
             }
         };
         let s = self.settings.analysis.switch_t;
-        let Ok(worker) = &self.worker else { return };
-        let generation = worker.next_daed_generation();
-        let request = daed_job::DaedRequest::Samples {
-            generation,
+        let Ok(lanes) = &mut self.lanes else { return };
+        let job = daed_job::DaedJob::Samples {
             setup: setup.clone(),
             s,
         };
-        if worker.send(Job::Daed(request)) {
-            self.daed.generation = generation;
-            self.daed.set_running(Some(daed::DaedTask::Samples), None);
+        if lanes.daed.start(job) {
+            self.daed.set_running(Some(daed::DaedTask::Samples));
             self.daed.requested = Some((setup, s));
         }
     }
@@ -104,18 +101,14 @@ impl App {
             self.daed.sweep = Some(points.clone());
             return;
         }
-        let Ok(worker) = &self.worker else { return };
-        let generation = worker.next_daed_generation();
-        let request = daed_job::DaedRequest::Sweep {
-            generation,
+        let Ok(lanes) = &mut self.lanes else { return };
+        let job = daed_job::DaedJob::Sweep {
             setup,
             images,
             switches,
         };
-        if worker.send(Job::Daed(request)) {
-            self.daed.generation = generation;
-            self.daed
-                .set_running(Some(daed::DaedTask::Sweep), Some((0, images)));
+        if lanes.daed.start_counting(job, images) {
+            self.daed.set_running(Some(daed::DaedTask::Sweep));
             self.daed.sweep_key = Some(key);
             self.daed.sweep_started = Some(std::time::Instant::now());
         }
@@ -123,11 +116,10 @@ impl App {
 
     /// Stops the DAED job; what is shown stays, and a result still in flight is dropped.
     pub(super) fn cancel_daed(&mut self) {
-        if let Ok(worker) = &self.worker {
-            worker.cancel_daed();
+        if let Ok(lanes) = &mut self.lanes {
+            lanes.daed.cancel();
         }
-        self.daed.generation = 0;
-        self.daed.set_running(None, None);
+        self.daed.set_running(None);
         self.daed.requested = self
             .daed
             .samples

@@ -1,18 +1,16 @@
-//! DAED jobs on their own thread: samples of the three methods at one switching point (the
+//! The DAED panel's jobs: samples of the three methods at one switching point (the
 //! chain is kept, so moving s only costs two model calls), and the FID sweep over s.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor};
 
-use super::sample_job::{ModelCache, cached_unet};
+use super::job::{Job, JobContext};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{DaedModels, RecordedChain, SampleSize, SamplerConfig, tensor_to_vec};
 use crate::metrics::{FeatureStats, FidReference, SweepPoint, daed_sweep};
-use crate::model::{Classifier, LoadedDae, LoadedUNet, load_classifier, load_dae, shipped};
+use crate::model::{Classifier, LoadedDae, LoadedUNet, load_classifier, shipped};
 use crate::schedule::Schedule;
 
 /// The models and chain of a DAED request.
@@ -30,13 +28,11 @@ pub struct DaedSetup {
     pub seed: u64,
 }
 
-/// A request to the DAED thread.
+/// A DAED job.
 #[derive(Clone, Debug)]
-pub enum DaedRequest {
+pub enum DaedJob {
     /// The three methods' images at switching point `s`.
     Samples {
-        /// Identifies the request.
-        generation: u64,
         /// Models and chain.
         setup: DaedSetup,
         /// The switching point.
@@ -44,8 +40,6 @@ pub enum DaedRequest {
     },
     /// FID against s.
     Sweep {
-        /// Identifies the request.
-        generation: u64,
         /// Models and chain (`batch` images per chain).
         setup: DaedSetup,
         /// Images per method.
@@ -53,15 +47,6 @@ pub enum DaedRequest {
         /// The switching points.
         switches: Vec<usize>,
     },
-}
-
-impl DaedRequest {
-    /// The request's generation.
-    pub fn generation(&self) -> u64 {
-        match self {
-            Self::Samples { generation, .. } | Self::Sweep { generation, .. } => *generation,
-        }
-    }
 }
 
 /// The images of one switching point, flat.
@@ -85,111 +70,74 @@ pub struct DaedSamples {
     pub daed: Vec<f32>,
 }
 
-/// What the DAED thread reports.
+/// What a DAED job reports besides progress (chain steps, or sweep images) and its end.
 pub enum DaedEvent {
-    /// Work done so far (chain steps, or sweep images).
-    Progress {
-        /// Done.
-        done: usize,
-        /// Of.
-        total: usize,
-    },
     /// A step before the counted work begins, in words.
     Phase(&'static str),
     /// Samples at a switching point.
     Samples(Box<DaedSamples>),
     /// A finished sweep.
     Sweep(Vec<SweepPoint>),
-    /// The request failed.
-    Failed(String),
 }
 
-/// What the DAED thread keeps between requests.
+/// What the DAED lane keeps between jobs: the last chain (so that moving s costs two model
+/// calls) and the FID reference (measured once).
 #[derive(Default)]
 pub struct DaedMemory {
-    daes: HashMap<PathBuf, LoadedDae>,
     chain: Option<(DaedSetup, RecordedChain)>,
     classifier: Option<(Classifier, FeatureStats)>,
 }
 
-impl DaedMemory {
-    /// Forgets everything (after a failure on the device).
-    pub fn clear(&mut self) {
-        *self = Self::default();
+impl Job for DaedJob {
+    type Event = DaedEvent;
+    type Memory = DaedMemory;
+
+    fn run(
+        self,
+        context: &mut JobContext<'_, DaedEvent>,
+        memory: &mut DaedMemory,
+    ) -> Result<(), String> {
+        let event = match &self {
+            Self::Samples { setup, s } => {
+                DaedEvent::Samples(Box::new(samples(setup, *s, context, memory)?))
+            }
+            Self::Sweep {
+                setup,
+                images,
+                switches,
+            } => DaedEvent::Sweep(sweep(setup, *images, switches, context, memory)?),
+        };
+        context.emit(event);
+        Ok(())
     }
 }
 
-/// Runs one request, reporting through `send`; stops when `latest` moves past it.
-pub fn run_daed_job(
-    request: &DaedRequest,
-    device: &Device,
-    models: &mut ModelCache,
-    memory: &mut DaedMemory,
-    latest: &AtomicU64,
-    send: &mut dyn FnMut(DaedEvent),
-) {
-    let result = match request {
-        DaedRequest::Samples { setup, s, .. } => {
-            samples(request, setup, *s, device, models, memory, latest, send)
-                .map(|samples| DaedEvent::Samples(Box::new(samples)))
-        }
-        DaedRequest::Sweep {
-            setup,
-            images,
-            switches,
-            ..
-        } => sweep(
-            request, setup, *images, switches, device, models, memory, latest, send,
-        )
-        .map(DaedEvent::Sweep),
-    };
-    if latest.load(Ordering::SeqCst) != request.generation() {
-        return;
-    }
-    send(result.unwrap_or_else(DaedEvent::Failed));
-}
-
-/// The models of `setup` (loaded once and kept) and the diffusion model's schedule.
-fn load<'m>(
+/// The models of `setup` (loaded once for every lane) and the diffusion model's schedule.
+fn load(
     setup: &DaedSetup,
-    device: &Device,
-    models: &'m mut ModelCache,
-    daes: &'m mut HashMap<PathBuf, LoadedDae>,
-) -> Result<(&'m LoadedUNet, &'m LoadedDae, Schedule), String> {
-    let ddgm = cached_unet(models, &setup.ddgm, device)?;
-    let dae = match daes.entry(setup.dae.clone()) {
-        Entry::Occupied(entry) => entry.into_mut(),
-        Entry::Vacant(entry) => entry.insert(
-            load_dae(&setup.dae, Some(&ddgm.schedule), device).map_err(|e| {
-                format!(
-                    "{e}. Restore the file from the Noisescope assets or train one with \
-                     `noisescope train-dae` (see the README)."
-                )
-            })?,
-        ),
-    };
+    context: &JobContext<'_, DaedEvent>,
+) -> Result<(Arc<LoadedUNet>, Arc<LoadedDae>, Schedule), String> {
+    let ddgm = context.models.unet(&setup.ddgm, context.device)?;
+    let dae = context
+        .models
+        .dae(&setup.dae, &ddgm.schedule, context.device)?;
     let schedule = Schedule::new(ddgm.schedule.clone()).map_err(|e| e.to_string())?;
     Ok((ddgm, dae, schedule))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn samples(
-    request: &DaedRequest,
     setup: &DaedSetup,
     s: usize,
-    device: &Device,
-    models: &mut ModelCache,
+    context: &mut JobContext<'_, DaedEvent>,
     memory: &mut DaedMemory,
-    latest: &AtomicU64,
-    send: &mut dyn FnMut(DaedEvent),
 ) -> Result<DaedSamples, String> {
-    let (ddgm, dae, schedule) = load(setup, device, models, &mut memory.daes)?;
+    let (ddgm, dae, schedule) = load(setup, context)?;
     if s >= schedule.steps() {
         return Err(format!("s = {s} must lie below T = {}", schedule.steps()));
     }
     let daed = DaedModels {
         ddgm: &ddgm.model,
-        dae: Some(dae),
+        dae: Some(dae.as_ref()),
         schedule: &schedule,
         config: setup.config,
     };
@@ -202,13 +150,13 @@ fn samples(
         let shape = [setup.batch, 1, IMAGE_SIDE, IMAGE_SIDE];
         let total = setup.config.plan(&schedule, schedule.steps())?.len();
         let mut done = 0;
-        let generation = request.generation();
+        let device = context.device;
         let mut go_on = || {
             done += 1;
             if done % 10 == 0 {
-                send(DaedEvent::Progress { done, total });
+                context.progress(done, total);
             }
-            latest.load(Ordering::SeqCst) == generation
+            !context.cancelled()
         };
         let keep = dae.t_max.max(s);
         let chain = daed.record(shape, setup.seed, device, keep, &mut go_on)?;
@@ -229,27 +177,22 @@ fn samples(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn sweep(
-    request: &DaedRequest,
     setup: &DaedSetup,
     images: usize,
     switches: &[usize],
-    device: &Device,
-    models: &mut ModelCache,
+    context: &mut JobContext<'_, DaedEvent>,
     memory: &mut DaedMemory,
-    latest: &AtomicU64,
-    send: &mut dyn FnMut(DaedEvent),
 ) -> Result<Vec<SweepPoint>, String> {
-    let (ddgm, dae, schedule) = load(setup, device, models, &mut memory.daes)?;
+    let (ddgm, dae, schedule) = load(setup, context)?;
     if memory.classifier.is_none() {
-        send(DaedEvent::Phase(REFERENCE_PHASE));
-        memory.classifier = Some(fid_reference(device)?);
+        context.emit(DaedEvent::Phase(REFERENCE_PHASE));
+        memory.classifier = Some(fid_reference(context.device)?);
     }
     let (classifier, stats) = memory.classifier.as_ref().ok_or("no classifier")?;
     let daed = DaedModels {
         ddgm: &ddgm.model,
-        dae: Some(dae),
+        dae: Some(dae.as_ref()),
         schedule: &schedule,
         config: setup.config,
     };
@@ -259,7 +202,7 @@ fn sweep(
         batch: setup.batch,
         seed: setup.seed,
     };
-    let generation = request.generation();
+    let device = context.device;
     daed_sweep(
         &daed,
         &reference,
@@ -267,8 +210,8 @@ fn sweep(
         switches,
         device,
         &mut |done, total| {
-            send(DaedEvent::Progress { done, total });
-            latest.load(Ordering::SeqCst) == generation
+            context.progress(done, total);
+            !context.cancelled()
         },
     )
 }

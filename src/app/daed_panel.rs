@@ -63,9 +63,10 @@ fn job_status_ui(ui: &mut egui::Ui, app: &mut App, task: DaedTask) -> bool {
         DaedTask::Samples => "chain steps",
         DaedTask::Sweep => "images",
     };
-    if let Some(phase) = app.daed.phase {
+    let (progress, phase) = app.daed_progress();
+    if let Some(phase) = phase {
         ui.label(phase);
-    } else if let Some((done, total)) = app.daed.progress {
+    } else if let Some((done, total)) = progress {
         ui.label(format!("{done}/{total} {what}"));
     }
     true

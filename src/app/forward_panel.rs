@@ -95,7 +95,7 @@ fn source_ui(ui: &mut egui::Ui, app: &mut App) {
         } else {
             ui.label(RichText::new("or drop an image file on the window").weak());
         }
-        if app.loading_image {
+        if app.loading_image() {
             busy_indicator(ui);
         }
     });

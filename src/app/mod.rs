@@ -1,4 +1,4 @@
-//! The eframe app: state, the worker, and the panels (one per file).
+//! The eframe app: state, the job lanes, and the panels (one per file).
 
 mod analysis;
 mod analysis_actions;
@@ -9,9 +9,10 @@ mod daed_job;
 mod daed_panel;
 mod file_dialog;
 mod fonts;
+mod forward_job;
 mod forward_panel;
 mod image_view;
-mod jobs;
+mod job;
 mod recon_job;
 mod reverse;
 mod reverse_panel;
@@ -36,7 +37,7 @@ use crate::diffusion::ForwardMode;
 use crate::gpu::{self, ComputeDevice, ComputePreference};
 use crate::render::{ImageRenderer, ImageStack};
 use crate::schedule::ScheduleSpec;
-use jobs::{Event, Job, Worker};
+use job::{Lane, LaneTarget, Update};
 
 const SETTINGS_KEY: &str = "noisescope-settings";
 
@@ -49,16 +50,37 @@ struct ForwardKey {
     seed: u64,
 }
 
-/// Results and progress of forward noising.
+/// Results of forward noising.
 #[derive(Default)]
 struct ForwardState {
     requested: Option<ForwardKey>,
-    generation: u64,
     shown: Option<ForwardKey>,
     stacks: Vec<ImageStack>,
-    progress: Option<(usize, usize)>,
     seconds: Option<f64>,
     error: Option<String>,
+}
+
+/// The app's job lanes, one thread per kind of work so that long runs do not hold each other
+/// up; they share the loaded networks.
+struct Lanes {
+    forward: Lane<forward_job::ForwardJob>,
+    image: Lane<forward_job::LoadImageJob>,
+    sample: Lane<sample_job::SampleJob>,
+    recon: Lane<recon_job::ReconJob>,
+    daed: Lane<daed_job::DaedJob>,
+}
+
+impl Lanes {
+    fn spawn(compute: &ComputeDevice, ui: &egui::Context) -> std::io::Result<Self> {
+        let target = LaneTarget::new(compute, ui);
+        Ok(Self {
+            forward: Lane::spawn("noisescope-forward", &target)?,
+            image: Lane::spawn("noisescope-files", &target)?,
+            sample: Lane::spawn("noisescope-sampler", &target)?,
+            recon: Lane::spawn("noisescope-analysis", &target)?,
+            daed: Lane::spawn("noisescope-daed", &target)?,
+        })
+    }
 }
 
 /// The Noisescope app.
@@ -71,7 +93,6 @@ pub struct App {
     assets_dir: Option<std::path::PathBuf>,
     source: SourceImage,
     image_error: Option<String>,
-    loading_image: bool,
     file_dialog: Option<file_dialog::PendingDialog>,
     t_slider: Option<egui::Id>,
     forward: ForwardState,
@@ -79,7 +100,7 @@ pub struct App {
     analysis: analysis::AnalysisState,
     daed: daed::DaedState,
     models_dir: Option<std::path::PathBuf>,
-    worker: Result<Worker, String>,
+    lanes: Result<Lanes, String>,
 }
 
 impl App {
@@ -89,7 +110,7 @@ impl App {
     }
 
     /// Builds the app: restores settings, chooses the compute device, loads the dataset and
-    /// starts the worker.
+    /// starts the job lanes.
     pub fn with_compute(cc: &eframe::CreationContext<'_>, preference: ComputePreference) -> Self {
         let settings: Settings = cc
             .storage
@@ -109,8 +130,8 @@ impl App {
             .ok()
             .and_then(|d| SourceImage::from_dataset(d, settings.dataset_index))
             .unwrap_or_else(SourceImage::test_pattern);
-        let worker = Worker::spawn(&compute, &cc.egui_ctx)
-            .map_err(|e| format!("cannot start the worker thread: {e}"));
+        let lanes = Lanes::spawn(&compute, &cc.egui_ctx)
+            .map_err(|e| format!("cannot start the worker threads: {e}"));
         let mut slots: Vec<ScheduleSlot> = settings
             .specs
             .iter()
@@ -134,7 +155,6 @@ impl App {
             assets_dir,
             source,
             image_error: None,
-            loading_image: false,
             file_dialog: None,
             t_slider: None,
             forward: ForwardState::default(),
@@ -142,7 +162,7 @@ impl App {
             analysis: analysis::AnalysisState::default(),
             daed: daed::DaedState::default(),
             models_dir: None,
-            worker,
+            lanes,
         }
     }
 
@@ -212,7 +232,14 @@ impl App {
 
     /// Whether a sampling job is running.
     pub fn sampling(&self) -> bool {
-        self.reverse.running
+        self.lanes.as_ref().is_ok_and(|l| l.sample.running())
+    }
+
+    /// Whether every job lane's thread is between jobs (a cancelled job has stopped).
+    pub fn jobs_idle(&self) -> bool {
+        self.lanes.as_ref().is_ok_and(|l| {
+            l.forward.idle() && l.image.idle() && l.sample.idle() && l.recon.idle() && l.daed.idle()
+        })
     }
 
     /// Steps recorded so far for each model column of the Reverse panel.
@@ -265,23 +292,19 @@ impl App {
             self.reverse.error = Some(message);
             return;
         }
-        let Ok(worker) = &self.worker else { return };
-        let generation = worker.next_sample_generation();
-        let request = sample_job::SampleRequest {
-            generation,
+        let Ok(lanes) = &mut self.lanes else { return };
+        let job = sample_job::SampleJob {
             models: files.iter().map(|(_, p)| p.clone()).collect(),
             config,
             batch: settings.batch,
             seed: settings.seed,
         };
-        if worker.send(Job::Sample(request)) {
+        if lanes.sample.start(job) {
             self.reverse = reverse::ReverseState {
-                generation,
                 runs: files
                     .into_iter()
                     .map(|(label, _)| reverse::ModelRun::new(label))
                     .collect(),
-                running: true,
                 requested: Some(std::time::Instant::now()),
                 ..Default::default()
             };
@@ -290,10 +313,9 @@ impl App {
 
     /// Stops the sampling job; the steps recorded so far stay.
     fn cancel_sampling(&mut self) {
-        if let Ok(worker) = &self.worker {
-            worker.cancel_sample();
+        if let Ok(lanes) = &mut self.lanes {
+            lanes.sample.cancel();
         }
-        self.reverse.running = false;
     }
 
     /// Advances playback (towards t = 1) by the time since the last frame.
@@ -338,38 +360,46 @@ impl App {
         if self.forward.requested.as_ref() == Some(&key) {
             return;
         }
-        let Ok(worker) = &self.worker else { return };
-        let generation = worker.next_generation();
-        let job = Job::Forward {
-            generation,
+        let Ok(lanes) = &mut self.lanes else { return };
+        let job = forward_job::ForwardJob {
             x0: self.source.image.clone(),
             schedules: self.slots.iter().map(|s| s.schedule.clone()).collect(),
             mode: key.mode,
             seed: key.seed,
         };
-        if worker.send(job) {
-            self.forward.generation = generation;
+        if lanes.forward.start(job) {
             self.forward.requested = Some(key);
-            self.forward.progress = Some((0, self.slots.len()));
         }
     }
 
     /// Cancels the running forward job.
     fn cancel_forward(&mut self) {
-        if let Ok(worker) = &self.worker {
-            worker.cancel();
+        if let Ok(lanes) = &mut self.lanes {
+            lanes.forward.cancel();
         }
-        self.forward.progress = None;
         self.forward.error = Some("cancelled — change anything to compute again".to_owned());
     }
 
     /// Asks the worker to read an image file; the current image stays until it succeeds.
     fn load_image_file(&mut self, path: std::path::PathBuf) {
-        if let Ok(worker) = &self.worker
-            && worker.send(Job::LoadImage(path))
-        {
-            self.loading_image = true;
+        if let Ok(lanes) = &mut self.lanes {
+            lanes.image.start(forward_job::LoadImageJob(path));
         }
+    }
+
+    /// Whether an image file is being read.
+    fn loading_image(&self) -> bool {
+        self.lanes.as_ref().is_ok_and(|l| l.image.running())
+    }
+
+    /// The forward job's progress (schedules done, of), while it runs.
+    fn forward_progress(&self) -> Option<(usize, usize)> {
+        let lanes = self.lanes.as_ref().ok()?;
+        let total = self.slots.len();
+        lanes
+            .forward
+            .running()
+            .then(|| lanes.forward.progress().unwrap_or((0, total)))
     }
 
     /// Shows dataset image `index`.
@@ -403,63 +433,40 @@ impl App {
                 }
             }
         }
-        let events = match &self.worker {
-            Ok(worker) => worker.drain(),
-            Err(_) => Vec::new(),
-        };
-        for event in events {
-            match event {
-                Event::Progress {
-                    generation,
-                    done,
-                    total,
-                } if generation == self.forward.generation => {
-                    self.forward.progress = Some((done, total));
+        let Ok(lanes) = &mut self.lanes else { return };
+        for update in lanes.forward.poll() {
+            match update {
+                Update::Event(stacks) => {
+                    self.forward.stacks = stacks;
+                    self.forward.shown = self.forward.requested.clone();
+                    self.forward.error = None;
                 }
-                Event::Forward {
-                    generation,
-                    result,
-                    seconds,
-                } if generation == self.forward.generation => {
-                    self.forward.progress = None;
-                    match result {
-                        Ok(stacks) => {
-                            self.forward.stacks = stacks;
-                            self.forward.shown = self.forward.requested.clone();
-                            self.forward.seconds = Some(seconds);
-                            self.forward.error = None;
-                        }
-                        Err(message) => self.forward.error = Some(message),
-                    }
-                }
-                Event::ImageLoaded(result) => {
-                    self.loading_image = false;
-                    match result {
-                        Ok(loaded) => {
-                            self.source = SourceImage::from_file(loaded);
-                            self.image_error = None;
-                        }
-                        Err(message) => {
-                            self.image_error =
-                                Some(format!("{message} — still showing {}", self.source.name));
-                        }
-                    }
-                }
-                Event::Sample { generation, event } if generation == self.reverse.generation => {
-                    self.reverse.apply(event);
-                }
-                Event::Recon { generation, event } if generation == self.analysis.generation => {
-                    self.analysis.apply(event);
-                }
-                Event::Daed { generation, event } if generation == self.daed.generation => {
-                    self.daed.apply(event);
-                }
-                Event::Progress { .. }
-                | Event::Forward { .. }
-                | Event::Sample { .. }
-                | Event::Recon { .. }
-                | Event::Daed { .. } => {}
+                Update::Done { seconds } => self.forward.seconds = Some(seconds),
+                Update::Failed(message) => self.forward.error = Some(message),
+                Update::Progress { .. } => {}
             }
+        }
+        for update in lanes.image.poll() {
+            match update {
+                Update::Event(loaded) => {
+                    self.source = SourceImage::from_file(loaded);
+                    self.image_error = None;
+                }
+                Update::Failed(message) => {
+                    self.image_error =
+                        Some(format!("{message} — still showing {}", self.source.name));
+                }
+                Update::Progress { .. } | Update::Done { .. } => {}
+            }
+        }
+        for update in lanes.sample.poll() {
+            self.reverse.apply(update);
+        }
+        for update in lanes.recon.poll() {
+            self.analysis.apply(update);
+        }
+        for update in lanes.daed.poll() {
+            self.daed.apply(update);
         }
     }
 
@@ -527,7 +534,7 @@ impl App {
             };
             ui.separator();
             ui.label(egui::RichText::new(assets).small());
-            if let Err(message) = &self.worker {
+            if let Err(message) = &self.lanes {
                 ui.colored_label(egui::Color32::RED, message);
             }
             if self.reverse.slowest_frame > 0.0 {
@@ -544,7 +551,7 @@ impl App {
                 }
                 ui.label(egui::RichText::new(text).small());
             }
-            if let Some((done, total)) = self.forward.progress {
+            if let Some((done, total)) = self.forward_progress() {
                 ui.separator();
                 widgets::busy_indicator(ui);
                 ui.label(format!("noising: {done}/{total} schedules"));
@@ -565,7 +572,7 @@ impl App {
 impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
-        if self.reverse.running
+        if self.sampling()
             && let Some(seconds) = frame.info().cpu_usage
         {
             self.reverse.slowest_frame = self.reverse.slowest_frame.max(seconds);
@@ -628,7 +635,7 @@ fn export_csv(path: &str, csv: &str, empty: &str) -> String {
 
 /// Opens the Noisescope window.
 pub fn run_native() -> anyhow::Result<()> {
-    jobs::lower_compute_priority();
+    job::lower_compute_priority();
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Noisescope")

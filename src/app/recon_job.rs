@@ -1,15 +1,11 @@
-//! The reconstruction-error job on the analysis thread: for each curve (a model and a set of
+//! The Analysis panel's job: for each curve (a model and a set of
 //! images), measure the errors at every requested t and stream each point back.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
-use burn::tensor::Device;
-
-use super::sample_job::{ModelCache, cached_unet};
+use super::job::{Job, JobContext};
 use crate::data::{IMAGE_SIDE, ProbeData, ProbeImages};
 use crate::diffusion::{ReconMeasurement, ReconProbe, SamplerConfig, TSelection, image_batch};
 use crate::schedule::Schedule;
@@ -25,11 +21,9 @@ pub struct CurveRequest {
     pub data: ProbeData,
 }
 
-/// What to measure.
+/// Reconstruction-error curves to measure, streaming every point.
 #[derive(Clone, Debug)]
-pub struct ReconRequest {
-    /// Identifies the request; stale generations stop.
-    pub generation: u64,
+pub struct ReconJob {
     /// The curves still to measure.
     pub curves: Vec<CurveRequest>,
     /// The steps, resolved against each model's own T.
@@ -42,7 +36,7 @@ pub struct ReconRequest {
     pub sampler: SamplerConfig,
 }
 
-/// What the job reports.
+/// What the job reports besides progress and its end.
 pub enum ReconEvent {
     /// A curve's images are loaded (with notes on conversions) and its schedule known.
     Started {
@@ -73,80 +67,65 @@ pub enum ReconEvent {
         /// Why.
         message: String,
     },
-    /// The job stopped on an error of the compute device; nothing more comes.
-    Failed(String),
-    /// All done.
-    Done {
-        /// Wall time.
-        seconds: f64,
-    },
 }
 
-/// Runs a request; returns early when superseded. Each image set is loaded once.
-pub fn run_recon_job(
-    request: &ReconRequest,
-    device: &Device,
-    cache: &mut ModelCache,
-    latest: &AtomicU64,
-    send: &mut dyn FnMut(ReconEvent),
-) {
-    let started = Instant::now();
-    let mut image_sets = HashMap::new();
-    for curve in &request.curves {
-        if latest.load(Ordering::SeqCst) != request.generation {
-            return;
+impl Job for ReconJob {
+    type Event = ReconEvent;
+    type Memory = ();
+
+    /// Measures the curves in turn; each image set is loaded once.
+    fn run(self, context: &mut JobContext<'_, ReconEvent>, (): &mut ()) -> Result<(), String> {
+        let mut image_sets = HashMap::new();
+        for curve in &self.curves {
+            if context.cancelled() {
+                return Ok(());
+            }
+            if let Err(message) = self.run_curve(curve, &mut image_sets, context) {
+                context.emit(ReconEvent::CurveFailed {
+                    curve: curve.curve,
+                    message,
+                });
+            }
         }
-        let measured = run_curve(request, curve, device, cache, &mut image_sets, latest, send);
-        if let Err(message) = measured {
-            send(ReconEvent::CurveFailed {
+        Ok(())
+    }
+}
+
+impl ReconJob {
+    fn run_curve(
+        &self,
+        curve: &CurveRequest,
+        image_sets: &mut HashMap<ProbeData, ProbeImages>,
+        context: &mut JobContext<'_, ReconEvent>,
+    ) -> Result<(), String> {
+        let loaded = context.models.unet(&curve.model, context.device)?;
+        let schedule = Schedule::new(loaded.schedule.clone()).map_err(|e| e.to_string())?;
+        let t_values = self.t_selection.for_steps(schedule.steps())?;
+        let images = match image_sets.entry(curve.data.clone()) {
+            Entry::Occupied(loaded) => loaded.get().clone(),
+            Entry::Vacant(slot) => slot.insert(curve.data.load(self.n)?).clone(),
+        };
+        let kept = images.count.min(crate::diffusion::KEPT_EXAMPLES) * IMAGE_SIDE * IMAGE_SIDE;
+        context.emit(ReconEvent::Started {
+            curve: curve.curve,
+            schedule: Box::new(schedule.clone()),
+            t_values: t_values.clone(),
+            x0: images.pixels[..kept].to_vec(),
+            images: images.count,
+            notes: images.notes,
+        });
+        let x0 = image_batch(images.pixels, IMAGE_SIDE, context.device);
+        let probe = ReconProbe::new(&loaded.model, &schedule, self.sampler, x0, self.seed);
+        for t in t_values {
+            let cancelled = || context.cancelled();
+            let Some(measurement) = probe.measure_while(t, &mut || !cancelled())? else {
+                return Ok(());
+            };
+            context.emit(ReconEvent::Point {
                 curve: curve.curve,
-                message,
+                measurement: Box::new(measurement),
             });
         }
+        Ok(())
     }
-    if latest.load(Ordering::SeqCst) == request.generation {
-        send(ReconEvent::Done {
-            seconds: started.elapsed().as_secs_f64(),
-        });
-    }
-}
-
-fn run_curve(
-    request: &ReconRequest,
-    curve: &CurveRequest,
-    device: &Device,
-    cache: &mut ModelCache,
-    image_sets: &mut HashMap<ProbeData, ProbeImages>,
-    latest: &AtomicU64,
-    send: &mut dyn FnMut(ReconEvent),
-) -> Result<(), String> {
-    let loaded = cached_unet(cache, &curve.model, device)?;
-    let schedule = Schedule::new(loaded.schedule.clone()).map_err(|e| e.to_string())?;
-    let t_values = request.t_selection.for_steps(schedule.steps())?;
-    let images = match image_sets.entry(curve.data.clone()) {
-        Entry::Occupied(loaded) => loaded.get().clone(),
-        Entry::Vacant(slot) => slot.insert(curve.data.load(request.n)?).clone(),
-    };
-    let kept = images.count.min(crate::diffusion::KEPT_EXAMPLES) * IMAGE_SIDE * IMAGE_SIDE;
-    send(ReconEvent::Started {
-        curve: curve.curve,
-        schedule: Box::new(schedule.clone()),
-        t_values: t_values.clone(),
-        x0: images.pixels[..kept].to_vec(),
-        images: images.count,
-        notes: images.notes,
-    });
-    let x0 = image_batch(images.pixels, IMAGE_SIDE, device);
-    let probe = ReconProbe::new(&loaded.model, &schedule, request.sampler, x0, request.seed);
-    for t in t_values {
-        if latest.load(Ordering::SeqCst) != request.generation {
-            return Ok(());
-        }
-        let measurement = probe.measure(t)?;
-        send(ReconEvent::Point {
-            curve: curve.curve,
-            measurement: Box::new(measurement),
-        });
-    }
-    Ok(())
 }

@@ -8,6 +8,7 @@ use crate::model::shipped;
 use crate::render::ImageStack;
 use crate::schedule::Schedule;
 
+use super::job::Update;
 use super::sample_job::SampleEvent;
 use super::settings::{ModelsShown, ReverseSettings};
 
@@ -76,15 +77,11 @@ impl ModelRun {
     }
 }
 
-/// The Reverse panel's job and results.
+/// The Reverse panel's results.
 #[derive(Default)]
 pub struct ReverseState {
-    /// The job whose events are accepted.
-    pub generation: u64,
     /// One run per model.
     pub runs: Vec<ModelRun>,
-    /// Whether the job is running.
-    pub running: bool,
     /// Why the last request failed or was refused.
     pub error: Option<String>,
     /// Wall time of the last finished job.
@@ -102,8 +99,20 @@ pub struct ReverseState {
 }
 
 impl ReverseState {
-    /// Applies one event of the current job.
-    pub fn apply(&mut self, event: SampleEvent) {
+    /// Applies one update of the current job.
+    pub fn apply(&mut self, update: Update<SampleEvent>) {
+        let event = match update {
+            Update::Event(event) => event,
+            Update::Done { seconds } => {
+                self.seconds = Some(seconds);
+                return;
+            }
+            Update::Failed(message) => {
+                self.error = Some(message);
+                return;
+            }
+            Update::Progress { .. } => return,
+        };
         match event {
             SampleEvent::Started {
                 model,
@@ -132,14 +141,6 @@ impl ReverseState {
                 if let Some(run) = self.runs.get_mut(model) {
                     run.error = Some(message);
                 }
-            }
-            SampleEvent::Done { seconds } => {
-                self.running = false;
-                self.seconds = Some(seconds);
-            }
-            SampleEvent::Failed(message) => {
-                self.running = false;
-                self.error = Some(message);
             }
         }
     }

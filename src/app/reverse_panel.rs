@@ -36,7 +36,7 @@ pub fn reverse_ui(ui: &mut egui::Ui, app: &mut App) {
 }
 
 fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
-    let running = app.reverse.running;
+    let running = app.sampling();
     ui.horizontal_wrapped(|ui| {
         let s = &mut app.settings.reverse;
         egui::ComboBox::from_label("models")

@@ -1,27 +1,23 @@
-//! The sampling job on the worker thread: load the models (cached), run their samplers side by
-//! side from the same x_T, and stream every step back in compact form.
+//! The Reverse panel's job: load the models (shared), run their samplers side by side from the
+//! same x_T, and stream every step back in compact form.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::tensor::{Device, Tensor};
 
+use super::job::{Job, JobContext};
 use super::reverse::check_recording_size;
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{
     QuantizedBatch, RecordedStep, ReverseStep, Sampler, SamplerConfig, tensor_to_vec,
 };
-use crate::model::{InferenceUNet, LoadedUNet, load_unet};
+use crate::model::{InferenceUNet, LoadedUNet};
 use crate::schedule::Schedule;
 
-/// What to sample.
+/// Sampling with one or more models side by side, streaming every step.
 #[derive(Clone, Debug)]
-pub struct SampleRequest {
-    /// Identifies the request; stale generations stop.
-    pub generation: u64,
+pub struct SampleJob {
     /// The weights files, one per column.
     pub models: Vec<PathBuf>,
     /// The sampler.
@@ -32,7 +28,7 @@ pub struct SampleRequest {
     pub seed: u64,
 }
 
-/// What a sampling job reports.
+/// What a sampling job reports besides progress and its end.
 pub enum SampleEvent {
     /// A model was loaded; its schedule and the steps it will visit.
     Started {
@@ -64,107 +60,80 @@ pub enum SampleEvent {
         /// Why, and how to fix it.
         message: String,
     },
-    /// All done.
-    Done {
-        /// Wall time.
-        seconds: f64,
-    },
-    /// The job failed; nothing more comes.
-    Failed(String),
 }
 
-/// Models kept loaded between jobs, by file.
-pub type ModelCache = HashMap<PathBuf, LoadedUNet>;
+impl Job for SampleJob {
+    type Event = SampleEvent;
+    type Memory = ();
 
-/// What to do about a weights file that cannot be used.
-const MISSING_WEIGHTS_ADVICE: &str = "Restore the file from the Noisescope assets or train one \
-     with `noisescope train` (see the README).";
-
-/// The U-Net in `path`, loaded on first use and kept in `cache`; the error says how to fix it.
-pub fn cached_unet<'c>(
-    cache: &'c mut ModelCache,
-    path: &Path,
-    device: &Device,
-) -> Result<&'c LoadedUNet, String> {
-    Ok(match cache.entry(path.to_path_buf()) {
-        Entry::Occupied(entry) => entry.into_mut(),
-        Entry::Vacant(entry) => entry.insert(
-            load_unet(path, None, device)
-                .map_err(|error| format!("{error}. {MISSING_WEIGHTS_ADVICE}"))?,
-        ),
-    })
+    fn run(self, context: &mut JobContext<'_, SampleEvent>, (): &mut ()) -> Result<(), String> {
+        let mut loaded = Vec::new();
+        for (index, path) in self.models.iter().enumerate() {
+            match context.models.unet(path, context.device) {
+                Ok(model) => loaded.push((index, path, model)),
+                Err(message) => context.emit(SampleEvent::ModelFailed {
+                    model: index,
+                    message,
+                }),
+            }
+        }
+        let mut samplers = Vec::new();
+        for (index, path, model) in &loaded {
+            match start_sampler(&self, model, context.device) {
+                Ok((schedule, sampler)) => samplers.push((*index, schedule, sampler)),
+                Err(message) => context.emit(SampleEvent::ModelFailed {
+                    model: *index,
+                    message: format!("{}: {message}", path.display()),
+                }),
+            }
+        }
+        // The size of the recording follows from the models' own T (DDPM visits every step).
+        let longest = samplers.iter().map(|(_, _, s)| s.plan().len()).max();
+        if let Some(longest) = longest {
+            check_recording_size(samplers.len(), longest, self.batch)?;
+        }
+        let mut indices = Vec::with_capacity(samplers.len());
+        let mut samplers: Vec<_> = samplers
+            .into_iter()
+            .map(|(index, schedule, sampler)| {
+                context.emit(SampleEvent::Started {
+                    model: index,
+                    schedule: Box::new(schedule),
+                    steps: sampler.plan().len(),
+                });
+                indices.push(index);
+                sampler
+            })
+            .collect();
+        run_side_by_side(&mut samplers, &indices, self.batch, context)
+    }
 }
 
-/// Runs a request, sending events tagged by the caller; returns early when superseded.
-pub fn run_sample_job(
-    request: &SampleRequest,
-    device: &Device,
-    cache: &mut ModelCache,
-    latest: &AtomicU64,
-    send: &mut dyn FnMut(SampleEvent),
-) {
-    let started = Instant::now();
-    for (index, path) in request.models.iter().enumerate() {
-        if let Err(message) = cached_unet(cache, path, device) {
-            send(SampleEvent::ModelFailed {
-                model: index,
-                message,
-            });
-        }
-    }
-    let cache: &ModelCache = cache;
-    let mut samplers = Vec::new();
-    for (index, path) in request.models.iter().enumerate() {
-        let Some(loaded) = cache.get(path) else {
-            continue;
-        };
-        match start_sampler(request, loaded, device) {
-            Ok((schedule, sampler)) => samplers.push((index, schedule, sampler)),
-            Err(message) => send(SampleEvent::ModelFailed {
-                model: index,
-                message: format!("{}: {message}", path.display()),
-            }),
-        }
-    }
-    // The size of the recording follows from the models' own T (DDPM visits every step).
-    let longest = samplers.iter().map(|(_, _, s)| s.plan().len()).max();
-    if let Some(longest) = longest
-        && let Err(message) = check_recording_size(samplers.len(), longest, request.batch)
-    {
-        return send(SampleEvent::Failed(message));
-    }
-    let mut indices = Vec::with_capacity(samplers.len());
-    let mut samplers: Vec<_> = samplers
-        .into_iter()
-        .map(|(index, schedule, sampler)| {
-            send(SampleEvent::Started {
-                model: index,
-                schedule: Box::new(schedule),
-                steps: sampler.plan().len(),
-            });
-            indices.push(index);
-            sampler
-        })
-        .collect();
+/// Steps every sampler in turn, sending the first step at once, so it is on screen as soon as
+/// it exists, then batches of steps every 150 ms, and each model's x_0 at the end.
+fn run_side_by_side(
+    samplers: &mut [Sampler<'_, InferenceUNet>],
+    indices: &[usize],
+    batch: usize,
+    context: &mut JobContext<'_, SampleEvent>,
+) -> Result<(), String> {
     let mut pending: Vec<Vec<RecordedStep>> = vec![Vec::new(); samplers.len()];
-    // The first step goes out at once, so it is on screen as soon as it exists; then batches
-    // of steps every 150 ms.
     let mut last_sent: Option<Instant> = None;
     loop {
         let mut any = false;
         for (index, sampler) in samplers.iter_mut().enumerate() {
-            if latest.load(Ordering::SeqCst) != request.generation {
-                return;
+            if context.cancelled() {
+                return Ok(());
             }
             if let Some(step) = sampler.next() {
-                pending[index].push(record(step, request.batch));
+                pending[index].push(record(step, batch));
                 any = true;
             }
         }
         if !any || last_sent.is_none_or(|at| at.elapsed().as_millis() > 150) {
             for (index, steps) in pending.iter_mut().enumerate() {
                 if !steps.is_empty() {
-                    send(SampleEvent::Steps {
+                    context.emit(SampleEvent::Steps {
                         model: indices[index],
                         steps: std::mem::take(steps),
                     });
@@ -177,25 +146,18 @@ pub fn run_sample_job(
         }
     }
     for (index, sampler) in samplers.iter().enumerate() {
-        let x0 = tensor_to_vec(
-            sampler
-                .current()
-                .clone()
-                .reshape([request.batch, IMAGE_PIXELS]),
-        );
-        send(SampleEvent::Finished {
+        let x0 = tensor_to_vec(sampler.current().clone().reshape([batch, IMAGE_PIXELS]));
+        context.emit(SampleEvent::Finished {
             model: indices[index],
             x0,
         });
     }
-    send(SampleEvent::Done {
-        seconds: started.elapsed().as_secs_f64(),
-    });
+    Ok(())
 }
 
 /// The model's schedule and a sampler from the request's x_T under it.
 fn start_sampler<'m>(
-    request: &SampleRequest,
+    request: &SampleJob,
     loaded: &'m LoadedUNet,
     device: &Device,
 ) -> Result<(Schedule, Sampler<'m, InferenceUNet>), String> {

@@ -96,6 +96,19 @@ impl<'a, D: Denoiser + ?Sized> ReconProbe<'a, D> {
 
     /// Measures the errors from 1-based step `t`.
     pub fn measure(&self, t: usize) -> Result<ReconMeasurement, String> {
+        self.measure_while(t, &mut || true)?
+            .ok_or_else(|| "stopped".to_owned())
+    }
+
+    /// [`Self::measure`], asking `go_on` before each model call; `None` when it says stop.
+    pub fn measure_while(
+        &self,
+        t: usize,
+        go_on: &mut dyn FnMut() -> bool,
+    ) -> Result<Option<ReconMeasurement>, String> {
+        if !go_on() {
+            return Ok(None);
+        }
         let x_t = self.noised(t);
         let mut chain = Sampler::from_state(
             self.denoiser,
@@ -111,7 +124,9 @@ impl<'a, D: Denoiser + ?Sized> ReconProbe<'a, D> {
             .next()
             .ok_or_else(|| format!("the chain from t = {t} has no step"))?;
         let (x0_hat, eps_hat) = (first.x0_hat, first.model_eps);
-        let reconstruction = chain.finish();
+        let Some(reconstruction) = chain.finish_while(go_on) else {
+            return Ok(None);
+        };
         let steps = self.schedule.steps();
         let point = ReconPoint {
             t,
@@ -121,11 +136,11 @@ impl<'a, D: Denoiser + ?Sized> ReconProbe<'a, D> {
             mse_x0: mse(&x0_hat, &self.x0),
             mse_eps: mse(&eps_hat, &self.eps),
         };
-        Ok(ReconMeasurement {
+        Ok(Some(ReconMeasurement {
             point,
             x_t: first_images(&x_t),
             reconstruction: first_images(&reconstruction),
-        })
+        }))
     }
 }
 

@@ -360,7 +360,17 @@ impl<'a, D: Denoiser + ?Sized> Sampler<'a, D> {
         self.x
     }
 
-    /// The model's x̂0 (clipped if the sampler clips) and the ε̂ that goes with it, at (x, t).
+    /// [`Self::finish`], asking `go_on` before each step; `None` when it says stop.
+    pub fn finish_while(mut self, go_on: &mut dyn FnMut() -> bool) -> Option<Tensor<4>> {
+        while self.position < self.plan.len() {
+            if !go_on() {
+                return None;
+            }
+            self.next();
+        }
+        Some(self.x)
+    }
+
     /// The model's x̂0 (clipped if the sampler clips), the ε̂ that goes with it, and ε̂ as the
     /// model predicted it, at (x, t).
     fn predict(&self, x: &Tensor<4>, t: usize) -> (Tensor<4>, Tensor<4>, Tensor<4>) {

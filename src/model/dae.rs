@@ -49,12 +49,42 @@ fn column(values: Vec<f32>, device: &Device) -> Tensor<4> {
 mod tests {
     use super::*;
 
+    /// A network that returns a fixed F whatever it is given.
+    struct Fixed(Tensor<4>);
+
+    impl Network for Fixed {
+        fn evaluate(&self, _x: Tensor<4>, _t: &[usize]) -> Tensor<4> {
+            self.0.clone()
+        }
+    }
+
+    fn values(tensor: Tensor<4>) -> Vec<f32> {
+        tensor.into_data().try_into_vec::<f32>().expect("f32")
+    }
+
     #[test]
-    fn the_weights_make_the_x0_error_the_networks_own() {
-        // x̂0 − x0 = −√((1 − ᾱ)/ᾱ) (F − ε): weighted by the SNR, the squared error is (F − ε)².
-        for alpha_bar in [0.999_9, 0.9, 0.5, 0.01] {
-            let scale = (1.0 - alpha_bar) / alpha_bar;
-            assert!((snr(alpha_bar) * scale - 1.0).abs() < 1e-12);
+    fn the_estimate_inverts_the_forward_process_and_the_weights_undo_its_scale() {
+        let device = Device::flex();
+        let alpha_bar: [f64; 4] = [0.999_9, 0.9, 0.5, 0.01];
+        let t = [1, 2, 3, 4];
+        let image = |v: [f32; 4]| {
+            Tensor::<4>::from_data(TensorData::new(v.to_vec(), [4, 1, 1, 1]), &device)
+        };
+        let x0 = image([0.5, -0.25, 0.75, -1.0]);
+        let eps = image([1.0, -2.0, 0.3, 0.8]);
+        let x_t = x0.clone() * column(alpha_bar.map(|a| a.sqrt() as f32).to_vec(), &device)
+            + eps.clone() * column(alpha_bar.map(|a| (1.0 - a).sqrt() as f32).to_vec(), &device);
+        // F = ε: x̂0 is x0 exactly.
+        let exact = dae_clean_estimate(&Fixed(eps.clone()), x_t.clone(), &t, &alpha_bar);
+        for (a, b) in values(exact).iter().zip(values(x0.clone())) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+        // F = ε + d: the SNR-weighted squared x0 error is d², whatever ᾱ.
+        let d = image([0.1, -0.2, 0.05, 0.3]);
+        let off = dae_clean_estimate(&Fixed(eps + d.clone()), x_t, &t, &alpha_bar);
+        let weighted = (off - x0).square() * dae_loss_weights(&t, &alpha_bar, &device);
+        for (a, b) in values(weighted).iter().zip(values(d.square())) {
+            assert!((a - b).abs() < 1e-3 * b.max(1e-3), "{a} vs {b}");
         }
     }
 }

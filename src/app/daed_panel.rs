@@ -170,7 +170,8 @@ fn sweep_ui(ui: &mut egui::Ui, app: &mut App) {
     let Some(points) = &app.daed.sweep else {
         ui.label(
             "Run sweep: for s from 0 to the autoencoder's t_max, FID to the test set of each \
-             method (the project's classifier features). Slow on a CPU: try fewer images.",
+             method (the project's classifier features); the default takes about a minute on a \
+             2-core CPU.",
         );
         return;
     };

@@ -7,7 +7,8 @@
 //! - [`model`]: the networks (burn modules), their weights files and the CPU kernels;
 //! - [`diffusion`]: forward noising, the reverse samplers, reconstruction and DAED on tensors;
 //! - [`train`]: the training loops with checkpoints;
-//! - [`metrics`]: FID and the DAED sweep;
+//! - [`metrics`]: FID and the classifier's confidence;
+//! - [`experiment`]: the DAED sweep;
 //! - [`gpu`] and [`render`]: the wgpu device shared with egui, and drawing images;
 //! - [`cli`] and [`app`]: the command line and the desktop app.
 
@@ -15,6 +16,7 @@ pub mod app;
 pub mod cli;
 pub mod data;
 pub mod diffusion;
+pub mod experiment;
 pub mod gpu;
 pub mod metrics;
 pub mod model;

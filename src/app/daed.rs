@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::data::IMAGE_SIDE;
 use crate::diffusion::SamplerConfig;
-use crate::metrics::SweepPoint;
+use crate::experiment::SweepPoint;
 use crate::model::shipped;
 use crate::render::ImageStack;
 

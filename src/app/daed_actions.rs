@@ -95,7 +95,7 @@ impl App {
             .clamp(2, daed::MAX_SWEEP_IMAGES);
         setup.batch = images.min(64);
         let t_max = self.daed.samples.as_ref().map_or(250, |s| s.t_max);
-        let switches = crate::metrics::sweep_switches(t_max, self.settings.daed.sweep_points);
+        let switches = crate::experiment::sweep_switches(t_max, self.settings.daed.sweep_points);
         let key = daed::sweep_key(&setup, images, &switches);
         if let Some(points) = self.daed.sweep_cache.get(&key) {
             self.daed.sweep = Some(points.clone());
@@ -130,7 +130,7 @@ impl App {
 
     /// Writes the sweep to the CSV path of the settings.
     pub(super) fn export_daed_csv(&mut self) {
-        let csv = crate::metrics::sweep_csv(self.daed.sweep.as_deref().unwrap_or_default());
+        let csv = crate::experiment::sweep_csv(self.daed.sweep.as_deref().unwrap_or_default());
         self.daed.export_message = Some(export_csv(
             &self.settings.daed.export_path,
             &csv,

@@ -9,7 +9,8 @@ use burn::tensor::{Device, Tensor};
 use super::job::{Job, JobContext};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{DaedModels, RecordedChain, SampleSize, SamplerConfig, tensor_to_vec};
-use crate::metrics::{FeatureStats, FidReference, SweepPoint, daed_sweep};
+use crate::experiment::{SweepPoint, daed_sweep};
+use crate::metrics::{FeatureStats, FidReference};
 use crate::model::{Classifier, LoadedDae, LoadedUNet, load_classifier, shipped};
 use crate::schedule::Schedule;
 

@@ -196,7 +196,7 @@ fn sweep_ui(ui: &mut egui::Ui, app: &mut App) {
                 .formatter(move |mark, _| percent_label(100.0 * mark.value / scale)),
         ])
         .show(ui, |plot_ui| {
-            let series = |f: &dyn Fn(&crate::metrics::SweepPoint) -> f64| -> Vec<[f64; 2]> {
+            let series = |f: &dyn Fn(&crate::experiment::SweepPoint) -> f64| -> Vec<[f64; 2]> {
                 points.iter().map(|p| [p.s as f64, f(p)]).collect()
             };
             for (name, values, color) in [

@@ -13,7 +13,8 @@ use super::sample::{ImageCount, SamplerArgs, model_path, save_grid};
 use super::{DeviceArg, save_png};
 use crate::data::IMAGE_PIXELS;
 use crate::diffusion::{DaedModels, SampleSize};
-use crate::metrics::{FeatureStats, FidReference, daed_sweep, sweep_csv};
+use crate::experiment::{daed_sweep, sweep_csv};
+use crate::metrics::{FeatureStats, FidReference};
 use crate::model::{InferenceUNet, LoadedDae, LoadedUNet, load_dae, load_unet, shipped};
 use crate::schedule::{Schedule, ScheduleKind, daed_switch};
 

@@ -4,23 +4,16 @@
 
 use burn::tensor::{Device, Tensor};
 
+use super::chains::{Chain, SampleSize};
 use super::forward::tensor_to_vec;
 use super::sampler::{Denoiser, Sampler, SamplerConfig, predict_x0};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
-use crate::model::{LoadedDae, dae_clean_estimate};
 use crate::schedule::{Schedule, x0_coefficients};
 
 /// Anything that predicts the clean image x0 from x_t in one call.
 pub trait CleanImagePredictor {
     /// x̂0 for a batch `x_t` `[B, C, H, W]`, all at 1-based step `t`.
     fn predict_clean(&self, x_t: Tensor<4>, t: usize) -> Tensor<4>;
-}
-
-impl CleanImagePredictor for LoadedDae {
-    fn predict_clean(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
-        let batch = x_t.dims()[0];
-        dae_clean_estimate(&self.net.model, x_t, &vec![t; batch], &self.alpha_bar).clamp(-1.0, 1.0)
-    }
 }
 
 /// The three results at one switching point, from the same x_T.
@@ -57,43 +50,6 @@ pub struct DaedModels<'a, D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized>
     pub schedule: &'a Schedule,
     /// The sampler of the chain.
     pub config: SamplerConfig,
-}
-
-/// How many images to sample, in chains of how many, from which seed.
-#[derive(Clone, Copy, Debug)]
-pub struct SampleSize {
-    /// Images in all.
-    pub images: usize,
-    /// Images per chain.
-    pub batch: usize,
-    /// Seed of the first chain; chain k uses seed + k.
-    pub seed: u64,
-}
-
-/// One chain of a [`SampleSize`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Chain {
-    /// Index of its first image among all.
-    pub first: usize,
-    /// Its images (the batch, or what is left for the last chain).
-    pub images: usize,
-    /// Its seed.
-    pub seed: u64,
-}
-
-impl SampleSize {
-    /// The chains in order; none when `batch` is 0.
-    pub fn chains(self) -> impl Iterator<Item = Chain> {
-        let images = if self.batch == 0 { 0 } else { self.images };
-        (0..images)
-            .step_by(self.batch.max(1))
-            .enumerate()
-            .map(move |(index, first)| Chain {
-                first,
-                images: self.batch.min(images - first),
-                seed: self.seed.wrapping_add(index as u64),
-            })
-    }
 }
 
 /// The images of one switching point over all chains, flat.
@@ -322,30 +278,4 @@ pub fn frac_saved(schedule: &Schedule, config: &SamplerConfig, s: usize) -> Resu
     let plan = config.plan(schedule, schedule.steps())?;
     let run = plan.iter().take_while(|(t, _)| *t > s).count();
     Ok((plan.len() - run) as f64 / plan.len() as f64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chains_cover_every_image_once_with_consecutive_seeds() {
-        let size = SampleSize {
-            images: 10,
-            batch: 4,
-            seed: u64::MAX,
-        };
-        let chains: Vec<Chain> = size.chains().collect();
-        let expect = |first, images, seed| Chain {
-            first,
-            images,
-            seed,
-        };
-        assert_eq!(
-            chains,
-            [expect(0, 4, u64::MAX), expect(4, 4, 0), expect(8, 2, 1)]
-        );
-        assert_eq!(SampleSize { batch: 0, ..size }.chains().count(), 0);
-        assert_eq!(SampleSize { images: 0, ..size }.chains().count(), 0);
-    }
 }

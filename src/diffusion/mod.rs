@@ -1,14 +1,16 @@
 //! The diffusion processes on burn tensors.
 
+mod chains;
 mod daed;
 mod forward;
 mod recon;
 mod recording;
 mod sampler;
 
+pub use chains::{Chain, SampleSize};
 pub use daed::{
-    Chain, CleanImagePredictor, DaedImages, DaedModels, DaedRun, Handover, RecordedChain,
-    SampleSize, SwitchImages, frac_saved,
+    CleanImagePredictor, DaedImages, DaedModels, DaedRun, Handover, RecordedChain, SwitchImages,
+    frac_saved,
 };
 pub use forward::{ForwardMode, forward_all_steps, tensor_to_vec};
 pub use recon::{

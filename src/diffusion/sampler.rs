@@ -4,7 +4,6 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{InferenceUNet, Network, UNet};
 use crate::noise::{NoiseSource, NoiseStream};
 use crate::schedule::{
     ReverseVariance, Schedule, TimestepSpacing, X0Coefficients, ddim_step, ddpm_step,
@@ -15,20 +14,6 @@ use crate::schedule::{
 pub trait Denoiser {
     /// ε̂ for a batch `x_t` `[B, C, H, W]`, all at 1-based step `t`.
     fn predict_noise(&self, x_t: Tensor<4>, t: usize) -> Tensor<4>;
-}
-
-impl Denoiser for UNet {
-    fn predict_noise(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
-        let batch = x_t.dims()[0];
-        self.evaluate(x_t, &vec![t; batch])
-    }
-}
-
-impl Denoiser for InferenceUNet {
-    fn predict_noise(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
-        let batch = x_t.dims()[0];
-        self.evaluate(x_t, &vec![t; batch])
-    }
 }
 
 /// Which sampler, with its options.

@@ -140,6 +140,22 @@ fn to_f64(tensor: Tensor<2>) -> Vec<f64> {
         .collect()
 }
 
+/// The FID reference: the classifier and the statistics of real test images.
+pub struct FidReference<'a> {
+    /// The classifier whose features are compared.
+    pub classifier: &'a Classifier,
+    /// Feature statistics of the reference images.
+    pub stats: &'a FeatureStats,
+}
+
+impl FidReference<'_> {
+    /// FID of `images` (flat, N × 784) to the reference.
+    pub fn fid(&self, images: &[f32], device: &Device) -> Result<f64, String> {
+        let stats = FeatureStats::of_images(self.classifier, images, device)?;
+        Ok(frechet_distance(&stats, self.stats))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 mod classifier;
 pub mod cpu;
 mod dae;
+mod denoisers;
 mod unet;
 mod weights;
 

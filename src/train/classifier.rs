@@ -8,7 +8,6 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::RngExt;
-use serde_json::json;
 
 use super::checkpoint::{self, CheckpointState, checkpoint_dir};
 use super::seeded_init;
@@ -47,7 +46,19 @@ pub struct ClassifierTraining {
 
 impl ClassifierTraining {
     fn identity(&self) -> serde_json::Value {
-        json!({ "architecture": self.architecture, "batch": self.batch, "seed": self.seed })
+        /// The settings a checkpoint must be resumed with.
+        #[derive(serde::Serialize)]
+        struct RunIdentity<'a> {
+            architecture: &'a ClassifierConfig,
+            batch: usize,
+            seed: u64,
+        }
+        let identity = RunIdentity {
+            architecture: &self.architecture,
+            batch: self.batch,
+            seed: self.seed,
+        };
+        serde_json::to_value(identity).unwrap_or_default()
     }
 
     fn metadata(&self, step: u64, loss: f64, wall_time_s: f64) -> WeightsMetadata {

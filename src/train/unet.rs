@@ -9,7 +9,6 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
-use serde_json::json;
 
 use super::checkpoint::{self, CheckpointState, checkpoint_dir};
 use super::ema::update_ema;
@@ -79,22 +78,35 @@ pub struct DiffusionTraining {
     pub command: String,
 }
 
+/// The settings a checkpoint must be resumed with (written into its state as JSON).
+#[derive(serde::Serialize)]
+struct RunIdentity<'a> {
+    schedule: &'a ScheduleSpec,
+    architecture: &'a UNetConfig,
+    batch: usize,
+    seed: u64,
+    ema_decay: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dae_t_max: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    init_from: Option<&'a PathBuf>,
+}
+
 impl DiffusionTraining {
     fn identity(&self) -> serde_json::Value {
-        let mut identity = json!({
-            "schedule": self.schedule,
-            "architecture": self.architecture,
-            "batch": self.batch,
-            "seed": self.seed,
-            "ema_decay": self.ema_decay,
-        });
-        if let TrainingTarget::CleanImage { t_max } = self.target {
-            identity["dae_t_max"] = json!(t_max);
-        }
-        if let Some(init) = &self.init_from {
-            identity["init_from"] = json!(init);
-        }
-        identity
+        let identity = RunIdentity {
+            schedule: &self.schedule,
+            architecture: &self.architecture,
+            batch: self.batch,
+            seed: self.seed,
+            ema_decay: self.ema_decay,
+            dae_t_max: match self.target {
+                TrainingTarget::CleanImage { t_max } => Some(t_max),
+                TrainingTarget::Noise => None,
+            },
+            init_from: self.init_from.as_ref(),
+        };
+        serde_json::to_value(identity).unwrap_or_default()
     }
 
     /// The largest t drawn for training.

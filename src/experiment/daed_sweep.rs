@@ -1,11 +1,10 @@
-//! DAED's quality against the switching point: for each s, the FID to the test set of DAED's
-//! samples, of the diffusion model's one-shot x̂0 at s, and of the full chain.
+//! An experiment: DAED's quality against the switching point. For each s, the FID to the test
+//! set of DAED's samples, of the diffusion model's one-shot x̂0 at s, and of the full chain.
 
 use burn::tensor::Device;
 
-use super::fid::{FeatureStats, frechet_distance};
 use crate::diffusion::{CleanImagePredictor, DaedModels, Denoiser, SampleSize};
-use crate::model::Classifier;
+use crate::metrics::FidReference;
 
 /// One row of a sweep.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -21,22 +20,6 @@ pub struct SweepPoint {
     pub fid_ddgm_x0: f64,
     /// FID of the full chain (the same for every s).
     pub fid_full: f64,
-}
-
-/// The FID reference: the classifier and the statistics of real test images.
-pub struct FidReference<'a> {
-    /// The classifier whose features are compared.
-    pub classifier: &'a Classifier,
-    /// Feature statistics of the reference images.
-    pub stats: &'a FeatureStats,
-}
-
-impl FidReference<'_> {
-    /// FID of `images` (flat, N × 784) to the reference.
-    pub fn fid(&self, images: &[f32], device: &Device) -> Result<f64, String> {
-        let stats = FeatureStats::of_images(self.classifier, images, device)?;
-        Ok(frechet_distance(&stats, self.stats))
-    }
 }
 
 /// Samples `size.images` images with one chain per batch, hands over at every s, and measures

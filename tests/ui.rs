@@ -205,5 +205,9 @@ fn the_status_line_names_the_assets_folder_in_use() {
         .expect("the assets are found")
         .to_owned();
     assert!(dir.join("fashion-mnist").is_dir(), "{}", dir.display());
-    harness.get_by_label_contains(&format!("assets: {}", dir.display()));
+    // Shown relative to the working folder (the package, under cargo test).
+    let working = std::env::current_dir().expect("cwd");
+    let shown = dir.strip_prefix(&working).unwrap_or(&dir);
+    assert!(shown.is_relative(), "{}", shown.display());
+    harness.get_by_label_contains(&format!("assets: {}", shown.display()));
 }

@@ -190,3 +190,58 @@ fn the_switching_point_survives_the_analysis_slider_and_auto_uses_the_daed_model
     assert_ne!(expected.t, under_linear.t, "the test must tell them apart");
     assert_eq!(settings.analysis.switch_t, expected.t);
 }
+
+#[test]
+fn dragging_in_the_log_snr_plot_moves_the_switching_point() {
+    let models = common::tiny_models_dir();
+    let mut harness = harness(models.path());
+    harness.state_mut().settings_mut().analysis.switch_t = 100;
+    harness.run_steps(2);
+    // The plot lies under its title, across the panel; t runs from 1 on the left to T = 1000.
+    let title = harness
+        .get_by_label("log-SNR λ_t of the compared schedules")
+        .rect();
+    let width = harness.ctx.content_rect().width();
+    let at = |fraction: f32| egui::pos2(width * fraction, title.bottom() + 60.0);
+    harness.hover_at(at(0.55));
+    harness.run_steps(1);
+    harness.drag_at(at(0.55));
+    harness.run_steps(1);
+    harness.hover_at(at(0.6));
+    harness.run_steps(1);
+    harness.drop_at(at(0.6));
+    harness.run_steps(2);
+    let s = harness.state().settings().analysis.switch_t;
+    assert!(
+        (450..=750).contains(&s),
+        "s = {s} after a drag to 60 % of the width"
+    );
+}
+
+#[test]
+fn export_csv_writes_every_measured_point() {
+    let models = common::tiny_models_dir();
+    let out = common::temp_dir("ui-analysis-export");
+    let path = out.path().join("curves.csv");
+    let mut harness = harness(models.path());
+    {
+        let settings = &mut harness.state_mut().settings_mut().analysis;
+        settings.t_list = "5, 20".into();
+        settings.export_path = path.to_str().expect("utf-8").to_owned();
+    }
+    measure(&mut harness);
+    run_until(&mut harness, "both curves", |app| !app.analysing());
+    harness
+        .get_by_role_and_label(Role::Button, "Export CSV")
+        .click();
+    harness.run_steps(2);
+    let csv = std::fs::read_to_string(&path).expect("the export");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].contains("t,") && lines[0].contains("mse_chain"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines.len(), 1 + 4, "two curves of two points: {csv}");
+    harness.get_by_label_contains("wrote 4 rows");
+}

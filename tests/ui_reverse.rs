@@ -263,3 +263,33 @@ fn the_recording_estimate_uses_the_models_own_t() {
         .click();
     harness.run_steps(2);
 }
+
+#[test]
+fn play_walks_t_down_and_pause_stops_it() {
+    let models = common::tiny_models_dir();
+    let mut harness = harness(models.path());
+    {
+        let settings = &mut harness.state_mut().settings_mut().reverse;
+        settings.batch = 1;
+        settings.sampler = SamplerChoice::Ddpm;
+        settings.models = ModelsShown::Linear;
+    }
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(Role::Button, "Sample")
+        .click();
+    harness.run_steps(2);
+    run_until(&mut harness, "the model to finish", |app| !app.sampling());
+    harness.state_mut().settings_mut().cursor_t = 1000;
+    harness.run_steps(2);
+    harness.get_by_role_and_label(Role::Button, "Play").click();
+    harness.run_steps(30);
+    let played = harness.state().settings().cursor_t;
+    assert!(played < 1000, "t = {played} after 30 frames of playing");
+    assert_eq!(harness.state().reverse_shown_t(0), Some(played));
+    harness.get_by_role_and_label(Role::Button, "Pause").click();
+    harness.run_steps(2);
+    let paused = harness.state().settings().cursor_t;
+    harness.run_steps(30);
+    assert_eq!(harness.state().settings().cursor_t, paused, "paused");
+}

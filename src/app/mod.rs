@@ -529,7 +529,7 @@ impl App {
         ui.horizontal(|ui| {
             ui.label(egui::RichText::new(self.compute.status_line()).small());
             let assets = match &self.assets_dir {
-                Some(dir) => format!("assets: {}", dir.display()),
+                Some(dir) => format!("assets: {}", shown_path(dir).display()),
                 None => "no assets folder found".to_owned(),
             };
             ui.separator();
@@ -614,6 +614,18 @@ impl eframe::App for App {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, SETTINGS_KEY, &self.settings);
     }
+}
+
+/// `path` relative to the working folder when it lies inside it, else as it is.
+fn shown_path(path: &std::path::Path) -> std::path::PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|working| {
+            path.strip_prefix(working)
+                .ok()
+                .map(std::path::Path::to_path_buf)
+        })
+        .unwrap_or_else(|| path.to_path_buf())
 }
 
 /// Writes `csv` (a header and rows) to the path typed in `path`, atomically, and says what

@@ -172,11 +172,11 @@ fn the_switching_point_survives_the_analysis_slider_and_auto_uses_the_daed_model
         let settings = harness.state_mut().settings_mut();
         settings.daed.model = ShippedPair::Cosine;
         // s = 0 (the full chain) is a DAED choice outside the Analysis slider's 1..=T.
-        settings.analysis.switch_t = 0;
+        *settings.switch_t = 0;
     }
     harness.run_steps(3);
     assert_eq!(
-        harness.state().settings().analysis.switch_t,
+        harness.state().settings().switch_t,
         0,
         "drawing the slider must not move the switching point"
     );
@@ -184,18 +184,18 @@ fn the_switching_point_survives_the_analysis_slider_and_auto_uses_the_daed_model
     harness.run_steps(2);
     let settings = harness.state().settings();
     let cosine = Schedule::new(ScheduleSpec::new(ScheduleKind::Cosine)).expect("valid");
-    let expected = daed_switch(&cosine, settings.analysis.beta1).expect("switch");
+    let expected = daed_switch(&cosine, settings.beta1).expect("switch");
     let linear = Schedule::new(ScheduleSpec::new(ScheduleKind::Linear)).expect("valid");
-    let under_linear = daed_switch(&linear, settings.analysis.beta1).expect("switch");
+    let under_linear = daed_switch(&linear, settings.beta1).expect("switch");
     assert_ne!(expected.t, under_linear.t, "the test must tell them apart");
-    assert_eq!(settings.analysis.switch_t, expected.t);
+    assert_eq!(settings.switch_t, expected.t);
 }
 
 #[test]
 fn dragging_in_the_log_snr_plot_moves_the_switching_point() {
     let models = common::tiny_models_dir();
     let mut harness = harness(models.path());
-    harness.state_mut().settings_mut().analysis.switch_t = 100;
+    *harness.state_mut().settings_mut().switch_t = 100;
     harness.run_steps(2);
     // The plot lies under its title, across the panel; t runs from 1 on the left to T = 1000.
     let title = harness
@@ -211,7 +211,7 @@ fn dragging_in_the_log_snr_plot_moves_the_switching_point() {
     harness.run_steps(1);
     harness.drop_at(at(0.6));
     harness.run_steps(2);
-    let s = harness.state().settings().analysis.switch_t;
+    let s = harness.state().settings().switch_t;
     assert!(
         (450..=750).contains(&s),
         "s = {s} after a drag to 60 % of the width"

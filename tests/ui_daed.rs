@@ -24,7 +24,7 @@ fn harness(dir: &Path) -> Harness<'static, App> {
     settings.daed.batch = 4;
     settings.daed.sampler = SamplerChoice::Ddim;
     settings.daed.steps = 20;
-    settings.analysis.switch_t = 100;
+    *settings.switch_t = 100;
     harness.run_steps(2);
     harness
 }
@@ -56,7 +56,7 @@ fn moving_the_switching_point_updates_the_samples() {
         .expect("images")
         .to_vec();
 
-    harness.state_mut().settings_mut().analysis.switch_t = 40;
+    *harness.state_mut().settings_mut().switch_t = 40;
     run_until(&mut harness, "the samples at s = 40", |app| {
         app.daed_shown_s() == Some(40)
     });
@@ -67,7 +67,7 @@ fn moving_the_switching_point_updates_the_samples() {
         .to_vec();
     assert_ne!(at_100, at_40, "another switching point, other DAED images");
 
-    harness.state_mut().settings_mut().analysis.switch_t = 100;
+    *harness.state_mut().settings_mut().switch_t = 100;
     run_until(&mut harness, "the samples at s = 100 again", |app| {
         app.daed_shown_s() == Some(100)
     });

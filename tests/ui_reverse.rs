@@ -49,7 +49,7 @@ fn sampling_records_every_step_and_the_scrubber_changes_the_frame() {
     assert_eq!(harness.state().recorded_steps(), vec![1000, 1000]);
     assert!(harness.state().reverse_error().is_none());
 
-    harness.state_mut().settings_mut().cursor_t = 900;
+    *harness.state_mut().settings_mut().cursor_t = 900;
     harness.run_steps(2);
     assert_eq!(harness.state().reverse_shown_t(0), Some(900));
     let before = harness.state().reverse_shown_x_t(0).expect("a frame");
@@ -62,7 +62,7 @@ fn sampling_records_every_step_and_the_scrubber_changes_the_frame() {
     let after = harness.state().reverse_shown_x_t(0).expect("a frame");
     assert_ne!(before, after, "moving t must change the x_t shown");
     // Both models started from the same x_T.
-    harness.state_mut().settings_mut().cursor_t = 1000;
+    *harness.state_mut().settings_mut().cursor_t = 1000;
     harness.run_steps(2);
     assert_eq!(
         harness.state().reverse_shown_x_t(0),
@@ -233,7 +233,7 @@ fn the_reverse_panel_scrubs_the_models_own_t_not_the_compared_schedules() {
         "{:?}",
         harness.state().reverse_error()
     );
-    harness.state_mut().settings_mut().cursor_t = 900;
+    *harness.state_mut().settings_mut().cursor_t = 900;
     harness.run_steps(2);
     assert_eq!(harness.state().settings().cursor_t, 900);
     assert_eq!(harness.state().reverse_shown_t(0), Some(900));
@@ -280,7 +280,7 @@ fn play_walks_t_down_and_pause_stops_it() {
         .click();
     harness.run_steps(2);
     run_until(&mut harness, "the model to finish", |app| !app.sampling());
-    harness.state_mut().settings_mut().cursor_t = 1000;
+    *harness.state_mut().settings_mut().cursor_t = 1000;
     harness.run_steps(2);
     harness.get_by_role_and_label(Role::Button, "Play").click();
     harness.run_steps(30);

@@ -39,6 +39,25 @@ pub enum Update<E> {
     },
 }
 
+impl<E> Update<E> {
+    /// The job's own event, if this is one; the end of the job is written down instead: its
+    /// wall time in `seconds` (Done) or its message in `error` (Failed).
+    pub fn event_or_end(self, seconds: &mut Option<f64>, error: &mut Option<String>) -> Option<E> {
+        match self {
+            Self::Event(event) => Some(event),
+            Self::Done { seconds: s } => {
+                *seconds = Some(s);
+                None
+            }
+            Self::Failed(message) => {
+                *error = Some(message);
+                None
+            }
+            Self::Progress { .. } => None,
+        }
+    }
+}
+
 /// Work for a lane's thread.
 pub trait Job: Send + 'static {
     /// What the job streams back.
@@ -182,6 +201,17 @@ impl LaneTarget {
     }
 }
 
+/// Why a lane's thread could not be started, if one could not (shown in the status bar).
+static SPAWN_FAILURE: Mutex<Option<String>> = Mutex::new(None);
+
+/// Why a job lane could not start its thread; its jobs then never start.
+pub fn spawn_failure() -> Option<String> {
+    SPAWN_FAILURE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
 /// One worker thread and the jobs of one kind: at most one runs, a new one supersedes it.
 pub struct Lane<J: Job> {
     jobs: Sender<(u64, J)>,
@@ -193,15 +223,16 @@ pub struct Lane<J: Job> {
 }
 
 impl<J: Job> Lane<J> {
-    /// Starts the lane's thread, named `name`.
-    pub fn spawn(name: &str, target: &LaneTarget) -> std::io::Result<Self> {
+    /// Starts the lane's thread, named `name`; if the system refuses a thread, the lane starts
+    /// no job and [`spawn_failure`] says why.
+    pub fn spawn(name: &str, target: &LaneTarget) -> Self {
         let (jobs, job_rx) = channel::<(u64, J)>();
         let (update_tx, updates) = channel();
         let latest = Arc::new(AtomicU64::new(0));
         let busy = Arc::new(AtomicBool::new(false));
         let (thread_latest, thread_busy, target) =
             (Arc::clone(&latest), Arc::clone(&busy), target.clone());
-        std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
                 lower_this_threads_priority();
@@ -226,15 +257,19 @@ impl<J: Job> Lane<J> {
                     );
                     thread_busy.store(false, Ordering::SeqCst);
                 }
-            })?;
-        Ok(Self {
+            });
+        if let Err(error) = spawned {
+            *SPAWN_FAILURE.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(format!("cannot start the worker thread {name}: {error}"));
+        }
+        Self {
             jobs,
             updates,
             latest,
             busy,
             running: false,
             progress: None,
-        })
+        }
     }
 
     /// Starts `job`, superseding the running one; false if the thread is gone.
@@ -417,7 +452,7 @@ mod tests {
             ui: egui::Context::default(),
             models: SharedModels::default(),
         };
-        Lane::spawn("test-lane", &target).expect("thread")
+        Lane::spawn("test-lane", &target)
     }
 
     fn wait_until(what: &str, done: impl Fn() -> bool) {
@@ -464,7 +499,7 @@ mod tests {
             ui: egui::Context::default(),
             models: SharedModels::default(),
         };
-        let mut lane = Lane::spawn("test-failing", &target).expect("thread");
+        let mut lane = Lane::spawn("test-failing", &target);
         lane.start(Failing { panics: false });
         let updates = until_the_end(&mut lane);
         assert!(

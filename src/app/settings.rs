@@ -192,10 +192,6 @@ pub struct AnalysisSettings {
     pub show_eps: bool,
     /// The error (MSE) whose crossing marks the transition point.
     pub threshold: f64,
-    /// DAED's switching point s (1-based step).
-    pub switch_t: usize,
-    /// β1 of DAED's automatic switching rule.
-    pub beta1: f64,
     /// Where Export CSV writes.
     pub export_path: String,
 }
@@ -217,8 +213,6 @@ impl Default for AnalysisSettings {
             show_x0: true,
             show_eps: false,
             threshold: 0.05,
-            switch_t: 100,
-            beta1: 0.001,
             export_path: "noisescope-recon.csv".to_owned(),
         }
     }
@@ -234,21 +228,36 @@ pub enum XAxis {
     Fraction,
 }
 
-/// The persisted settings.
+/// The Schedules panel's settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Settings {
-    /// The open panel.
-    pub tab: Tab,
+pub struct SchedulesSettings {
     /// The compared schedules, as the user last typed them.
     pub specs: Vec<ScheduleSpec>,
     /// The x axis of the schedule plots.
     pub x_axis: XAxis,
     /// Plot β on a log₁₀ scale, so small and large β show together.
     pub log_beta: bool,
-    /// The shared cursor t (1-based).
-    pub cursor_t: usize,
-    /// Index of the dataset image shown in the Forward panel.
+}
+
+impl Default for SchedulesSettings {
+    fn default() -> Self {
+        Self {
+            specs: vec![
+                ScheduleSpec::new(ScheduleKind::Linear),
+                ScheduleSpec::new(ScheduleKind::Cosine),
+            ],
+            x_axis: XAxis::default(),
+            log_beta: true,
+        }
+    }
+}
+
+/// The Forward panel's settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ForwardSettings {
+    /// Index of the dataset image shown.
     pub dataset_index: usize,
     /// Seed of ε.
     pub seed: u64,
@@ -258,6 +267,24 @@ pub struct Settings {
     pub colormap: Colormap,
     /// Stretch each frame's own min..max instead of [−1, 1].
     pub auto_range: bool,
+}
+
+/// The persisted settings: what the panels share, and each panel's own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// The open panel.
+    pub tab: Tab,
+    /// The shared cursor t (1-based).
+    pub cursor_t: usize,
+    /// DAED's switching point s (0: the full chain).
+    pub switch_t: usize,
+    /// β1 of DAED's automatic switching rule.
+    pub beta1: f64,
+    /// The Schedules panel.
+    pub schedules: SchedulesSettings,
+    /// The Forward panel.
+    pub forward: ForwardSettings,
     /// The Reverse panel.
     pub reverse: ReverseSettings,
     /// The Analysis panel.
@@ -270,18 +297,11 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             tab: Tab::default(),
-            specs: vec![
-                ScheduleSpec::new(ScheduleKind::Linear),
-                ScheduleSpec::new(ScheduleKind::Cosine),
-            ],
-            x_axis: XAxis::default(),
-            log_beta: true,
             cursor_t: 250,
-            dataset_index: 0,
-            seed: 0,
-            mode: ForwardMode::default(),
-            colormap: Colormap::default(),
-            auto_range: false,
+            switch_t: 100,
+            beta1: 0.001,
+            schedules: SchedulesSettings::default(),
+            forward: ForwardSettings::default(),
             reverse: ReverseSettings::default(),
             analysis: AnalysisSettings::default(),
             daed: DaedSettings::default(),

@@ -2,6 +2,7 @@
 
 use eframe::egui;
 
+use super::panel::{Command, Shared};
 use super::settings::SamplerChoice;
 use crate::schedule::{Schedule, daed_switch};
 
@@ -61,50 +62,60 @@ pub fn labelled_drag<N: egui::emath::Numeric>(
 }
 
 /// The switching point s as a slider over `range`, with its % of T and λ under `schedule`, and
-/// DAED's automatic rule from β1 (s = argmin |ᾱ_t − (1 − β1)|, kept within `range`).
+/// DAED's automatic rule from β1 (s = argmin |ᾱ_t − (1 − β1)|, kept within `range`). Both are
+/// shared by panels, so changes go out as commands.
 pub fn switch_slider(
     ui: &mut egui::Ui,
-    switch_t: &mut usize,
-    beta1: &mut f64,
+    shared: &Shared<'_>,
     range: std::ops::RangeInclusive<usize>,
     schedule: Option<&Schedule>,
+    commands: &mut Vec<Command>,
 ) {
     let label = ui.label("switch s");
-    // The slider draws a value within its range but writes only what the person moves it to:
+    // The slider draws a value within its range but reports only what the person moves it to:
     // the point is shared by panels whose ranges differ.
-    let mut shown = (*switch_t).clamp(*range.start(), *range.end());
+    let switch_t = shared.switch_t;
+    let mut shown = switch_t.clamp(*range.start(), *range.end());
     let moved = ui
         .add(egui::Slider::new(&mut shown, range.clone()))
         .labelled_by(label.id)
         .on_hover_text("the diffusion model runs T → s; the autoencoder maps x_s to x̂0")
         .changed();
     if moved {
-        *switch_t = shown;
+        commands.push(Command::SetSwitch(shown));
     }
     let Some(schedule) = schedule else { return };
     let steps = schedule.steps();
-    let lambda = match *switch_t {
+    let lambda = match switch_t {
         0 => "∞".to_owned(),
         t => format!("{:.2}", schedule.log_snr()[t.min(steps) - 1]),
     };
     ui.label(format!(
         "{:.1} % of T, λ = {lambda}",
-        100.0 * *switch_t as f64 / steps as f64
+        100.0 * switch_t as f64 / steps as f64
     ));
     let label = ui.label("β1");
-    ui.add(
-        egui::DragValue::new(beta1)
-            .range(1e-6..=0.5)
-            .speed(1e-4)
-            .min_decimals(4),
-    )
-    .labelled_by(label.id);
+    let mut beta1 = shared.beta1;
+    let edited = ui
+        .add(
+            egui::DragValue::new(&mut beta1)
+                .range(1e-6..=0.5)
+                .speed(1e-4)
+                .min_decimals(4),
+        )
+        .labelled_by(label.id)
+        .changed();
+    if edited {
+        commands.push(Command::SetBeta1(beta1));
+    }
     if ui
         .button("auto")
         .on_hover_text("DAED's rule: s = argmin |ᾱ_t − (1 − β1)|")
         .clicked()
-        && let Ok(switch) = daed_switch(schedule, *beta1)
+        && let Ok(switch) = daed_switch(schedule, beta1)
     {
-        *switch_t = switch.t.clamp(*range.start(), *range.end());
+        commands.push(Command::SetSwitch(
+            switch.t.clamp(*range.start(), *range.end()),
+        ));
     }
 }

@@ -3,8 +3,9 @@
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints, VLine};
 
-use super::settings::{MAX_SCHEDULES, Settings, XAxis};
 use super::slots::ScheduleSlot;
+use crate::app::panel::Command;
+use crate::app::settings::{MAX_SCHEDULES, SchedulesSettings, XAxis};
 use crate::schedule::{Schedule, ScheduleKind, ScheduleSpec};
 
 /// Colours of the compared schedules, by slot.
@@ -18,15 +19,23 @@ pub const SLOT_COLORS: [Color32; MAX_SCHEDULES] = [
 const WARNING: Color32 = Color32::from_rgb(230, 160, 40);
 const ERROR: Color32 = Color32::from_rgb(235, 80, 80);
 
-/// Draws the panel.
-pub fn schedules_ui(ui: &mut egui::Ui, slots: &mut Vec<ScheduleSlot>, settings: &mut Settings) {
+/// Draws the panel: the editors on the left, the plots with the cursor t beside them.
+pub fn schedules_ui(
+    ui: &mut egui::Ui,
+    slots: &mut Vec<ScheduleSlot>,
+    settings: &mut SchedulesSettings,
+    cursor_t: usize,
+    commands: &mut Vec<Command>,
+) {
     egui::Panel::left("schedule_editors")
         .resizable(true)
         .default_size(330.0)
         .show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| editors_ui(ui, slots));
         });
-    egui::CentralPanel::default().show(ui, |ui| plots_ui(ui, slots, settings));
+    egui::CentralPanel::default().show(ui, |ui| {
+        plots_ui(ui, slots, settings, cursor_t, commands);
+    });
 }
 
 fn editors_ui(ui: &mut egui::Ui, slots: &mut Vec<ScheduleSlot>) {
@@ -224,17 +233,22 @@ impl Quantity {
     }
 }
 
-fn plots_ui(ui: &mut egui::Ui, slots: &[ScheduleSlot], settings: &mut Settings) {
+fn plots_ui(
+    ui: &mut egui::Ui,
+    slots: &[ScheduleSlot],
+    settings: &mut SchedulesSettings,
+    cursor_t: usize,
+    commands: &mut Vec<Command>,
+) {
     ui.horizontal(|ui| {
         ui.label("x axis:");
         ui.selectable_value(&mut settings.x_axis, XAxis::Step, "t");
         ui.selectable_value(&mut settings.x_axis, XAxis::Fraction, "t/T");
         ui.checkbox(&mut settings.log_beta, "log₁₀ β");
         ui.separator();
-        ui.label(format!("cursor t = {}", settings.cursor_t))
-            .on_hover_text(
-                "Click or drag in a plot to move it; ←/→ step it. The Forward panel shows this t.",
-            );
+        ui.label(format!("cursor t = {cursor_t}")).on_hover_text(
+            "Click or drag in a plot to move it; ←/→ step it. The Forward panel shows this t.",
+        );
     });
     let reference_steps = slots.first().map_or(1000, |s| s.schedule.steps());
     let title_height = 4.0 * (ui.text_style_height(&egui::TextStyle::Body) + 12.0);
@@ -261,7 +275,7 @@ fn plots_ui(ui: &mut egui::Ui, slots: &[ScheduleSlot], settings: &mut Settings) 
                 for (index, slot) in slots.iter().enumerate() {
                     add_series(plot_ui, index, &slot.schedule, quantity, settings.x_axis);
                 }
-                add_marks(plot_ui, slots, settings);
+                add_marks(plot_ui, slots, settings, cursor_t);
                 let pressed = plot_ui.response().is_pointer_button_down_on();
                 plot_ui.pointer_coordinate().filter(|_| pressed)
             });
@@ -270,7 +284,7 @@ fn plots_ui(ui: &mut egui::Ui, slots: &[ScheduleSlot], settings: &mut Settings) 
                     XAxis::Step => point.x,
                     XAxis::Fraction => point.x * reference_steps as f64,
                 };
-                settings.cursor_t = t.round().clamp(1.0, 10_000.0) as usize;
+                commands.push(Command::SetCursor(t.round().clamp(1.0, 10_000.0) as usize));
             }
         }
     });
@@ -309,7 +323,12 @@ fn add_series(
 }
 
 /// The 10 % marks and the cursor.
-fn add_marks(plot_ui: &mut egui_plot::PlotUi<'_>, slots: &[ScheduleSlot], settings: &Settings) {
+fn add_marks(
+    plot_ui: &mut egui_plot::PlotUi<'_>,
+    slots: &[ScheduleSlot],
+    settings: &SchedulesSettings,
+    cursor_t: usize,
+) {
     let mut marked = Vec::new();
     for slot in slots {
         let steps = slot.schedule.steps();
@@ -326,8 +345,8 @@ fn add_marks(plot_ui: &mut egui_plot::PlotUi<'_>, slots: &[ScheduleSlot], settin
     let reference = slots.first().map_or(1000, |s| s.schedule.steps());
     plot_ui.vline(
         VLine::new(
-            format!("cursor t = {}", settings.cursor_t),
-            x_of(settings.cursor_t, reference, settings.x_axis),
+            format!("cursor t = {cursor_t}"),
+            x_of(cursor_t, reference, settings.x_axis),
         )
         .color(Color32::from_rgb(220, 50, 50))
         .width(1.5),

@@ -5,11 +5,12 @@
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{AxisHints, HPlacement, Legend, Line, LineStyle, Plot, PlotPoints, VLine};
 
-use super::App;
-use super::daed::{DaedTask, MAX_SHOWN, MAX_SWEEP_IMAGES};
-use super::image_view::{ImageStyle, image_view};
-use super::settings::ShippedPair;
-use super::widgets::{busy_indicator, labelled_drag, sampler_picker, switch_slider};
+use super::DaedPanel;
+use super::state::{DaedTask, MAX_SHOWN, MAX_SWEEP_IMAGES};
+use crate::app::image_view::{ImageStyle, image_view};
+use crate::app::panel::{Command, Shared};
+use crate::app::settings::ShippedPair;
+use crate::app::widgets::{busy_indicator, labelled_drag, sampler_picker, switch_slider};
 use crate::render::{Colormap, ValueRange};
 
 const SWITCH_COLOR: Color32 = Color32::from_rgb(60, 180, 90);
@@ -19,57 +20,93 @@ const METHOD_COLORS: [Color32; 3] = [
     Color32::from_rgb(66, 133, 244),
 ];
 
-/// Draws the panel.
-pub fn daed_ui(ui: &mut egui::Ui, app: &mut App) {
-    controls_ui(ui, app);
-    switch_ui(ui, app);
-    if let Some(error) = &app.daed.error {
+/// What the person asked for with the panel's buttons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing.
+    None,
+    /// Sample at the switching point.
+    Sample,
+    /// Run the FID sweep.
+    Sweep,
+    /// Stop the running job.
+    Cancel,
+    /// Write the sweep to the CSV path.
+    Export,
+}
+
+/// Draws the panel; `progress` is the running job's.
+pub fn daed_ui(
+    ui: &mut egui::Ui,
+    panel: &mut DaedPanel,
+    shared: &Shared<'_>,
+    progress: Option<(usize, usize)>,
+    commands: &mut Vec<Command>,
+) -> Action {
+    let mut action = controls_ui(ui, panel, progress);
+    switch_ui(ui, panel, shared, commands);
+    if let Some(error) = &panel.state.error {
         ui.colored_label(Color32::from_rgb(235, 80, 80), error);
     }
     ui.separator();
     egui::ScrollArea::vertical().show(ui, |ui| {
-        samples_ui(ui, app);
+        samples_ui(ui, panel, shared);
         ui.separator();
-        sweep_ui(ui, app);
+        let sweep = sweep_ui(ui, panel, shared, progress);
+        if sweep != Action::None {
+            action = sweep;
+        }
     });
+    action
 }
 
-fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
-    let running = app.daed.running;
+fn controls_ui(
+    ui: &mut egui::Ui,
+    panel: &mut DaedPanel,
+    progress: Option<(usize, usize)>,
+) -> Action {
+    let running = panel.state.running;
+    let mut action = Action::None;
     ui.horizontal_wrapped(|ui| {
-        let s = &mut app.settings.daed;
+        let s = &mut panel.settings;
         ui.label("model:");
         ui.selectable_value(&mut s.model, ShippedPair::Linear, "linear");
         ui.selectable_value(&mut s.model, ShippedPair::Cosine, "cosine");
         labelled_drag(ui, "images", &mut s.batch, 1..=MAX_SHOWN);
         labelled_drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
         let _ = sampler_picker(ui, "sampler", &mut s.sampler, &mut s.steps);
-        if !job_status_ui(ui, app, DaedTask::Samples) && job_button(ui, running, "Sample") {
-            app.start_daed_samples();
+        match job_status_ui(ui, panel, progress, DaedTask::Samples) {
+            Some(cancel) => action = cancel,
+            None if job_button(ui, running, "Sample") => action = Action::Sample,
+            None => {}
         }
     });
+    action
 }
 
-/// While `task` runs: Cancel, a spinner and the progress, returning true.
-fn job_status_ui(ui: &mut egui::Ui, app: &mut App, task: DaedTask) -> bool {
-    if app.daed.running != Some(task) {
-        return false;
+/// While `task` runs: Cancel, a spinner and the progress; `None` when it does not run, else
+/// whether Cancel was pressed.
+fn job_status_ui(
+    ui: &mut egui::Ui,
+    panel: &DaedPanel,
+    progress: Option<(usize, usize)>,
+    task: DaedTask,
+) -> Option<Action> {
+    if panel.state.running != Some(task) {
+        return None;
     }
-    if ui.button("Cancel").clicked() {
-        app.cancel_daed();
-    }
+    let cancel = ui.button("Cancel").clicked();
     busy_indicator(ui);
     let what = match task {
         DaedTask::Samples => "chain steps",
         DaedTask::Sweep => "images",
     };
-    let (progress, phase) = app.daed_progress();
-    if let Some(phase) = phase {
+    if let Some(phase) = panel.state.phase {
         ui.label(phase);
     } else if let Some((done, total)) = progress {
         ui.label(format!("{done}/{total} {what}"));
     }
-    true
+    Some(if cancel { Action::Cancel } else { Action::None })
 }
 
 /// A button that starts a job, greyed out while the other job runs; true when clicked.
@@ -80,25 +117,23 @@ fn job_button(ui: &mut egui::Ui, running: Option<DaedTask>, text: &str) -> bool 
         .clicked()
 }
 
-fn switch_ui(ui: &mut egui::Ui, app: &mut App) {
-    let shown = app.daed.samples.as_ref();
+fn switch_ui(
+    ui: &mut egui::Ui,
+    panel: &DaedPanel,
+    shared: &Shared<'_>,
+    commands: &mut Vec<Command>,
+) {
+    let shown = panel.state.samples.as_ref();
     let t_max = shown.map_or(250, |s| s.t_max);
-    let schedule = shown.map(|s| s.schedule.clone());
+    let schedule = shown.map(|s| &s.schedule);
     ui.horizontal_wrapped(|ui| {
-        let a = &mut app.settings.analysis;
-        switch_slider(
-            ui,
-            &mut a.switch_t,
-            &mut a.beta1,
-            0..=t_max,
-            schedule.as_ref(),
-        );
+        switch_slider(ui, shared, 0..=t_max, schedule, commands);
         ui.label(RichText::new(format!("the autoencoder was trained for t ≤ {t_max}")).small());
     });
 }
 
-fn samples_ui(ui: &mut egui::Ui, app: &App) {
-    let (Some(samples), Some(stacks)) = (&app.daed.samples, &app.daed.stacks) else {
+fn samples_ui(ui: &mut egui::Ui, panel: &DaedPanel, shared: &Shared<'_>) {
+    let (Some(samples), Some(stacks)) = (&panel.state.samples, &panel.state.stacks) else {
         ui.label(
             "Press Sample: one chain from x_T; then move s to compare the three methods at once.",
         );
@@ -122,7 +157,7 @@ fn samples_ui(ui: &mut egui::Ui, app: &App) {
     let style = ImageStyle {
         range: Some(ValueRange::default()),
         colormap: Colormap::Gray,
-        gpu: app.gpu_draw,
+        gpu: shared.gpu_draw,
     };
     ui.columns(3, |columns| {
         for (k, column) in columns.iter_mut().enumerate() {
@@ -139,10 +174,16 @@ fn samples_ui(ui: &mut egui::Ui, app: &App) {
     });
 }
 
-fn sweep_ui(ui: &mut egui::Ui, app: &mut App) {
+fn sweep_ui(
+    ui: &mut egui::Ui,
+    panel: &mut DaedPanel,
+    shared: &Shared<'_>,
+    progress: Option<(usize, usize)>,
+) -> Action {
+    let mut action = Action::None;
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("Quality against the switching point").strong());
-        let s = &mut app.settings.daed;
+        let s = &mut panel.settings;
         labelled_drag(
             ui,
             "images per point",
@@ -150,37 +191,39 @@ fn sweep_ui(ui: &mut egui::Ui, app: &mut App) {
             2..=MAX_SWEEP_IMAGES,
         );
         labelled_drag(ui, "points", &mut s.sweep_points, 2..=50);
-        let running = app.daed.running;
-        if !job_status_ui(ui, app, DaedTask::Sweep) && job_button(ui, running, "Run sweep") {
-            app.start_daed_sweep();
+        let running = panel.state.running;
+        match job_status_ui(ui, panel, progress, DaedTask::Sweep) {
+            Some(cancel) => action = cancel,
+            None if job_button(ui, running, "Run sweep") => action = Action::Sweep,
+            None => {}
         }
-        if let Some(seconds) = app.daed.sweep_seconds.filter(|_| running.is_none()) {
+        if let Some(seconds) = panel.state.sweep_seconds.filter(|_| running.is_none()) {
             ui.label(RichText::new(format!("swept in {seconds:.0} s")).small());
         }
         let label = ui.label("CSV");
-        ui.add(egui::TextEdit::singleline(&mut app.settings.daed.export_path).desired_width(180.0))
+        ui.add(egui::TextEdit::singleline(&mut panel.settings.export_path).desired_width(180.0))
             .labelled_by(label.id);
         if ui.button("Export CSV").clicked() {
-            app.export_daed_csv();
+            action = Action::Export;
         }
-        if let Some(message) = &app.daed.export_message {
+        if let Some(message) = &panel.state.export_message {
             ui.label(RichText::new(message).small());
         }
     });
-    let Some(points) = &app.daed.sweep else {
+    let Some(points) = &panel.state.sweep else {
         ui.label(
             "Run sweep: for s from 0 to the autoencoder's t_max, FID to the test set of each \
              method (the project's classifier features); the default takes about a minute on a \
              2-core CPU.",
         );
-        return;
+        return action;
     };
     let fid_max = points
         .iter()
         .flat_map(|p| [p.fid_daed, p.fid_ddgm_x0, p.fid_full])
         .fold(1e-9_f64, f64::max);
     let scale = round_scale(fid_max);
-    let switch = app.settings.analysis.switch_t as f64;
+    let switch = shared.switch_t as f64;
     Plot::new("daed sweep")
         .height(280.0)
         .legend(Legend::default())
@@ -228,6 +271,7 @@ fn sweep_ui(ui: &mut egui::Ui, app: &mut App) {
                     .width(2.0),
             );
         });
+    action
 }
 
 /// How far above the highest FID the plot reaches, so the legend does not hide the curves.

@@ -4,12 +4,13 @@
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints, Points, VLine};
 
-use super::App;
-use super::analysis::{Curve, MAX_IMAGES};
-use super::image_view::{ImageStyle, image_view};
-use super::schedules_panel::SLOT_COLORS;
-use super::settings::{AnalysisAxis, AnalysisSettings, ModelsShown, ProbeChoice, ShippedPair};
-use super::widgets::{busy_indicator, labelled_drag, sampler_picker, switch_slider};
+use super::AnalysisPanel;
+use super::state::{Curve, MAX_IMAGES};
+use crate::app::image_view::{ImageStyle, image_view};
+use crate::app::panel::{Command, Shared};
+use crate::app::schedules::SLOT_COLORS;
+use crate::app::settings::{AnalysisAxis, AnalysisSettings, ModelsShown, ProbeChoice, ShippedPair};
+use crate::app::widgets::{busy_indicator, labelled_drag, sampler_picker, switch_slider};
 use crate::render::{Colormap, ValueRange};
 use crate::schedule::{Schedule, ScheduleKind, ScheduleSpec};
 
@@ -17,29 +18,51 @@ use crate::schedule::{Schedule, ScheduleKind, ScheduleSpec};
 const MODEL_COLORS: [Color32; 2] = [SLOT_COLORS[0], SLOT_COLORS[1]];
 const SWITCH_COLOR: Color32 = Color32::from_rgb(60, 180, 90);
 
+/// What the person asked for with the panel's buttons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing.
+    None,
+    /// Measure the curves.
+    Measure,
+    /// Stop measuring.
+    Cancel,
+    /// Write the curves to the CSV path.
+    Export,
+}
+
 /// Draws the panel.
-pub fn analysis_ui(ui: &mut egui::Ui, app: &mut App) {
-    controls_ui(ui, app);
-    view_controls_ui(ui, app);
-    if let Some(error) = &app.analysis.error {
+pub fn analysis_ui(
+    ui: &mut egui::Ui,
+    panel: &mut AnalysisPanel,
+    shared: &Shared<'_>,
+    commands: &mut Vec<Command>,
+) -> Action {
+    let mut action = controls_ui(ui, panel);
+    if view_controls_ui(ui, panel, shared, commands) {
+        action = Action::Export;
+    }
+    if let Some(error) = &panel.state.error {
         ui.colored_label(Color32::from_rgb(235, 80, 80), error);
     }
-    for note in &app.analysis.notes {
-        ui.label(RichText::new(format!("note: {note}")).small());
+    for note in &panel.state.notes {
+        ui.label(RichText::new(format!("ℹ {note}")).small().weak());
     }
     ui.separator();
     egui::ScrollArea::vertical().show(ui, |ui| {
-        log_snr_plot_ui(ui, app);
-        recon_plot_ui(ui, app);
-        transitions_ui(ui, app);
-        examples_ui(ui, app);
+        log_snr_plot_ui(ui, panel, shared, commands);
+        recon_plot_ui(ui, panel, shared, commands);
+        transitions_ui(ui, panel);
+        examples_ui(ui, panel, shared);
     });
+    action
 }
 
-fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
-    let running = app.analysing();
+fn controls_ui(ui: &mut egui::Ui, panel: &mut AnalysisPanel) -> Action {
+    let running = panel.analysing();
+    let mut action = Action::None;
     ui.horizontal_wrapped(|ui| {
-        let s = &mut app.settings.analysis;
+        let s = &mut panel.settings;
         egui::ComboBox::from_label("models")
             .selected_text(models_text(s.models))
             .show_ui(ui, |ui| {
@@ -84,18 +107,19 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
         );
         if running {
             if ui.button("Cancel").clicked() {
-                app.cancel_analysis();
+                action = Action::Cancel;
             }
-            let (done, total) = app.analysis.progress();
+            let (done, total) = panel.state.progress();
             busy_indicator(ui);
             ui.label(format!("{done}/{total} points"));
         } else if ui.button("Measure").clicked() {
-            app.start_analysis();
+            action = Action::Measure;
         }
-        if let Some(seconds) = app.analysis.seconds.filter(|_| !running) {
+        if let Some(seconds) = panel.state.seconds.filter(|_| !running) {
             ui.label(RichText::new(format!("measured in {seconds:.1} s")).small());
         }
     });
+    action
 }
 
 fn models_text(models: ModelsShown) -> &'static str {
@@ -116,23 +140,30 @@ fn data_text(data: ProbeChoice) -> &'static str {
 
 /// The schedule DAED's switching point refers to: that of the DAED panel's model, as loaded
 /// for a curve or for the DAED samples, or before either the schedule it ships with.
-fn switch_schedule(app: &App) -> Option<Schedule> {
-    let (name, kind) = match app.settings.daed.model {
+fn switch_schedule(panel: &AnalysisPanel, shared: &Shared<'_>) -> Option<Schedule> {
+    let (name, kind) = match shared.daed_model {
         ShippedPair::Linear => ("linear", ScheduleKind::Linear),
         ShippedPair::Cosine => ("cosine", ScheduleKind::Cosine),
     };
-    let measured = app.analysis.curves.iter().filter(|c| c.model == name);
+    let measured = panel.state.curves.iter().filter(|c| c.model == name);
     measured
         .filter_map(|c| c.schedule.clone())
         .next()
-        .or_else(|| app.daed.samples.as_ref().map(|s| s.schedule.clone()))
+        .or_else(|| shared.daed_schedule.cloned())
         .or_else(|| Schedule::new(ScheduleSpec::new(kind)).ok())
 }
 
-fn view_controls_ui(ui: &mut egui::Ui, app: &mut App) {
-    let reference = switch_schedule(app);
+/// The view's controls; true when Export CSV was pressed.
+fn view_controls_ui(
+    ui: &mut egui::Ui,
+    panel: &mut AnalysisPanel,
+    shared: &Shared<'_>,
+    commands: &mut Vec<Command>,
+) -> bool {
+    let reference = switch_schedule(panel, shared);
+    let mut export = false;
     ui.horizontal_wrapped(|ui| {
-        let s = &mut app.settings.analysis;
+        let s = &mut panel.settings;
         ui.label("x axis:");
         ui.selectable_value(&mut s.axis, AnalysisAxis::Step, "t");
         ui.selectable_value(&mut s.axis, AnalysisAxis::Fraction, "t/T");
@@ -151,24 +182,19 @@ fn view_controls_ui(ui: &mut egui::Ui, app: &mut App) {
         .labelled_by(label.id);
         ui.separator();
         let steps = reference.as_ref().map_or(1000, Schedule::steps);
-        switch_slider(
-            ui,
-            &mut s.switch_t,
-            &mut s.beta1,
-            1..=steps,
-            reference.as_ref(),
-        );
+        switch_slider(ui, shared, 1..=steps, reference.as_ref(), commands);
         ui.separator();
         let label = ui.label("CSV");
         ui.add(egui::TextEdit::singleline(&mut s.export_path).desired_width(160.0))
             .labelled_by(label.id);
         if ui.button("Export CSV").clicked() {
-            app.export_analysis_csv();
+            export = true;
         }
-        if let Some(message) = &app.analysis.export_message {
+        if let Some(message) = &panel.state.export_message {
             ui.label(RichText::new(message).small());
         }
     });
+    export
 }
 
 /// x of step t of `schedule` on the chosen axis.
@@ -190,33 +216,41 @@ fn axis_name(axis: AnalysisAxis) -> &'static str {
 }
 
 /// Vertical marks at 10 % and 20 % of the steps and at the switching point.
-fn add_marks(plot_ui: &mut egui_plot::PlotUi<'_>, schedule: &Schedule, s: &AnalysisSettings) {
+fn add_marks(
+    plot_ui: &mut egui_plot::PlotUi<'_>,
+    schedule: &Schedule,
+    axis: AnalysisAxis,
+    switch_t: usize,
+) {
     let steps = schedule.steps() as f64;
     for (share, name) in [(0.1, "10 % of the steps"), (0.2, "20 % of the steps")] {
         plot_ui.vline(
-            VLine::new(name, x_of((steps * share).ceil(), schedule, s.axis))
+            VLine::new(name, x_of((steps * share).ceil(), schedule, axis))
                 .color(Color32::GRAY)
                 .style(LineStyle::dotted_dense()),
         );
     }
     plot_ui.vline(
         VLine::new(
-            format!("switch s = {}", s.switch_t),
-            x_of(s.switch_t as f64, schedule, s.axis),
+            format!("switch s = {switch_t}"),
+            x_of(switch_t as f64, schedule, axis),
         )
         .color(SWITCH_COLOR)
         .width(2.0),
     );
 }
 
-fn log_snr_plot_ui(ui: &mut egui::Ui, app: &mut App) {
-    let s = &app.settings.analysis;
+fn log_snr_plot_ui(
+    ui: &mut egui::Ui,
+    panel: &AnalysisPanel,
+    shared: &Shared<'_>,
+    commands: &mut Vec<Command>,
+) {
     // λ against λ says nothing: the log-SNR plot then runs over t/T.
-    let axis = match s.axis {
+    let axis = match panel.settings.axis {
         AnalysisAxis::LogSnr => AnalysisAxis::Fraction,
         other => other,
     };
-    let view = AnalysisSettings { axis, ..s.clone() };
     ui.label(RichText::new("log-SNR λ_t of the compared schedules").strong());
     let response = Plot::new("analysis log-SNR")
         .height(170.0)
@@ -224,8 +258,7 @@ fn log_snr_plot_ui(ui: &mut egui::Ui, app: &mut App) {
         .allow_drag(false)
         .x_axis_label(axis_name(axis))
         .show(ui, |plot_ui| {
-            for (index, slot) in app.slots.iter().enumerate() {
-                let schedule = &slot.schedule;
+            for (index, schedule) in shared.schedules.iter().enumerate() {
                 let points: PlotPoints<'_> = schedule
                     .log_snr()
                     .iter()
@@ -236,19 +269,19 @@ fn log_snr_plot_ui(ui: &mut egui::Ui, app: &mut App) {
                 let name = format!("{}: {}", index + 1, schedule.spec().label());
                 plot_ui.line(Line::new(name, points).color(SLOT_COLORS[index]).width(1.5));
             }
-            if let Some(first) = app.slots.first() {
-                add_marks(plot_ui, &first.schedule, &view);
+            if let Some(first) = shared.schedules.first() {
+                add_marks(plot_ui, first, axis, shared.switch_t);
             }
             let pressed = plot_ui.response().is_pointer_button_down_on();
             plot_ui.pointer_coordinate().filter(|_| pressed)
         });
-    if let (Some(point), Some(first)) = (response.inner, app.slots.first()) {
-        let steps = first.schedule.steps() as f64;
+    if let (Some(point), Some(first)) = (response.inner, shared.schedules.first()) {
+        let steps = first.steps() as f64;
         let t = match axis {
             AnalysisAxis::Fraction => point.x * steps,
             _ => point.x,
         };
-        app.settings.analysis.switch_t = t.round().clamp(1.0, steps) as usize;
+        commands.push(Command::SetSwitch(t.round().clamp(1.0, steps) as usize));
     }
 }
 
@@ -300,6 +333,7 @@ fn draw_curve(
     plot_ui: &mut egui_plot::PlotUi<'_>,
     curve: &Curve,
     s: &AnalysisSettings,
+    switch_t: usize,
 ) -> Vec<[f64; 2]> {
     let Some(schedule) = &curve.schedule else {
         return Vec::new();
@@ -350,7 +384,7 @@ fn draw_curve(
                 .radius(6.0),
         );
     }
-    add_marks(plot_ui, schedule, s);
+    add_marks(plot_ui, schedule, s.axis, switch_t);
     chain
 }
 
@@ -364,8 +398,13 @@ fn nearest_point(chains: &[Vec<[f64; 2]>], x: f64) -> Option<(usize, usize)> {
         .map(|(ci, pi, _)| (ci, pi))
 }
 
-fn recon_plot_ui(ui: &mut egui::Ui, app: &mut App) {
-    let s = app.settings.analysis.clone();
+fn recon_plot_ui(
+    ui: &mut egui::Ui,
+    panel: &mut AnalysisPanel,
+    shared: &Shared<'_>,
+    commands: &mut Vec<Command>,
+) {
+    let s = panel.settings.clone();
     ui.label(
         RichText::new(
             "Reconstruction error: noise x0 to x_t, run the chain back, compare with x0 \
@@ -373,11 +412,11 @@ fn recon_plot_ui(ui: &mut egui::Ui, app: &mut App) {
         )
         .strong(),
     );
-    if app.analysis.curves.is_empty() {
+    if panel.state.curves.is_empty() {
         ui.label("Press Measure to compute the curves.");
         return;
     }
-    let curves = &app.analysis.curves;
+    let curves = &panel.state.curves;
     let response = Plot::new("analysis reconstruction")
         .height(300.0)
         .legend(Legend::default())
@@ -390,7 +429,7 @@ fn recon_plot_ui(ui: &mut egui::Ui, app: &mut App) {
                 .filter(|_| plot_ui.response().hovered());
             let chains: Vec<Vec<[f64; 2]>> = curves
                 .iter()
-                .map(|curve| draw_curve(plot_ui, curve, &s))
+                .map(|curve| draw_curve(plot_ui, curve, &s, shared.switch_t))
                 .collect();
             let nearest = pointer.and_then(|pointer| nearest_point(&chains, pointer.x));
             plot_ui.hline(
@@ -404,10 +443,10 @@ fn recon_plot_ui(ui: &mut egui::Ui, app: &mut App) {
         });
     let (hovered, dragged_to) = response.inner;
     if let Some(hovered) = hovered {
-        app.analysis.hovered = Some(hovered);
+        panel.state.hovered = Some(hovered);
     }
-    if let (Some(point), Some(schedule)) = (dragged_to, switch_schedule(app)) {
-        app.settings.analysis.switch_t = t_from_x(point.x, &schedule, s.axis);
+    if let (Some(point), Some(schedule)) = (dragged_to, switch_schedule(panel, shared)) {
+        commands.push(Command::SetSwitch(t_from_x(point.x, &schedule, s.axis)));
     }
 }
 
@@ -427,8 +466,8 @@ fn t_from_x(x: f64, schedule: &Schedule, axis: AnalysisAxis) -> usize {
     t.clamp(1.0, steps as f64) as usize
 }
 
-fn transitions_ui(ui: &mut egui::Ui, app: &App) {
-    let threshold = app.settings.analysis.threshold;
+fn transitions_ui(ui: &mut egui::Ui, panel: &AnalysisPanel) {
+    let threshold = panel.settings.threshold;
     ui.label(
         RichText::new(format!(
             "Transition point: where the chain's MSE first reaches {threshold}"
@@ -436,7 +475,7 @@ fn transitions_ui(ui: &mut egui::Ui, app: &App) {
         .strong(),
     );
     egui::Grid::new("transitions").striped(true).show(ui, |ui| {
-        for curve in &app.analysis.curves {
+        for curve in &panel.state.curves {
             ui.colored_label(curve_color(curve), curve.name());
             match curve.transition(threshold) {
                 Some((t, percent, lambda)) => {
@@ -464,12 +503,12 @@ fn transitions_ui(ui: &mut egui::Ui, app: &App) {
 }
 
 /// x0 | x_t | reconstruction of a few images at the hovered point.
-fn examples_ui(ui: &mut egui::Ui, app: &App) {
-    let Some((ci, pi)) = app.analysis.hovered else {
+fn examples_ui(ui: &mut egui::Ui, panel: &AnalysisPanel, shared: &Shared<'_>) {
+    let Some((ci, pi)) = panel.state.hovered else {
         ui.label("Point at a curve to see x0 | x_t | reconstruction of a few images.");
         return;
     };
-    let Some(curve) = app.analysis.curves.get(ci) else {
+    let Some(curve) = panel.state.curves.get(ci) else {
         return;
     };
     let (Some(point), Some(stack)) = (curve.points.get(pi), curve.examples.get(pi)) else {
@@ -488,7 +527,7 @@ fn examples_ui(ui: &mut egui::Ui, app: &App) {
     let style = ImageStyle {
         range: Some(ValueRange::default()),
         colormap: Colormap::Gray,
-        gpu: app.gpu_draw,
+        gpu: shared.gpu_draw,
     };
     ui.horizontal_wrapped(|ui| {
         for image in 0..stack.rows() / 3 {

@@ -8,9 +8,9 @@ use crate::model::shipped;
 use crate::render::ImageStack;
 use crate::schedule::Schedule;
 
-use super::job::Update;
-use super::sample_job::SampleEvent;
-use super::settings::{ModelsShown, ReverseSettings};
+use super::job::SampleEvent;
+use crate::app::job::Update;
+use crate::app::settings::{ModelsShown, ReverseSettings};
 
 /// The most memory a recording may take.
 pub const RECORDING_LIMIT_BYTES: u64 = 1 << 30;
@@ -101,17 +101,8 @@ pub struct ReverseState {
 impl ReverseState {
     /// Applies one update of the current job.
     pub fn apply(&mut self, update: Update<SampleEvent>) {
-        let event = match update {
-            Update::Event(event) => event,
-            Update::Done { seconds } => {
-                self.seconds = Some(seconds);
-                return;
-            }
-            Update::Failed(message) => {
-                self.error = Some(message);
-                return;
-            }
-            Update::Progress { .. } => return,
+        let Some(event) = update.event_or_end(&mut self.seconds, &mut self.error) else {
+            return;
         };
         match event {
             SampleEvent::Started {

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor};
 
-use super::job::{Job, JobContext};
-use super::reverse::check_recording_size;
+use super::state::check_recording_size;
+use crate::app::job::{Job, JobContext};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{
     QuantizedBatch, RecordedStep, ReverseStep, Sampler, SamplerConfig, tensor_to_vec,

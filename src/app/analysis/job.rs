@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::path::PathBuf;
 
-use super::job::{Job, JobContext};
+use crate::app::job::{Job, JobContext};
 use crate::data::{IMAGE_SIDE, ProbeData, ProbeImages};
 use crate::diffusion::{ReconMeasurement, ReconProbe, SamplerConfig, TSelection, image_batch};
 use crate::schedule::Schedule;

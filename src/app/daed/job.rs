@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor};
 
-use super::job::{Job, JobContext};
+use crate::app::job::{Job, JobContext};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{DaedModels, RecordedChain, SampleSize, SamplerConfig, tensor_to_vec};
 use crate::experiment::{SweepPoint, daed_sweep};

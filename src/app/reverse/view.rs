@@ -3,42 +3,60 @@
 
 use eframe::egui::{self, Color32, RichText};
 
-use super::App;
-use super::image_view::{ImageStyle, image_view};
-use super::reverse::MAX_BATCH;
-use super::settings::{ModelsShown, SamplerChoice};
-use super::widgets::{busy_indicator, labelled_drag, sampler_picker};
+use super::{MAX_BATCH, ReversePanel};
+use crate::app::image_view::{ImageStyle, image_view};
+use crate::app::panel::{Command, Shared};
+use crate::app::settings::{ModelsShown, SamplerChoice};
+use crate::app::widgets::{busy_indicator, labelled_drag, sampler_picker};
 use crate::render::{Colormap, ValueRange};
 use crate::schedule::{ReverseVariance, TimestepSpacing};
 
-/// Draws the panel.
-pub fn reverse_ui(ui: &mut egui::Ui, app: &mut App) {
-    controls_ui(ui, app);
+/// What the person asked for with the panel's buttons.
+pub enum Action {
+    /// Nothing.
+    None,
+    /// Start sampling.
+    Sample,
+    /// Stop sampling.
+    Cancel,
+}
+
+/// Draws the panel; `max_t` is the largest t of the recorded models.
+pub fn reverse_ui(
+    ui: &mut egui::Ui,
+    panel: &mut ReversePanel,
+    shared: &Shared<'_>,
+    max_t: usize,
+    commands: &mut Vec<Command>,
+) -> Action {
+    let action = controls_ui(ui, panel);
     ui.separator();
-    scrubber_ui(ui, app);
-    if let Some(error) = &app.reverse.error {
+    scrubber_ui(ui, panel, shared.cursor_t, max_t, commands);
+    if let Some(error) = &panel.state.error {
         ui.colored_label(Color32::from_rgb(235, 80, 80), error);
     }
     ui.separator();
-    if app.reverse.runs.is_empty() {
+    if panel.state.runs.is_empty() {
         ui.label(
             "Press Sample: the models start from the same noise x_T and every step is recorded.",
         );
-        return;
+        return action;
     }
     egui::ScrollArea::vertical().show(ui, |ui| {
-        ui.columns(app.reverse.runs.len(), |columns| {
+        ui.columns(panel.state.runs.len(), |columns| {
             for (index, column) in columns.iter_mut().enumerate() {
-                model_column_ui(column, app, index);
+                model_column_ui(column, panel, shared, index);
             }
         });
     });
+    action
 }
 
-fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
-    let running = app.sampling();
+fn controls_ui(ui: &mut egui::Ui, panel: &mut ReversePanel) -> Action {
+    let running = panel.sampling();
+    let mut action = Action::None;
     ui.horizontal_wrapped(|ui| {
-        let s = &mut app.settings.reverse;
+        let s = &mut panel.settings;
         egui::ComboBox::from_label("models")
             .selected_text(match s.models {
                 ModelsShown::Linear => "linear",
@@ -83,22 +101,23 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
         ui.checkbox(&mut s.clip, "clip predicted x0 to [−1, 1]");
         ui.separator();
         if running {
-            let (done, total) = app.reverse.progress();
+            let (done, total) = panel.state.progress();
             busy_indicator(ui);
             ui.label(format!("sampling: {done}/{total} steps"));
             if ui.button("Cancel").clicked() {
-                app.cancel_sampling();
+                action = Action::Cancel;
             }
         } else if ui.button("Sample").clicked() {
-            app.start_sampling();
+            action = Action::Sample;
         }
-        if let Some(seconds) = app.reverse.seconds {
+        if let Some(seconds) = panel.state.seconds {
             let text = RichText::new(format!("last run {seconds:.1} s"))
                 .small()
                 .weak();
             ui.add(egui::Label::new(text).extend());
         }
     });
+    action
 }
 
 fn variance_name(v: ReverseVariance) -> &'static str {
@@ -117,34 +136,43 @@ fn spacing_name(v: TimestepSpacing) -> &'static str {
     }
 }
 
-fn scrubber_ui(ui: &mut egui::Ui, app: &mut App) {
-    let max_t = app.cursor_limit();
+fn scrubber_ui(
+    ui: &mut egui::Ui,
+    panel: &mut ReversePanel,
+    cursor_t: usize,
+    max_t: usize,
+    commands: &mut Vec<Command>,
+) {
     ui.horizontal(|ui| {
-        let label = if app.reverse.playing { "Pause" } else { "Play" };
+        let label = if panel.state.playing { "Pause" } else { "Play" };
         if ui.button(label).on_hover_text("Space").clicked() {
-            if !app.reverse.playing && app.settings.cursor_t <= 1 {
-                app.settings.cursor_t = max_t;
+            if !panel.state.playing && cursor_t <= 1 {
+                commands.push(Command::SetCursor(max_t));
             }
-            app.reverse.playing = !app.reverse.playing;
+            panel.state.playing = !panel.state.playing;
         }
         ui.add(
-            egui::Slider::new(&mut app.settings.reverse.speed, 1.0..=500.0)
+            egui::Slider::new(&mut panel.settings.speed, 1.0..=500.0)
                 .logarithmic(true)
                 .text("steps/s"),
         );
         ui.spacing_mut().slider_width = (ui.available_width() - 80.0).max(120.0);
+        let mut t = cursor_t.clamp(1, max_t);
         let slider = ui
-            .add(egui::Slider::new(&mut app.settings.cursor_t, 1..=max_t).text("t"))
+            .add(egui::Slider::new(&mut t, 1..=max_t).text("t"))
             .on_hover_text("←/→ step by 1, Shift+←/→ by 10, Space plays");
-        app.t_slider = Some(slider.id);
+        if slider.changed() {
+            commands.push(Command::SetCursor(t));
+        }
+        commands.push(Command::TSlider(slider.id));
     });
 }
 
-fn model_column_ui(ui: &mut egui::Ui, app: &mut App, index: usize) {
-    let t = app.settings.cursor_t;
-    let selected = app.settings.reverse.selected;
-    let gpu = app.gpu_draw;
-    let Some(run) = app.reverse.runs.get_mut(index) else {
+fn model_column_ui(ui: &mut egui::Ui, panel: &mut ReversePanel, shared: &Shared<'_>, index: usize) {
+    let t = shared.cursor_t;
+    let selected = panel.settings.selected;
+    let gpu = shared.gpu_draw;
+    let Some(run) = panel.state.runs.get_mut(index) else {
         return;
     };
     ui.label(RichText::new(format!("{} model", run.label)).strong());
@@ -211,7 +239,7 @@ fn model_column_ui(ui: &mut egui::Ui, app: &mut App, index: usize) {
         for image in 0..x_t.rows() {
             let name = format!("{} x_t of image {image}", run.label);
             if image_view(ui, &name, &x_t, image, cell, data_range).clicked() {
-                app.settings.reverse.selected = image;
+                panel.settings.selected = image;
             }
         }
     });

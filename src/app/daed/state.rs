@@ -10,10 +10,10 @@ use crate::experiment::SweepPoint;
 use crate::model::shipped;
 use crate::render::ImageStack;
 
-use super::daed_job::{DaedEvent, DaedSamples, DaedSetup};
-use super::job::Update;
-use super::reverse::shipped_file;
-use super::settings::{DaedSettings, ShippedPair};
+use super::job::{DaedEvent, DaedSamples, DaedSetup};
+use crate::app::job::Update;
+use crate::app::reverse::shipped_file;
+use crate::app::settings::{DaedSettings, ShippedPair};
 
 /// The most images per method the panel shows.
 pub const MAX_SHOWN: usize = 64;

@@ -3,11 +3,12 @@
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{AxisHints, Legend, Line, LineStyle, Plot, PlotPoints};
 
-use super::App;
-use super::file_dialog::PendingDialog;
-use super::image_view::{ImageStyle, image_view};
-use super::schedules_panel::SLOT_COLORS;
-use super::widgets::busy_indicator;
+use super::{ForwardPanel, row_for};
+use crate::app::file_dialog::PendingDialog;
+use crate::app::image_view::{ImageStyle, image_view};
+use crate::app::panel::{Command, Shared};
+use crate::app::schedules::SLOT_COLORS;
+use crate::app::widgets::busy_indicator;
 use crate::data::FASHION_CLASSES;
 use crate::diffusion::ForwardMode;
 use crate::render::{Colormap, ValueRange};
@@ -19,16 +20,21 @@ const HISTOGRAM_BINS: usize = 40;
 const HISTOGRAM_LIMIT: f64 = 4.0;
 
 /// Draws the panel.
-pub fn forward_ui(ui: &mut egui::Ui, app: &mut App) {
-    source_ui(ui, app);
+pub fn forward_ui(
+    ui: &mut egui::Ui,
+    panel: &mut ForwardPanel,
+    shared: &Shared<'_>,
+    commands: &mut Vec<Command>,
+) {
+    source_ui(ui, panel, shared);
     ui.separator();
-    controls_ui(ui, app);
-    t_slider_ui(ui, app);
+    controls_ui(ui, panel);
+    t_slider_ui(ui, shared, commands);
     ui.separator();
-    if let Some(error) = &app.forward.error {
+    if let Some(error) = &panel.error {
         ui.colored_label(Color32::from_rgb(235, 80, 80), error);
     }
-    if app.forward.stacks.len() != app.slots.len() {
+    if panel.stacks.len() != shared.schedules.len() {
         ui.horizontal(|ui| {
             busy_indicator(ui);
             ui.label("computing x_t for every t…");
@@ -36,20 +42,20 @@ pub fn forward_ui(ui: &mut egui::Ui, app: &mut App) {
         return;
     }
     egui::ScrollArea::vertical().show(ui, |ui| {
-        frames_ui(ui, app);
+        frames_ui(ui, panel, shared);
         ui.separator();
-        film_strips_ui(ui, app);
+        film_strips_ui(ui, panel, shared, commands);
     });
 }
 
-fn source_ui(ui: &mut egui::Ui, app: &mut App) {
+fn source_ui(ui: &mut egui::Ui, panel: &mut ForwardPanel, shared: &Shared<'_>) {
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("Image:").strong());
-        ui.label(&app.source.name);
+        ui.label(&panel.source.name);
         ui.separator();
-        match &app.dataset {
+        match shared.dataset {
             Ok(dataset) => {
-                let mut index = app.settings.dataset_index;
+                let mut index = panel.settings.dataset_index;
                 let last = dataset.len().saturating_sub(1);
                 let label = ui.label("dataset #");
                 let changed = ui
@@ -66,12 +72,12 @@ fn source_ui(ui: &mut egui::Ui, app: &mut App) {
                             }
                         }
                     });
-                let from = app.settings.dataset_index;
+                let from = panel.settings.dataset_index;
                 if let Some(found) = next_class.and_then(|c| dataset.next_of_class(c, from)) {
                     index = found;
                 }
-                if changed || index != app.settings.dataset_index || next_class.is_some() {
-                    app.select_dataset_image(index);
+                if changed || index != panel.settings.dataset_index || next_class.is_some() {
+                    panel.select_dataset_image(dataset, index);
                 }
             }
             Err(message) => {
@@ -82,12 +88,12 @@ fn source_ui(ui: &mut egui::Ui, app: &mut App) {
             }
         }
         ui.separator();
-        let waiting = app.file_dialog.is_some();
+        let waiting = panel.file_dialog.is_some();
         if ui
             .add_enabled(!waiting, egui::Button::new("Open image…"))
             .clicked()
         {
-            app.file_dialog = Some(PendingDialog::open(ui.ctx()));
+            panel.file_dialog = Some(PendingDialog::open(ui.ctx()));
         }
         if waiting {
             busy_indicator(ui);
@@ -95,20 +101,20 @@ fn source_ui(ui: &mut egui::Ui, app: &mut App) {
         } else {
             ui.label(RichText::new("or drop an image file on the window").weak());
         }
-        if app.loading_image() {
+        if panel.files.running() {
             busy_indicator(ui);
         }
     });
-    for note in &app.source.notes {
+    for note in &panel.source.notes {
         ui.label(RichText::new(format!("ℹ {note}")).small().weak());
     }
-    if let Some(error) = &app.image_error {
+    if let Some(error) = &panel.image_error {
         ui.colored_label(Color32::from_rgb(235, 80, 80), error);
     }
 }
 
-fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
-    let settings = &mut app.settings;
+fn controls_ui(ui: &mut egui::Ui, panel: &mut ForwardPanel) {
+    let settings = &mut panel.settings;
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("seed of ε");
         ui.add(egui::DragValue::new(&mut settings.seed))
@@ -139,39 +145,47 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut App) {
     });
 }
 
-fn t_slider_ui(ui: &mut egui::Ui, app: &mut App) {
-    let max_t = app.max_steps();
+fn t_slider_ui(ui: &mut egui::Ui, shared: &Shared<'_>, commands: &mut Vec<Command>) {
+    let max_t = shared
+        .schedules
+        .iter()
+        .map(|s| s.steps())
+        .max()
+        .unwrap_or(1);
     ui.horizontal(|ui| {
         ui.spacing_mut().slider_width = (ui.available_width() - 160.0).max(120.0);
+        let mut t = shared.cursor_t.clamp(1, max_t);
         let slider = ui
-            .add(egui::Slider::new(&mut app.settings.cursor_t, 1..=max_t).text("t"))
+            .add(egui::Slider::new(&mut t, 1..=max_t).text("t"))
             .on_hover_text("←/→ step by 1, Shift+←/→ by 10");
-        app.t_slider = Some(slider.id);
+        if slider.changed() {
+            commands.push(Command::SetCursor(t));
+        }
+        commands.push(Command::TSlider(slider.id));
     });
 }
 
-fn style(app: &App) -> ImageStyle {
+fn style(panel: &ForwardPanel, shared: &Shared<'_>) -> ImageStyle {
     ImageStyle {
-        range: (!app.settings.auto_range).then(ValueRange::default),
-        colormap: app.settings.colormap,
-        gpu: app.gpu_draw,
+        range: (!panel.settings.auto_range).then(ValueRange::default),
+        colormap: panel.settings.colormap,
+        gpu: shared.gpu_draw,
     }
 }
 
-fn frames_ui(ui: &mut egui::Ui, app: &App) {
+fn frames_ui(ui: &mut egui::Ui, panel: &ForwardPanel, shared: &Shared<'_>) {
     // The original, one column per schedule, and the histogram (as wide as two images).
-    let columns = app.slots.len() + 3;
+    let columns = shared.schedules.len() + 3;
     let side = ((ui.available_width() - 20.0 * columns as f32) / columns as f32).clamp(96.0, 260.0);
-    let style = style(app);
+    let style = style(panel, shared);
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
             ui.label(RichText::new("x0").strong());
-            image_view(ui, "x0", &app.source.image, 0, side, style);
+            image_view(ui, "x0", &panel.source.image, 0, side, style);
             ui.label(RichText::new("the original").small().weak());
         });
-        for (index, (slot, stack)) in app.slots.iter().zip(&app.forward.stacks).enumerate() {
-            let schedule = &slot.schedule;
-            let row = app.row_for(index);
+        for (index, (schedule, stack)) in shared.schedules.iter().zip(&panel.stacks).enumerate() {
+            let row = row_for(shared.schedules, index, shared.cursor_t);
             let t = row + 1;
             ui.vertical(|ui| {
                 ui.label(
@@ -187,7 +201,7 @@ fn frames_ui(ui: &mut egui::Ui, app: &App) {
                     side,
                     style,
                 );
-                let clamped = if t < app.settings.cursor_t {
+                let clamped = if t < shared.cursor_t {
                     " (its last step)"
                 } else {
                     ""
@@ -197,7 +211,7 @@ fn frames_ui(ui: &mut egui::Ui, app: &App) {
                 ui.monospace(format!("λ_t = {:.3}", schedule.log_snr()[row]));
             });
         }
-        ui.vertical(|ui| histogram_ui(ui, app, side));
+        ui.vertical(|ui| histogram_ui(ui, panel, shared, side));
     });
 }
 
@@ -209,20 +223,23 @@ fn strip_steps(steps: usize) -> Vec<usize> {
         .collect()
 }
 
-fn film_strips_ui(ui: &mut egui::Ui, app: &mut App) {
+fn film_strips_ui(
+    ui: &mut egui::Ui,
+    panel: &ForwardPanel,
+    shared: &Shared<'_>,
+    commands: &mut Vec<Command>,
+) {
     ui.label(RichText::new("Film strips (click a frame to go to its t)").strong());
     let side = ((ui.available_width() - 140.0) / STRIP_FRAMES as f32 - 6.0).clamp(40.0, 90.0);
-    let style = style(app);
+    let style = style(panel, shared);
     let mut clicked = None;
-    for (index, (slot, stack)) in app.slots.iter().zip(&app.forward.stacks).enumerate() {
+    for (index, (schedule, stack)) in shared.schedules.iter().zip(&panel.stacks).enumerate() {
         ui.horizontal(|ui| {
             ui.add_sized(
                 [110.0, side],
-                egui::Label::new(
-                    RichText::new(slot.schedule.spec().label()).color(SLOT_COLORS[index]),
-                ),
+                egui::Label::new(RichText::new(schedule.spec().label()).color(SLOT_COLORS[index])),
             );
-            for t in strip_steps(slot.schedule.steps()) {
+            for t in strip_steps(schedule.steps()) {
                 ui.vertical(|ui| {
                     let name = format!("schedule {} at t = {t}", index + 1);
                     if image_view(ui, &name, stack, t - 1, side, style)
@@ -237,7 +254,7 @@ fn film_strips_ui(ui: &mut egui::Ui, app: &mut App) {
         });
     }
     if let Some(t) = clicked {
-        app.settings.cursor_t = t;
+        commands.push(Command::SetCursor(t));
     }
 }
 
@@ -264,7 +281,7 @@ fn histogram(values: &[f32]) -> Vec<[f64; 2]> {
         .collect()
 }
 
-fn histogram_ui(ui: &mut egui::Ui, app: &App, height: f32) {
+fn histogram_ui(ui: &mut egui::Ui, panel: &ForwardPanel, shared: &Shared<'_>, height: f32) {
     ui.label(RichText::new("Pixel values of x_t against N(0, 1)").strong());
     Plot::new("histogram")
         .height(height)
@@ -278,11 +295,11 @@ fn histogram_ui(ui: &mut egui::Ui, app: &App, height: f32) {
                 .label_spacing(28.0..=40.0),
         ])
         .show(ui, |plot_ui| {
-            for (index, slot) in app.slots.iter().enumerate() {
-                if let Some(frame) = app.displayed_frame(index) {
+            for (index, schedule) in shared.schedules.iter().enumerate() {
+                if let Some(frame) = panel.frame(index, shared.cursor_t, shared.schedules) {
                     let points: PlotPoints<'_> = histogram(frame).into_iter().collect();
                     plot_ui.line(
-                        Line::new(slot.schedule.spec().label(), points)
+                        Line::new(schedule.spec().label(), points)
                             .color(SLOT_COLORS[index])
                             .width(1.5),
                     );

@@ -12,10 +12,10 @@ use crate::diffusion::{
 use crate::render::ImageStack;
 use crate::schedule::Schedule;
 
-use super::job::Update;
-use super::recon_job::{CurveRequest, ReconEvent};
-use super::reverse::model_files;
-use super::settings::{AnalysisSettings, ProbeChoice};
+use super::job::{CurveRequest, ReconEvent};
+use crate::app::job::Update;
+use crate::app::reverse::model_files;
+use crate::app::settings::{AnalysisSettings, ProbeChoice};
 
 /// The most images per curve the panel accepts.
 pub const MAX_IMAGES: usize = 1000;
@@ -113,17 +113,8 @@ pub struct AnalysisState {
 impl AnalysisState {
     /// Applies one update of the current job.
     pub fn apply(&mut self, update: Update<ReconEvent>) {
-        let event = match update {
-            Update::Event(event) => event,
-            Update::Done { seconds } => {
-                self.seconds = Some(seconds);
-                return;
-            }
-            Update::Failed(message) => {
-                self.error = Some(message);
-                return;
-            }
-            Update::Progress { .. } => return,
+        let Some(event) = update.event_or_end(&mut self.seconds, &mut self.error) else {
+            return;
         };
         match event {
             ReconEvent::Started {
@@ -326,7 +317,7 @@ mod tests {
     #[test]
     fn plans_check_the_settings_and_reuse_finished_curves() {
         let mut s = settings();
-        s.models = super::super::settings::ModelsShown::Linear;
+        s.models = crate::app::settings::ModelsShown::Linear;
         s.data = ProbeChoice::Mnist;
         s.t_list = "20, 5".into();
         let plan = plan(&s, None, &HashMap::new()).expect("valid");

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::job::{Job, JobContext};
+use crate::app::job::{Job, JobContext};
 use crate::data::{IMAGE_SIDE, LoadedImage, load_user_image};
 use crate::diffusion::{ForwardMode, forward_all_steps, tensor_to_vec};
 use crate::gpu::gpu_values;

@@ -1,0 +1,167 @@
+//! The Reverse panel: sample with the shipped U-Nets side by side from the same x_T, then scrub
+//! or play every recorded step.
+
+mod job;
+mod state;
+mod view;
+
+use eframe::egui;
+
+pub use state::{
+    MAX_BATCH, ModelRun, ReverseState, check_recording_size, model_files, sampler_config,
+    shipped_file,
+};
+
+use super::job::{Lane, LaneTarget};
+use super::panel::{Command, Panel, Shared};
+use super::settings::{ReverseSettings, Tab};
+use job::SampleJob;
+
+/// The panel: its settings, the recorded runs and the sampling job.
+pub struct ReversePanel {
+    settings: ReverseSettings,
+    state: ReverseState,
+    lane: Lane<SampleJob>,
+}
+
+impl ReversePanel {
+    /// The panel with `settings`.
+    pub fn new(settings: ReverseSettings, target: &LaneTarget) -> Self {
+        Self {
+            settings,
+            state: ReverseState::default(),
+            lane: Lane::spawn("noisescope-sampler", target),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ReverseSettings {
+        &self.settings
+    }
+
+    /// The settings, to change them as a script would.
+    pub fn settings_mut(&mut self) -> &mut ReverseSettings {
+        &mut self.settings
+    }
+
+    /// The runs and what the job reported.
+    pub fn state(&self) -> &ReverseState {
+        &self.state
+    }
+
+    /// Whether a sampling job runs.
+    pub fn sampling(&self) -> bool {
+        self.lane.running()
+    }
+
+    /// Starts sampling with the settings, replacing any running job.
+    fn start_sampling(&mut self, shared: &Shared<'_>) {
+        let config = sampler_config(&self.settings);
+        let files = match model_files(self.settings.models, shared.models_dir) {
+            Ok(files) => files,
+            Err(message) => {
+                self.state.error = Some(message);
+                return;
+            }
+        };
+        // DDPM's steps are the models' own T, which the job checks once it has loaded them.
+        let steps = config.kind.steps().map_or(1, |(steps, _)| steps);
+        if let Err(message) = check_recording_size(files.len(), steps, self.settings.batch) {
+            self.state.error = Some(message);
+            return;
+        }
+        let job = SampleJob {
+            models: files.iter().map(|(_, p)| p.clone()).collect(),
+            config,
+            batch: self.settings.batch,
+            seed: self.settings.seed,
+        };
+        if self.lane.start(job) {
+            self.state = ReverseState {
+                runs: files
+                    .into_iter()
+                    .map(|(label, _)| ModelRun::new(label))
+                    .collect(),
+                requested: Some(std::time::Instant::now()),
+                ..Default::default()
+            };
+        }
+    }
+
+    /// Advances playback (towards t = 1) by the time since the last frame.
+    fn advance_playback(&mut self, ui: &egui::Ui, cursor_t: usize, commands: &mut Vec<Command>) {
+        if !self.state.playing {
+            return;
+        }
+        let dt = f64::from(ui.input(|i| i.stable_dt)).min(0.1);
+        self.state.play_carry += dt * self.settings.speed;
+        let whole = self.state.play_carry.floor();
+        self.state.play_carry -= whole;
+        let t = cursor_t.saturating_sub(whole as usize).max(1);
+        commands.push(Command::SetCursor(t));
+        if t == 1 {
+            self.state.playing = false;
+        }
+        ui.ctx().request_repaint();
+    }
+}
+
+impl Panel for ReversePanel {
+    fn tab(&self) -> Tab {
+        Tab::Reverse
+    }
+
+    fn title(&self) -> &'static str {
+        "Reverse"
+    }
+
+    fn poll(&mut self, shared: &Shared<'_>, _commands: &mut Vec<Command>) {
+        if self.lane.running()
+            && let Some(seconds) = shared.frame_cpu
+        {
+            self.state.slowest_frame = self.state.slowest_frame.max(seconds);
+        }
+        for update in self.lane.poll() {
+            self.state.apply(update);
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, shared: &Shared<'_>, commands: &mut Vec<Command>) {
+        let typing = ui.ctx().egui_wants_keyboard_input();
+        if !typing && ui.input(|i| i.key_pressed(egui::Key::Space)) {
+            self.state.playing = !self.state.playing;
+        }
+        let max_t = self.max_t().unwrap_or(1000);
+        match view::reverse_ui(ui, self, shared, max_t, commands) {
+            view::Action::Sample => self.start_sampling(shared),
+            view::Action::Cancel => self.lane.cancel(),
+            view::Action::None => {}
+        }
+        self.advance_playback(ui, shared.cursor_t, commands);
+    }
+
+    fn status_ui(&mut self, ui: &mut egui::Ui) {
+        if self.state.slowest_frame > 0.0 {
+            ui.separator();
+            let mut text = format!(
+                "slowest UI frame while sampling: {:.0} ms",
+                self.state.slowest_frame * 1e3
+            );
+            if let Some(seconds) = self.state.first_step_after {
+                text += &format!(
+                    " · first step on screen {:.0} ms after Sample",
+                    seconds * 1e3
+                );
+            }
+            ui.label(egui::RichText::new(text).small());
+        }
+    }
+
+    fn max_t(&self) -> Option<usize> {
+        self.state.max_steps()
+    }
+
+    fn idle(&self) -> bool {
+        self.lane.idle()
+    }
+}

@@ -191,3 +191,61 @@ fn dropout_in_training_is_seeded_and_off_in_evaluation() {
     let params = CpuUNet::gradients_params(&unet, &grads_a, &device);
     assert!(!params.is_empty());
 }
+
+#[test]
+fn the_cpu_kernels_compute_burns_class_conditioned_pass_at_real_noise_positions() {
+    let device = Device::flex();
+    let config = awkward_config().with_classes(10);
+    let train_device = device.clone().autodiff();
+    let unet = network(&config, &train_device, 6).map(&mut Leaves);
+    assert_eq!(unet.classes(), 10);
+    let batch = 3;
+    let x = random_images(batch, &config, &device);
+    let weights = random_images(batch, &config, &device);
+    // Positions between the integers (a log-SNR position), a class, "no class", and an out of
+    // range class that counts as none.
+    let positions = [17.25, 480.5, 903.75];
+    let classes = [Some(3), None, Some(12)];
+    let out = unet.forward_conditioned(x.clone().autodiff(), &positions, &classes);
+    let loss = (out.clone() * weights.clone().autodiff()).sum();
+    let expected = GradientsParams::from_grads(loss.backward(), &unet);
+
+    let cpu = CpuUNet::new(&unet, &config);
+    let ours = cpu.forward_conditioned(&values(x.clone()), &positions, &classes);
+    let difference = relative_difference(&ours, &values(out.inner()));
+    assert!(difference < 2e-5, "forward differs by {difference}");
+    // The class changes the output; "no class" and an out-of-range class are the same.
+    let unconditional = cpu.forward_conditioned(&values(x.clone()), &positions, &[None; 3]);
+    let len = ours.len() / batch;
+    assert_ne!(
+        ours[..len],
+        unconditional[..len],
+        "class 3 differs from no class"
+    );
+    assert_eq!(
+        ours[len..],
+        unconditional[len..],
+        "none and out of range are no class"
+    );
+
+    let w = values(weights);
+    let image_loss = |i: usize, out: &[f32]| {
+        let w = &w[i * len..(i + 1) * len];
+        let value = out.iter().zip(w).map(|(o, w)| f64::from(o * w)).sum();
+        (value, w.to_vec())
+    };
+    let (_, grads) = cpu.gradients_conditioned(&values(x), (&positions, &classes), 0, &image_loss);
+    let ours = CpuUNet::gradients_params(&unet, &grads, &device);
+    let mut ids = Ids::default();
+    unet.visit(&mut ids);
+    assert_eq!(ours.len(), ids.0.len(), "a gradient for every parameter");
+    for (id, shape) in ids.0 {
+        let theirs = gradient_values(&expected, id, shape.len()).expect("burn's gradient");
+        let mine = gradient_values(&ours, id, shape.len()).expect("our gradient");
+        let difference = relative_difference(&mine, &theirs);
+        assert!(
+            difference < 1e-4,
+            "the gradient of a {shape:?} parameter differs by {difference}"
+        );
+    }
+}

@@ -162,7 +162,7 @@ fn load_network(
 ) -> Result<LoadedUNet, WeightsError> {
     let file = WeightsFile::read(path)?;
     file.expect_kind(kind)?;
-    let config: UNetConfig = file.architecture()?;
+    let config: UNetConfig = file.architecture(&UNetConfig::new())?;
     config.validate().map_err(|reason| WeightsError::Format {
         path: path.to_path_buf(),
         reason: format!("invalid architecture: {reason}"),
@@ -198,7 +198,7 @@ fn load_network(
 pub fn load_classifier(path: &Path, device: &Device) -> Result<Classifier, WeightsError> {
     let file = WeightsFile::read(path)?;
     file.expect_kind(ModelKind::Classifier)?;
-    let config: ClassifierConfig = file.architecture()?;
+    let config: ClassifierConfig = file.architecture(&ClassifierConfig::new())?;
     Ok(file.load_into(config.init(device))?.valid())
 }
 

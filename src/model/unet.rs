@@ -7,7 +7,8 @@
 //! concatenates the skip connections; GroupNorm, SiLU and a 3×3 output convolution.
 
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Module, Param};
+use burn::nn::Initializer;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{
     Dropout, DropoutConfig, GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig2d,
@@ -42,6 +43,10 @@ pub struct UNetConfig {
     /// GroupNorm groups; every channel count must be divisible by it.
     #[config(default = 8)]
     pub norm_groups: usize,
+    /// Classes it is conditioned on (0: unconditional). A conditioned network has one learned
+    /// embedding per class and one for "no class", added to the time embedding.
+    #[config(default = 0)]
+    pub classes: usize,
 }
 
 impl UNetConfig {
@@ -132,7 +137,17 @@ impl UNetConfig {
                 side *= 2;
             }
         }
+        let class_embedding = (self.classes > 0).then(|| {
+            // Small at the start, like the other layers' contributions.
+            let init = Initializer::Normal {
+                mean: 0.0,
+                std: 0.02,
+            };
+            init.init([self.classes + 1, time], device)
+        });
         UNet {
+            class_embedding,
+            classes: self.classes,
             time_in: LinearConfig::new(base, time).init(device),
             time_out: LinearConfig::new(time, time).init(device),
             conv_in: conv(self.image_channels, base, 3, 1, device),
@@ -360,9 +375,11 @@ fn upsample_nearest(x: Tensor<4>) -> Tensor<4> {
         .reshape([b, c, 2 * h, 2 * w])
 }
 
-/// The denoiser ε_θ(x_t, t).
+/// The denoiser ε_θ(x_t, t), optionally conditioned on a class.
 #[derive(Module, Debug)]
 pub struct UNet {
+    pub(super) class_embedding: Option<Param<Tensor<2>>>,
+    pub(super) classes: usize,
     pub(super) time_in: Linear,
     pub(super) time_out: Linear,
     pub(super) conv_in: Conv2d,
@@ -375,11 +392,45 @@ pub struct UNet {
 }
 
 impl UNet {
-    /// Predicts ε for images `x` `[B, C, H, W]` at 1-based steps `t` (one per image).
+    /// Predicts ε for images `x` `[B, C, H, W]` at 1-based steps `t` (one per image), without
+    /// a class.
     pub fn forward(&self, x: Tensor<4>, t: &[usize]) -> Tensor<4> {
+        let positions: Vec<f64> = t.iter().map(|&t| t as f64).collect();
+        self.forward_conditioned(x, &positions, &vec![None; t.len()])
+    }
+
+    /// Classes it is conditioned on (0: unconditional).
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// Predicts ε for images `x` at noise-level `positions` (what the sinusoidal embedding
+    /// encodes: the step t, or a position computed from the log-SNR) and `classes` (one per
+    /// image; `None` or an unconditional network: no class).
+    pub fn forward_conditioned(
+        &self,
+        x: Tensor<4>,
+        positions: &[f64],
+        classes: &[Option<usize>],
+    ) -> Tensor<4> {
         let device = x.device();
-        let embedding = timestep_embedding(t, self.base_channels, &device);
-        let time = self.time_out.forward(silu(self.time_in.forward(embedding)));
+        let values = noise_embedding_values(positions, self.base_channels);
+        let embedding = Tensor::from_data(
+            TensorData::new(values, [positions.len(), self.base_channels]),
+            &device,
+        );
+        let mut time = self.time_out.forward(silu(self.time_in.forward(embedding)));
+        if let Some(table) = &self.class_embedding {
+            let rows: Vec<i64> = classes
+                .iter()
+                .map(|c| c.filter(|&c| c < self.classes).unwrap_or(self.classes) as i64)
+                .collect();
+            let index = Tensor::<1, burn::tensor::Int>::from_data(
+                TensorData::new(rows, [classes.len()]),
+                &device,
+            );
+            time = time + table.val().select(0, index);
+        }
         let mut h = self.conv_in.forward(x);
         let mut skips = vec![h.clone()];
         for stage in &self.down {
@@ -409,12 +460,19 @@ pub fn timestep_embedding(t: &[usize], dim: usize, device: &Device) -> Tensor<2>
 
 /// The values of [`timestep_embedding`], `[t.len()][dim]`.
 pub fn timestep_embedding_values(t: &[usize], dim: usize) -> Vec<f32> {
+    let positions: Vec<f64> = t.iter().map(|&t| t as f64).collect();
+    noise_embedding_values(&positions, dim)
+}
+
+/// The sinusoidal embedding of real positions (a step t, or a position from the log-SNR),
+/// `[positions.len()][dim]`.
+pub fn noise_embedding_values(positions: &[f64], dim: usize) -> Vec<f32> {
     let half = dim / 2;
     let scale = (10000f64).ln() / (half.max(2) - 1) as f64;
-    let mut values = Vec::with_capacity(t.len() * dim);
-    for &step in t {
+    let mut values = Vec::with_capacity(positions.len() * dim);
+    for &position in positions {
         let row: Vec<f64> = (0..half)
-            .map(|k| step as f64 * (-(k as f64) * scale).exp())
+            .map(|k| position * (-(k as f64) * scale).exp())
             .collect();
         values.extend(row.iter().map(|a| a.sin() as f32));
         values.extend(row.iter().map(|a| a.cos() as f32));

@@ -261,9 +261,23 @@ impl WeightsFile {
         }
     }
 
-    /// The architecture config stored in the metadata.
-    pub fn architecture<C: serde::de::DeserializeOwned>(&self) -> Result<C, WeightsError> {
-        serde_json::from_value(self.metadata.architecture.clone())
+    /// The architecture config stored in the metadata; fields a later version added (absent
+    /// from older files) take their values in `defaults`.
+    pub fn architecture<C: Serialize + serde::de::DeserializeOwned>(
+        &self,
+        defaults: &C,
+    ) -> Result<C, WeightsError> {
+        let mut merged = serde_json::to_value(defaults)
+            .map_err(|e| WeightsError::format(&self.path, format!("architecture: {e}")))?;
+        if let (Some(merged), Some(stored)) = (
+            merged.as_object_mut(),
+            self.metadata.architecture.as_object(),
+        ) {
+            merged.extend(stored.clone());
+        } else {
+            merged = self.metadata.architecture.clone();
+        }
+        serde_json::from_value(merged)
             .map_err(|e| WeightsError::format(&self.path, format!("unreadable architecture: {e}")))
     }
 

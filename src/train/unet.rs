@@ -106,7 +106,15 @@ impl DiffusionTraining {
             },
             init_from: self.init_from.as_ref(),
         };
-        serde_json::to_value(identity).unwrap_or_default()
+        let mut identity = serde_json::to_value(identity).unwrap_or_default();
+        // An unconditional network's identity reads as it did before classes existed, so that
+        // checkpoints written then still resume.
+        if self.architecture.classes == 0
+            && let Some(architecture) = identity["architecture"].as_object_mut()
+        {
+            architecture.remove("classes");
+        }
+        identity
     }
 
     /// The largest t drawn for training.
@@ -315,7 +323,7 @@ fn initial_weights(
             path.display()
         ))
     };
-    let architecture: UNetConfig = file.architecture()?;
+    let architecture: UNetConfig = file.architecture(&UNetConfig::new())?;
     if serde_json::to_value(&architecture).ok() != serde_json::to_value(&options.architecture).ok()
     {
         return Err(refuse("architecture"));

@@ -31,7 +31,7 @@ use rayon::prelude::*;
 
 pub use net::NetGradients;
 
-use super::unet::timestep_embedding_values;
+use super::unet::noise_embedding_values;
 use super::{UNet, UNetConfig};
 use blocks::{DropoutSource, add_into};
 use net::Net;
@@ -87,19 +87,37 @@ impl CpuUNet {
     }
 
     /// The network's output for `x` (`[B, C, H, W]`, flattened) at 1-based steps `t` (one per
-    /// image), in the same layout. Images are spread over the rayon threads.
+    /// image), without a class, in the same layout.
     pub fn forward(&self, x: &[f32], t: &[usize]) -> Vec<f32> {
+        let positions: Vec<f64> = t.iter().map(|&t| t as f64).collect();
+        self.forward_conditioned(x, &positions, &vec![None; t.len()])
+    }
+
+    /// The network's output for `x` at noise-level `positions` and `classes` (one each per
+    /// image; see [`UNet::forward_conditioned`]). Images are spread over the rayon threads.
+    pub fn forward_conditioned(
+        &self,
+        x: &[f32],
+        positions: &[f64],
+        classes: &[Option<usize>],
+    ) -> Vec<f32> {
         let len = self.image_len();
-        assert_eq!(x.len(), t.len() * len, "x holds {} images", t.len());
+        assert_eq!(
+            x.len(),
+            positions.len() * len,
+            "x holds {} images",
+            positions.len()
+        );
+        assert_eq!(classes.len(), positions.len(), "one class per image");
         let mut out = vec![0.0; x.len()];
         out.par_chunks_mut(len)
             .zip(x.par_chunks(len))
-            .zip(t)
-            .for_each(|((out, x), &t)| {
+            .zip(positions.par_iter().zip(classes))
+            .for_each(|((out, x), (&position, &class))| {
                 let (y, _) = self.net.forward(
                     self.arch,
                     &self.channels_last(x),
-                    self.embedding(t),
+                    self.conditions(position, class),
                     None,
                     false,
                 );
@@ -108,10 +126,8 @@ impl CpuUNet {
         out
     }
 
-    /// Loss and gradients of a training batch: the network runs on `x` at steps `t` in training
-    /// mode (dropout drawn from `seed`), `loss` gives each image's loss and output gradient, and
-    /// the result is the summed loss with the summed parameter gradients. The batch is split into
-    /// one contiguous share per rayon thread, so the sums are the same for the same thread count.
+    /// Loss and gradients of a training batch: the network runs on `x` at steps `t` without a
+    /// class; see [`Self::gradients_conditioned`].
     pub fn gradients(
         &self,
         x: &[f32],
@@ -119,16 +135,34 @@ impl CpuUNet {
         seed: u64,
         loss: &ImageLoss<'_>,
     ) -> (f64, NetGradients) {
+        let positions: Vec<f64> = t.iter().map(|&t| t as f64).collect();
+        let classes = vec![None; t.len()];
+        self.gradients_conditioned(x, (&positions, &classes), seed, loss)
+    }
+
+    /// Loss and gradients of a training batch: the network runs on `x` at noise-level
+    /// `positions` and `classes` in training mode (dropout drawn from `seed`), `loss` gives
+    /// each image's loss and output gradient, and the result is the summed loss with the summed
+    /// parameter gradients. The batch is split into one contiguous share per rayon thread, so
+    /// the sums are the same for the same thread count.
+    pub fn gradients_conditioned(
+        &self,
+        x: &[f32],
+        conditions: (&[f64], &[Option<usize>]),
+        seed: u64,
+        loss: &ImageLoss<'_>,
+    ) -> (f64, NetGradients) {
+        let count = conditions.0.len();
         let len = self.image_len();
-        assert_eq!(x.len(), t.len() * len, "x holds {} images", t.len());
-        let shares = rayon::current_num_threads().clamp(1, t.len().max(1));
-        let per_share = t.len().div_ceil(shares);
+        assert_eq!(x.len(), count * len, "x holds {count} images");
+        let shares = rayon::current_num_threads().clamp(1, count.max(1));
+        let per_share = count.div_ceil(shares);
         let results: Vec<(f64, NetGradients)> = (0..shares)
             .into_par_iter()
             .map(|share| {
                 let first = share * per_share;
-                let images = first..(first + per_share).min(t.len());
-                self.share_gradients(images, x, t, seed, loss)
+                let images = first..(first + per_share).min(count);
+                self.share_gradients(images, x, conditions, seed, loss)
             })
             .collect();
         let mut results = results.into_iter();
@@ -147,7 +181,7 @@ impl CpuUNet {
         &self,
         images: std::ops::Range<usize>,
         x: &[f32],
-        t: &[usize],
+        (positions, classes): (&[f64], &[Option<usize>]),
         seed: u64,
         loss: &ImageLoss<'_>,
     ) -> (f64, NetGradients) {
@@ -157,10 +191,10 @@ impl CpuUNet {
         for image in images {
             let mut dropout = DropoutSource::new(seed.wrapping_mul(1_000_003) ^ image as u64);
             let input = self.channels_last(&x[image * len..(image + 1) * len]);
-            let embedding = self.embedding(t[image]);
+            let conditions = self.conditions(positions[image], classes[image]);
             let (y, tape) =
                 self.net
-                    .forward(self.arch, &input, embedding, Some(&mut dropout), true);
+                    .forward(self.arch, &input, conditions, Some(&mut dropout), true);
             let mut out = vec![0.0; len];
             self.channels_first_into(&y, &mut out);
             let (image_loss, d_out) = loss(image, &out);
@@ -180,8 +214,14 @@ impl CpuUNet {
         pack::gradients_params(unet, grads, device)
     }
 
-    fn embedding(&self, t: usize) -> Vec<f32> {
-        timestep_embedding_values(&[t], self.net.base_channels)
+    /// The noise-level embedding at `position` and the class embedding's row for `class`
+    /// (the last row, "no class", when there is none or it is out of range).
+    fn conditions(&self, position: f64, class: Option<usize>) -> (Vec<f32>, Option<usize>) {
+        let embedding = noise_embedding_values(&[position], self.net.base_channels);
+        let width = self.net.time_out.cout;
+        let rows = self.net.class_embedding.len() / width.max(1);
+        let row = (rows > 0).then(|| class.filter(|&c| c + 1 < rows).unwrap_or(rows - 1));
+        (embedding, row)
     }
 
     fn channels_last(&self, x: &[f32]) -> Vec<f32> {

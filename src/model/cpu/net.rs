@@ -194,6 +194,9 @@ pub struct Net {
     pub image_channels: usize,
     /// Image side.
     pub side: Side,
+    /// One row of time channels per class and a last one for "no class"; empty when the
+    /// network is unconditional.
+    pub class_embedding: Vec<f32>,
     /// Embedding → time channels.
     pub time_in: Conv,
     /// Time channels → time channels.
@@ -215,6 +218,8 @@ pub struct Net {
 /// Gradients of a [`Net`].
 #[derive(Clone, Debug)]
 pub struct NetGradients {
+    /// Of `class_embedding`.
+    pub class_embedding: Vec<f32>,
     /// Of `time_in`.
     pub time_in: ConvGradients,
     /// Of `time_out`.
@@ -236,6 +241,7 @@ pub struct NetGradients {
 impl NetGradients {
     /// Calls `f` on every gradient buffer of `self` with the same buffer of `other`.
     pub fn zip_buffers(&mut self, other: &Self, f: &mut impl FnMut(&mut [f32], &[f32])) {
+        f(&mut self.class_embedding, &other.class_embedding);
         zip_conv(&mut self.time_in, &other.time_in, f);
         zip_conv(&mut self.time_out, &other.time_out, f);
         zip_conv(&mut self.conv_in, &other.conv_in, f);
@@ -287,6 +293,7 @@ fn zip_stage(a: &mut StageGradients, b: &StageGradients, f: &mut impl FnMut(&mut
 /// What the backward pass needs of one image's forward pass.
 pub struct NetTape {
     x: Vec<f32>,
+    class_row: Option<usize>,
     embedding: Vec<f32>,
     time_hidden: Vec<f32>,
     time_hidden_silu: Vec<f32>,
@@ -308,6 +315,7 @@ impl Net {
     /// Zeroed gradients.
     pub fn zero_gradients(&self) -> NetGradients {
         NetGradients {
+            class_embedding: vec![0.0; self.class_embedding.len()],
             time_in: self.time_in.zero_gradients(),
             time_out: self.time_out.zero_gradients(),
             conv_in: self.conv_in.zero_gradients(),
@@ -319,13 +327,14 @@ impl Net {
         }
     }
 
-    /// The output for one image `x` (`[pixel][channel]`) at 1-based step `t`; with `dropout`, in
-    /// training mode; with `keep`, also the tape for [`Self::backward`].
+    /// The output for one image `x` (`[pixel][channel]`) with the noise-level `embedding` and,
+    /// for a class-conditioned network, the class embedding's row `class_row`; with `dropout`,
+    /// in training mode; with `keep`, also the tape for [`Self::backward`].
     pub fn forward(
         &self,
         arch: Arch,
         x: &[f32],
-        embedding: Vec<f32>,
+        (embedding, class_row): (Vec<f32>, Option<usize>),
         mut dropout: Option<&mut DropoutSource>,
         keep: bool,
     ) -> (Vec<f32>, Option<NetTape>) {
@@ -333,7 +342,15 @@ impl Net {
         let time_hidden = self.time_in.forward(arch, &embedding, one, None);
         let mut time_hidden_silu = vec![0.0; time_hidden.len()];
         silu(arch, &time_hidden, &mut time_hidden_silu);
-        let time = self.time_out.forward(arch, &time_hidden_silu, one, None);
+        let mut time = self.time_out.forward(arch, &time_hidden_silu, one, None);
+        let class_row = class_row.filter(|_| !self.class_embedding.is_empty());
+        if let Some(row) = class_row {
+            let width = time.len();
+            add_into(
+                &mut time,
+                &self.class_embedding[row * width..(row + 1) * width],
+            );
+        }
         let mut time_silu = vec![0.0; time.len()];
         silu(arch, &time, &mut time_silu);
 
@@ -379,6 +396,7 @@ impl Net {
         let out = self.conv_out.forward(arch, &u_out, self.side, None);
         let tape = keep.then(|| NetTape {
             x: x.to_vec(),
+            class_row,
             embedding,
             time_hidden,
             time_hidden_silu,
@@ -488,6 +506,13 @@ impl Net {
             .backward(arch, &tape.x, self.side, &d, &mut grads.conv_in, false);
         let one = Side::square(1);
         silu_backward(arch, &tape.time, &mut dtime);
+        if let Some(row) = tape.class_row {
+            let width = dtime.len();
+            add_into(
+                &mut grads.class_embedding[row * width..(row + 1) * width],
+                &dtime,
+            );
+        }
         let mut dhidden = self
             .time_out
             .backward(

@@ -113,6 +113,11 @@ pub fn pack(unet: &UNet, config: &UNetConfig) -> Net {
         base_channels: unet.base_channels,
         image_channels: config.image_channels,
         side,
+        class_embedding: unet
+            .class_embedding
+            .as_ref()
+            .map(values)
+            .unwrap_or_default(),
         time_in: pack_linear(&unet.time_in),
         time_out: pack_linear(&unet.time_out),
         conv_in: pack_conv(&unet.conv_in),
@@ -215,6 +220,9 @@ pub fn gradients_params(unet: &UNet, grads: &NetGradients, device: &Device) -> G
         device,
         grads: GradientsParams::new(),
     };
+    if let Some(table) = &unet.class_embedding {
+        collector.add(table, grads.class_embedding.clone());
+    }
     collector.linear(&unet.time_in, &grads.time_in);
     collector.linear(&unet.time_out, &grads.time_out);
     collector.conv(&unet.conv_in, &grads.conv_in);

@@ -289,3 +289,73 @@ fn version_1_files_whose_checksum_covers_the_tensors_only_still_load() {
     std::fs::write(&v2_path, &v2).expect("write");
     assert!(load_unet(&v2_path, None, &Device::flex()).is_err());
 }
+
+#[test]
+fn a_log_snr_conditioned_network_reads_the_log_snr_and_a_step_conditioned_one_the_step() {
+    use noisescope::diffusion::Denoiser;
+    use noisescope::model::{InferenceUNet, NoiseInput};
+    let device = Device::flex();
+    let x = Tensor::<4>::random([2, 1, 28, 28], Distribution::Normal(0.0, 1.0), &device);
+    let config = tiny_config().with_noise_input(NoiseInput::LogSnr);
+    let model = InferenceUNet::new(config.init(&device), &config, &device);
+    // The same λ at another step of another schedule: the same ε̂.
+    let at = |t, log_snr| flat(model.predict_noise_at(x.clone(), t, log_snr));
+    assert_eq!(at(10, 1.5), at(700, 1.5));
+    assert_ne!(at(10, 1.5), at(10, -1.5));
+    let config = tiny_config();
+    let model = InferenceUNet::new(config.init(&device), &config, &device);
+    let at = |t, log_snr| flat(model.predict_noise_at(x.clone(), t, log_snr));
+    assert_eq!(
+        at(10, 1.5),
+        at(10, -7.0),
+        "a step-conditioned network ignores λ"
+    );
+    assert_eq!(at(10, 1.5), flat(model.predict_noise(x.clone(), 10)));
+}
+
+#[test]
+fn guidance_adds_one_plus_w_times_the_class_direction() {
+    use noisescope::diffusion::Denoiser;
+    use noisescope::model::{Guided, InferenceUNet};
+    let device = Device::flex();
+    let config = tiny_config().with_classes(10);
+    let model = InferenceUNet::new(config.init(&device), &config, &device);
+    let x = Tensor::<4>::random([2, 1, 28, 28], Distribution::Normal(0.0, 1.0), &device);
+    let conditional = flat(model.evaluate_conditioned(x.clone(), &[40.0, 40.0], &[Some(7); 2]));
+    let unconditional = flat(model.evaluate_conditioned(x.clone(), &[40.0, 40.0], &[None; 2]));
+    assert_ne!(
+        conditional, unconditional,
+        "the class embedding changes the prediction"
+    );
+    let guided = |class, guidance| {
+        let denoiser = Guided {
+            model: &model,
+            class,
+            guidance,
+        };
+        flat(denoiser.predict_noise(x.clone(), 40))
+    };
+    // By hand: ε̂ = ε̂_u + (1 + w)(ε̂_c − ε̂_u) with w = 2.
+    for ((g, c), u) in guided(Some(7), 2.0)
+        .iter()
+        .zip(&conditional)
+        .zip(&unconditional)
+    {
+        let by_hand = u + 3.0 * (c - u);
+        assert!(
+            (g - by_hand).abs() < 1e-4 * (1.0 + by_hand.abs()),
+            "{g} vs {by_hand}"
+        );
+    }
+    let plain = guided(Some(7), 0.0);
+    let close = plain
+        .iter()
+        .zip(&conditional)
+        .all(|(a, b)| (a - b).abs() < 1e-5);
+    assert!(close, "w = 0 is the conditional model");
+    assert_eq!(
+        guided(None, 5.0),
+        unconditional,
+        "no class: the unconditional model"
+    );
+}

@@ -40,6 +40,7 @@ fn options(data: &Path, out: PathBuf, steps: u64) -> DiffusionTraining {
         learning_rate: 1e-3,
         warmup: 2,
         ema_decay: 0.9,
+        class_dropout: 0.1,
         seed: 5,
         out,
         checkpoint_every: 0,
@@ -267,4 +268,64 @@ fn a_dae_starts_from_a_diffusion_model_and_writes_its_own_kind() {
     };
     let error = train_unet(&beyond, &stop, &mut |_| {}).expect_err("t_max beyond T");
     assert!(error.to_string().contains("--t-max"), "{error}");
+}
+
+#[test]
+fn a_class_conditioned_log_snr_network_trains_resumes_and_loads_and_the_autoencoder_refuses_it() {
+    use noisescope::model::NoiseInput;
+    let _turn = one_at_a_time();
+    let temp = common::temp_dir("conditioned");
+    let dir = temp.path();
+    common::tiny_dataset(dir);
+    let conditioned = |out: PathBuf, steps| {
+        let mut run = options(dir, out, steps);
+        run.architecture = run
+            .architecture
+            .with_classes(10)
+            .with_noise_input(NoiseInput::LogSnr);
+        run
+    };
+    let stop = AtomicBool::new(false);
+    let straight = conditioned(dir.join("straight.nsw"), 4);
+    train_unet(&straight, &stop, &mut |_| {}).expect("train");
+    let split = conditioned(dir.join("split.nsw"), 2);
+    train_unet(&split, &stop, &mut |_| {}).expect("first sitting");
+    let resumed = DiffusionTraining {
+        steps: 4,
+        resume: true,
+        ..split
+    };
+    train_unet(&resumed, &stop, &mut |_| {}).expect("second sitting");
+    let device = Device::flex();
+    let load = |name: &str| load_unet(&dir.join(name), None, &device).expect("load");
+    let (a, b) = (load("straight.nsw"), load("split.nsw"));
+    assert_eq!(a.config.classes, 10);
+    assert_eq!(a.config.noise_input, NoiseInput::LogSnr);
+    let x = Tensor::<4>::from_data(TensorData::new(vec![0.25f32; 784], [1, 1, 28, 28]), &device);
+    let out = |m: &noisescope::model::LoadedUNet| {
+        tensor_to_vec(
+            m.model
+                .evaluate_conditioned(x.clone(), &[300.0], &[Some(4)])
+                .reshape([1, 784]),
+        )
+    };
+    let worst = out(&a)
+        .iter()
+        .zip(out(&b))
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst < 1e-4,
+        "resumed and uninterrupted runs differ by {worst}"
+    );
+
+    let mut dae = conditioned(dir.join("dae.nsw"), 1);
+    dae.target = TrainingTarget::CleanImage { t_max: 250 };
+    let error = train_unet(&dae, &stop, &mut |_| {}).expect_err("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("conditioned on the step t alone"),
+        "{error}"
+    );
 }

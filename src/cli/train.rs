@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::bail;
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::{DeviceArg, ScheduleShapeArgs, parse_kind};
-use crate::model::{ClassifierConfig, UNetConfig, load_classifier, parameter_count};
+use crate::model::{ClassifierConfig, NoiseInput, UNetConfig, load_classifier, parameter_count};
 use crate::schedule::{ScheduleKind, ScheduleSpec};
 use crate::train::{
     ClassifierTraining, DiffusionTraining, Outcome, Progress, TrainingTarget, classifier_accuracy,
@@ -52,6 +52,26 @@ pub struct ArchitectureArgs {
     /// Dropout inside residual blocks.
     #[arg(long, default_value_t = 0.1)]
     pub dropout: f64,
+    /// Condition on the ten Fashion-MNIST classes (0: unconditional).
+    #[arg(long, default_value_t = 0)]
+    pub classes: usize,
+    /// With --classes: the share of images shown without their class, so that the network
+    /// also learns the unconditional model that classifier-free guidance needs.
+    #[arg(long, default_value_t = 0.1)]
+    pub class_dropout: f64,
+    /// What the network is told of the noise level: the step t, or the log-SNR λ_t (then it
+    /// can sample under other schedules within its trained λ range).
+    #[arg(long, value_enum, default_value_t = NoiseInputArg::Step)]
+    pub noise_input: NoiseInputArg,
+}
+
+/// What the noise-level embedding encodes, on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum NoiseInputArg {
+    /// The step t.
+    Step,
+    /// The log-SNR λ_t.
+    Logsnr,
 }
 
 impl ArchitectureArgs {
@@ -62,6 +82,11 @@ impl ArchitectureArgs {
             .with_blocks_per_level(self.blocks)
             .with_attention_resolutions(self.attention.clone())
             .with_dropout(self.dropout)
+            .with_classes(self.classes)
+            .with_noise_input(match self.noise_input {
+                NoiseInputArg::Step => NoiseInput::Step,
+                NoiseInputArg::Logsnr => NoiseInput::LogSnr,
+            })
     }
 }
 
@@ -201,6 +226,7 @@ fn run_diffusion_training(
         learning_rate: args.lr,
         warmup: args.warmup,
         ema_decay: args.ema,
+        class_dropout: args.architecture.class_dropout,
         seed: args.seed,
         out: args.out.clone(),
         checkpoint_every: args.checkpoint_every,

@@ -100,6 +100,11 @@ impl LabelledImages {
         self.labels.is_empty()
     }
 
+    /// The class (0–9) of image `index`.
+    pub fn label(&self, index: usize) -> usize {
+        usize::from(self.labels[index])
+    }
+
     /// The bytes of image `index`.
     pub fn image_bytes(&self, index: usize) -> &[u8] {
         &self.pixels[index * IMAGE_PIXELS..(index + 1) * IMAGE_PIXELS]

@@ -14,6 +14,12 @@ use crate::schedule::{
 pub trait Denoiser {
     /// ε̂ for a batch `x_t` `[B, C, H, W]`, all at 1-based step `t`.
     fn predict_noise(&self, x_t: Tensor<4>, t: usize) -> Tensor<4>;
+
+    /// ε̂ at step `t` of the sampling schedule, whose log-SNR there is `log_snr`: a network
+    /// conditioned on λ reads that (so it can sample under another schedule), the others `t`.
+    fn predict_noise_at(&self, x_t: Tensor<4>, t: usize, _log_snr: f64) -> Tensor<4> {
+        self.predict_noise(x_t, t)
+    }
 }
 
 /// Which sampler, with its options.
@@ -359,7 +365,9 @@ impl<'a, D: Denoiser + ?Sized> Sampler<'a, D> {
     /// The model's x̂0 (clipped if the sampler clips), the ε̂ that goes with it, and ε̂ as the
     /// model predicted it, at (x, t).
     fn predict(&self, x: &Tensor<4>, t: usize) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
-        let model_eps = self.denoiser.predict_noise(x.clone(), t);
+        let model_eps =
+            self.denoiser
+                .predict_noise_at(x.clone(), t, self.schedule.log_snr()[t - 1]);
         let coefficients = x0_coefficients(&self.schedule, t);
         let x0 = predict_x0(x, &model_eps, coefficients, self.config.clip_x0);
         let eps = match self.config.kind {

@@ -11,12 +11,64 @@ impl Denoiser for UNet {
         let batch = x_t.dims()[0];
         self.evaluate(x_t, &vec![t; batch])
     }
+
+    fn predict_noise_at(&self, x_t: Tensor<4>, t: usize, log_snr: f64) -> Tensor<4> {
+        let batch = x_t.dims()[0];
+        let position = self.noise_input().position(t, log_snr);
+        self.forward_conditioned(x_t, &vec![position; batch], &vec![None; batch])
+    }
 }
 
 impl Denoiser for InferenceUNet {
     fn predict_noise(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
         let batch = x_t.dims()[0];
         self.evaluate(x_t, &vec![t; batch])
+    }
+
+    fn predict_noise_at(&self, x_t: Tensor<4>, t: usize, log_snr: f64) -> Tensor<4> {
+        let batch = x_t.dims()[0];
+        let position = self.module.noise_input().position(t, log_snr);
+        self.evaluate_conditioned(x_t, &vec![position; batch], &vec![None; batch])
+    }
+}
+
+/// A class-conditioned U-Net asked for `class` with classifier-free guidance of scale `w`
+/// (Ho & Salimans 2022): ε̂ = ε̂_uncond + (1 + w)(ε̂_cond − ε̂_uncond), so w = 0 is the plain
+/// conditional model. Both predictions come from one batched call.
+pub struct Guided<'a> {
+    /// The network.
+    pub model: &'a InferenceUNet,
+    /// The class asked for; `None`: the unconditional model, one evaluation.
+    pub class: Option<usize>,
+    /// The guidance scale w ≥ 0.
+    pub guidance: f64,
+}
+
+impl Denoiser for Guided<'_> {
+    fn predict_noise(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
+        self.predict_noise_at(x_t, t, f64::NAN)
+    }
+
+    fn predict_noise_at(&self, x_t: Tensor<4>, t: usize, log_snr: f64) -> Tensor<4> {
+        let batch = x_t.dims()[0];
+        let position = self.model.module.noise_input().position(t, log_snr);
+        let Some(class) = self.class else {
+            return self.model.evaluate_conditioned(
+                x_t,
+                &vec![position; batch],
+                &vec![None; batch],
+            );
+        };
+        let both = Tensor::cat(vec![x_t.clone(), x_t], 0);
+        let classes: Vec<Option<usize>> = (0..2 * batch)
+            .map(|i| (i < batch).then_some(class))
+            .collect();
+        let eps = self
+            .model
+            .evaluate_conditioned(both, &vec![position; 2 * batch], &classes);
+        let conditional = eps.clone().narrow(0, 0, batch);
+        let unconditional = eps.narrow(0, batch, batch);
+        unconditional.clone() + (conditional - unconditional) * (1.0 + self.guidance)
     }
 }
 

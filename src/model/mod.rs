@@ -4,6 +4,8 @@ mod classifier;
 pub mod cpu;
 mod dae;
 mod denoisers;
+
+pub use denoisers::Guided;
 mod unet;
 mod weights;
 
@@ -14,7 +16,10 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 pub use classifier::{Classifier, ClassifierConfig};
 pub use dae::{dae_clean_estimate, dae_loss_weights};
-pub use unet::{UNet, UNetConfig, timestep_embedding, timestep_embedding_values};
+pub use unet::{
+    LOG_SNR_BOTTOM, LOG_SNR_TOP, NoiseInput, UNet, UNetConfig, noise_embedding_values,
+    timestep_embedding, timestep_embedding_values,
+};
 pub use weights::{
     ModelKind, TrainingRecord, WeightsError, WeightsFile, WeightsMetadata, nan_from_null,
     save_module, write_atomically,
@@ -67,23 +72,35 @@ impl InferenceUNet {
     pub fn uses_cpu_kernels(&self) -> bool {
         self.cpu.is_some()
     }
-}
 
-impl Network for InferenceUNet {
-    /// Through the project's CPU kernels when `x` is on the CPU (and of the network's image
-    /// size), through burn otherwise.
-    fn evaluate(&self, x: Tensor<4>, t: &[usize]) -> Tensor<4> {
+    /// F for images `x` at noise-level `positions` and `classes` (one each per image; see
+    /// [`UNet::forward_conditioned`]), through the CPU kernels when they apply.
+    pub fn evaluate_conditioned(
+        &self,
+        x: Tensor<4>,
+        positions: &[f64],
+        classes: &[Option<usize>],
+    ) -> Tensor<4> {
         match &self.cpu {
             Some(packed) if cpu::is_cpu(&x.device()) && packed.accepts(x.dims()) => {
                 let (shape, device) = (x.shape(), x.device());
                 let values = x.into_data().try_into_vec::<f32>().unwrap_or_else(|error| {
                     unreachable!("float tensors read back as f32: {error:?}")
                 });
-                let out = packed.forward(&values, t);
+                let out = packed.forward_conditioned(&values, positions, classes);
                 Tensor::from_data(TensorData::new(out, shape), &device)
             }
-            _ => self.module.forward(x, t),
+            _ => self.module.forward_conditioned(x, positions, classes),
         }
+    }
+}
+
+impl Network for InferenceUNet {
+    /// Through the project's CPU kernels when `x` is on the CPU (and of the network's image
+    /// size), through burn otherwise.
+    fn evaluate(&self, x: Tensor<4>, t: &[usize]) -> Tensor<4> {
+        let positions: Vec<f64> = t.iter().map(|&t| t as f64).collect();
+        self.evaluate_conditioned(x, &positions, &vec![None; t.len()])
     }
 }
 

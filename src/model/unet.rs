@@ -47,6 +47,37 @@ pub struct UNetConfig {
     /// embedding per class and one for "no class", added to the time embedding.
     #[config(default = 0)]
     pub classes: usize,
+    /// What the noise-level embedding encodes: the step t, or the log-SNR λ (so that the network
+    /// can run under another schedule whose λ stay in its trained range).
+    #[config(default = "NoiseInput::Step")]
+    pub noise_input: NoiseInput,
+}
+
+/// What a U-Net's noise-level embedding encodes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum NoiseInput {
+    /// The 1-based step t of the schedule it was trained with.
+    #[default]
+    Step,
+    /// The log-SNR λ_t, mapped linearly so that λ from [`LOG_SNR_TOP`] down to [`LOG_SNR_BOTTOM`]
+    /// spans positions 0 to 1000, the range of the step embedding.
+    LogSnr,
+}
+
+/// The log-SNR at position 0 of a [`NoiseInput::LogSnr`] embedding (above every λ_1 of the
+/// shipped schedules: linear 9.2, cosine 10.1).
+pub const LOG_SNR_TOP: f64 = 12.0;
+/// The log-SNR at position 1000 (below the cosine schedule's λ_T of −19.8).
+pub const LOG_SNR_BOTTOM: f64 = -20.0;
+
+impl NoiseInput {
+    /// The embedding position of step `t` whose log-SNR is `log_snr`.
+    pub fn position(self, t: usize, log_snr: f64) -> f64 {
+        match self {
+            Self::Step => t as f64,
+            Self::LogSnr => 1000.0 * (LOG_SNR_TOP - log_snr) / (LOG_SNR_TOP - LOG_SNR_BOTTOM),
+        }
+    }
 }
 
 impl UNetConfig {
@@ -148,6 +179,7 @@ impl UNetConfig {
         UNet {
             class_embedding,
             classes: self.classes,
+            log_snr_input: self.noise_input == NoiseInput::LogSnr,
             time_in: LinearConfig::new(base, time).init(device),
             time_out: LinearConfig::new(time, time).init(device),
             conv_in: conv(self.image_channels, base, 3, 1, device),
@@ -380,6 +412,7 @@ fn upsample_nearest(x: Tensor<4>) -> Tensor<4> {
 pub struct UNet {
     pub(super) class_embedding: Option<Param<Tensor<2>>>,
     pub(super) classes: usize,
+    pub(super) log_snr_input: bool,
     pub(super) time_in: Linear,
     pub(super) time_out: Linear,
     pub(super) conv_in: Conv2d,
@@ -402,6 +435,15 @@ impl UNet {
     /// Classes it is conditioned on (0: unconditional).
     pub fn classes(&self) -> usize {
         self.classes
+    }
+
+    /// What its noise-level embedding encodes.
+    pub fn noise_input(&self) -> NoiseInput {
+        if self.log_snr_input {
+            NoiseInput::LogSnr
+        } else {
+            NoiseInput::Step
+        }
     }
 
     /// Predicts ε for images `x` at noise-level `positions` (what the sinusoidal embedding

@@ -60,6 +60,9 @@ pub struct DiffusionTraining {
     pub warmup: u64,
     /// Decay of the weight average that is shipped.
     pub ema_decay: f64,
+    /// For a class-conditioned network: the share of images shown without their class, so
+    /// that it also learns the unconditional model (classifier-free guidance needs both).
+    pub class_dropout: f64,
     /// Seed of batches, steps, noise and initial weights.
     pub seed: u64,
     /// The weights file to write.
@@ -90,6 +93,8 @@ struct RunIdentity<'a> {
     dae_t_max: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     init_from: Option<&'a PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    class_dropout: Option<f64>,
 }
 
 impl DiffusionTraining {
@@ -105,6 +110,7 @@ impl DiffusionTraining {
                 TrainingTarget::Noise => None,
             },
             init_from: self.init_from.as_ref(),
+            class_dropout: (self.architecture.classes > 0).then_some(self.class_dropout),
         };
         let mut identity = serde_json::to_value(identity).unwrap_or_default();
         // An unconditional network's identity reads as it did before classes existed, so that
@@ -182,6 +188,21 @@ impl DiffusionTraining {
                 schedule.steps()
             )));
         }
+        let conditioned = self.architecture.classes > 0
+            || self.architecture.noise_input != crate::model::NoiseInput::Step;
+        if conditioned && matches!(self.target, TrainingTarget::CleanImage { .. }) {
+            return Err(TrainError::Input(
+                "the denoising autoencoder is conditioned on the step t alone: train it \
+                 without --classes and with --noise-input step"
+                    .into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.class_dropout) {
+            return Err(TrainError::Input(format!(
+                "--class-dropout {} must lie in [0, 1]",
+                self.class_dropout
+            )));
+        }
         if schedule.alpha_bar_at(self.t_max()) <= 0.0 {
             return Err(TrainError::Input(format!(
                 "with zero terminal SNR ᾱ_{} = 0: a model that predicts ε (or reads its output \
@@ -249,7 +270,7 @@ pub fn train_unet(
                 checkpoint: dir,
             });
         }
-        let batch = noisy_batch(&data, &alpha_bar[..options.t_max()], options, step);
+        let batch = noisy_batch(&data, &schedule, options, step);
         let (loss_value, grads) = if cpu_kernels {
             cpu_step(&model, &batch, options, &alpha_bar, step)
         } else {
@@ -340,6 +361,10 @@ struct NoisyBatch {
     x_t: Vec<f32>,
     noise: Vec<f32>,
     t: Vec<usize>,
+    /// Where the noise-level embedding sits for each image.
+    positions: Vec<f64>,
+    /// Each image's class, or none (an unconditional network, or the label dropped).
+    classes: Vec<Option<usize>>,
 }
 
 impl NoisyBatch {
@@ -353,10 +378,11 @@ impl NoisyBatch {
 /// x_t = √ᾱ_t x0 + √(1 − ᾱ_t) ε, computed on the host in f64 coefficients.
 fn noisy_batch(
     data: &LabelledImages,
-    alpha_bar: &[f64],
+    schedule: &Schedule,
     options: &DiffusionTraining,
     step: u64,
 ) -> NoisyBatch {
+    let alpha_bar = &schedule.alpha_bar()[..options.t_max()];
     let mut rng = step_rng(options.seed, step);
     let b = options.batch;
     let indices: Vec<usize> = (0..b).map(|_| rng.random_range(0..data.len())).collect();
@@ -377,7 +403,29 @@ fn noisy_batch(
             x.iter().zip(e).map(move |(x, e)| signal * x + sigma * e)
         })
         .collect();
-    NoisyBatch { x0, x_t, noise, t }
+    let noise_input = options.architecture.noise_input;
+    let log_snr = schedule.log_snr();
+    let positions = t
+        .iter()
+        .map(|&t| noise_input.position(t, log_snr[t - 1]))
+        .collect();
+    // Drawn after everything else, so an unconditional run draws the batches it always did.
+    let classes = indices
+        .iter()
+        .map(|&i| {
+            let conditioned =
+                options.architecture.classes > 0 && rng.random::<f64>() >= options.class_dropout;
+            conditioned.then(|| data.label(i))
+        })
+        .collect();
+    NoisyBatch {
+        x0,
+        x_t,
+        noise,
+        t,
+        positions,
+        classes,
+    }
 }
 
 /// The seed of step `step`'s dropout masks: derived from the run's seed and the step, so a
@@ -398,7 +446,7 @@ fn burn_step(
     device.seed(dropout_seed(options.seed, step));
     let x_t = batch.tensor(&batch.x_t, device);
     let loss = match options.target {
-        TrainingTarget::Noise => (model.forward(x_t, &batch.t)
+        TrainingTarget::Noise => (model.forward_conditioned(x_t, &batch.positions, &batch.classes)
             - batch.tensor(&batch.noise, device))
         .square()
         .mean(),
@@ -462,7 +510,8 @@ fn cpu_step(
         (sum / count, gradient)
     };
     let seed = dropout_seed(options.seed, step);
-    let (loss_value, grads) = network.gradients(&batch.x_t, &batch.t, seed, &loss);
+    let conditions = (batch.positions.as_slice(), batch.classes.as_slice());
+    let (loss_value, grads) = network.gradients_conditioned(&batch.x_t, conditions, seed, &loss);
     (
         loss_value,
         CpuUNet::gradients_params(model, &grads, &options.device),
@@ -493,6 +542,7 @@ mod tests {
             learning_rate: 1e-3,
             warmup: 0,
             ema_decay: 0.9,
+            class_dropout: 0.1,
             seed: 0,
             out: PathBuf::new(),
             checkpoint_every: 0,
@@ -515,6 +565,8 @@ mod tests {
             x_t: values(1.0),
             noise: values(2.0),
             t: vec![2, 40, 170],
+            positions: vec![2.0, 40.0, 170.0],
+            classes: vec![None; 3],
         }
     }
 
@@ -571,6 +623,58 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// 64 patterned images of classes 0–9 in IDX files in a temporary folder.
+    fn labelled_images() -> (tempfile::TempDir, LabelledImages) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let count = 64u32;
+        let mut images = vec![0, 0, 8, 3];
+        for v in [count, 28, 28] {
+            images.extend_from_slice(&v.to_be_bytes());
+        }
+        images.extend((0..count as usize * IMAGE_PIXELS).map(|p| (p % 251) as u8));
+        let mut labels = vec![0, 0, 8, 1];
+        labels.extend_from_slice(&count.to_be_bytes());
+        labels.extend((0..count as u8).map(|i| i % 10));
+        std::fs::write(dir.path().join("train-images-idx3-ubyte"), images).expect("write");
+        std::fs::write(dir.path().join("train-labels-idx1-ubyte"), labels).expect("write");
+        let data = LabelledImages::load(dir.path(), Split::Train).expect("data");
+        (dir, data)
+    }
+
+    #[test]
+    fn conditioned_batches_carry_classes_and_log_snr_positions_and_keep_the_images() {
+        let (_dir, data) = labelled_images();
+        let schedule = Schedule::new(ScheduleSpec::new(ScheduleKind::Cosine)).expect("valid");
+        let mut plain = options(TrainingTarget::Noise);
+        plain.batch = 400;
+        let mut conditioned = plain.clone();
+        conditioned.architecture = conditioned
+            .architecture
+            .with_classes(10)
+            .with_noise_input(crate::model::NoiseInput::LogSnr);
+        conditioned.class_dropout = 0.25;
+        let a = noisy_batch(&data, &schedule, &plain, 3);
+        let b = noisy_batch(&data, &schedule, &conditioned, 3);
+        assert_eq!(
+            (a.t.clone(), a.x_t.clone()),
+            (b.t.clone(), b.x_t.clone()),
+            "same images"
+        );
+        assert!(a.classes.iter().all(Option::is_none), "unconditional");
+        assert!(a.t.iter().zip(&a.positions).all(|(&t, &p)| p == t as f64));
+        let dropped = b.classes.iter().filter(|c| c.is_none()).count();
+        assert!(
+            (60..=140).contains(&dropped),
+            "{dropped} of 400 dropped at 25 %"
+        );
+        assert!(b.classes.iter().flatten().all(|&c| c < 10));
+        let log_snr = schedule.log_snr();
+        for (&t, &p) in b.t.iter().zip(&b.positions) {
+            let expected = crate::model::NoiseInput::LogSnr.position(t, log_snr[t - 1]);
+            assert_eq!(p, expected);
         }
     }
 

@@ -41,6 +41,8 @@ fn options(data: &Path, out: PathBuf, steps: u64) -> DiffusionTraining {
         warmup: 2,
         ema_decay: 0.9,
         class_dropout: 0.1,
+        lr_decay: noisescope::train::LrDecay::None,
+        min_snr_gamma: None,
         seed: 5,
         out,
         checkpoint_every: 0,

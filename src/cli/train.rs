@@ -12,8 +12,8 @@ use super::{DeviceArg, ScheduleShapeArgs, parse_kind};
 use crate::model::{ClassifierConfig, NoiseInput, UNetConfig, load_classifier, parameter_count};
 use crate::schedule::{ScheduleKind, ScheduleSpec};
 use crate::train::{
-    ClassifierTraining, DiffusionTraining, Outcome, Progress, TrainingTarget, classifier_accuracy,
-    train_classifier, train_unet,
+    ClassifierTraining, DiffusionTraining, LrDecay, Outcome, Progress, TrainingTarget,
+    classifier_accuracy, train_classifier, train_unet,
 };
 
 /// The schedule of a model (T is `--timesteps`, since `--steps` counts training steps).
@@ -63,6 +63,17 @@ pub struct ArchitectureArgs {
     /// can sample under other schedules within its trained λ range).
     #[arg(long, value_enum, default_value_t = NoiseInputArg::Step)]
     pub noise_input: NoiseInputArg,
+}
+
+/// How the learning rate falls, on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LrDecayArg {
+    /// It stays at --lr.
+    None,
+    /// Half a cosine down to zero.
+    Cosine,
+    /// A straight line down to zero.
+    Linear,
 }
 
 /// What the noise-level embedding encodes, on the command line.
@@ -117,6 +128,12 @@ pub struct TrainArgs {
     /// Steps of linear learning-rate warm-up.
     #[arg(long, default_value_t = 200)]
     pub warmup: u64,
+    /// How the learning rate falls after the warm-up, to zero at the last step.
+    #[arg(long, value_enum, default_value_t = LrDecayArg::None)]
+    pub lr_decay: LrDecayArg,
+    /// Weight the ε loss by min(SNR, γ)/SNR (Min-SNR-γ, Hang et al. 2023; 5 is theirs).
+    #[arg(long)]
+    pub min_snr_gamma: Option<f64>,
     /// Decay of the exponential moving average that is written to --out.
     #[arg(long, default_value_t = 0.999)]
     pub ema: f64,
@@ -227,6 +244,12 @@ fn run_diffusion_training(
         warmup: args.warmup,
         ema_decay: args.ema,
         class_dropout: args.architecture.class_dropout,
+        lr_decay: match args.lr_decay {
+            LrDecayArg::None => LrDecay::None,
+            LrDecayArg::Cosine => LrDecay::Cosine,
+            LrDecayArg::Linear => LrDecay::Linear,
+        },
+        min_snr_gamma: args.min_snr_gamma,
         seed: args.seed,
         out: args.out.clone(),
         checkpoint_every: args.checkpoint_every,

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 pub use checkpoint::{CheckpointState, checkpoint_dir};
 pub use classifier::{ClassifierTraining, classifier_accuracy, train_classifier};
-pub use unet::{DiffusionTraining, TrainingTarget, train_unet};
+pub use unet::{DiffusionTraining, LrDecay, TrainingTarget, train_unet};
 
 /// One report from a running training loop.
 #[derive(Clone, Debug, PartialEq)]

@@ -36,6 +36,31 @@ pub enum TrainingTarget {
     },
 }
 
+/// How the learning rate falls after the warm-up, over the rest of the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LrDecay {
+    /// It stays at the base rate.
+    #[default]
+    None,
+    /// Half a cosine down to zero at the last step.
+    Cosine,
+    /// A straight line down to zero at the last step.
+    Linear,
+}
+
+impl LrDecay {
+    /// The factor at step `step` (0-based) of `steps`, `warmup` of them warming up.
+    pub fn factor(self, warmup: u64, steps: u64, step: u64) -> f64 {
+        let span = steps.saturating_sub(warmup).max(1) as f64;
+        let progress = (step.saturating_sub(warmup) as f64 / span).clamp(0.0, 1.0);
+        match self {
+            Self::None => 1.0,
+            Self::Cosine => 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()),
+            Self::Linear => 1.0 - progress,
+        }
+    }
+}
+
 /// Everything a U-Net training run needs.
 #[derive(Clone, Debug)]
 pub struct DiffusionTraining {
@@ -63,6 +88,12 @@ pub struct DiffusionTraining {
     /// For a class-conditioned network: the share of images shown without their class, so
     /// that it also learns the unconditional model (classifier-free guidance needs both).
     pub class_dropout: f64,
+    /// How the learning rate falls after the warm-up.
+    pub lr_decay: LrDecay,
+    /// Min-SNR-γ loss weighting (Hang et al. 2023) for the ε loss: each image's loss is
+    /// weighted by min(SNR_t, γ)/SNR_t, so the low-noise steps, whose ε is easy to tell and
+    /// whose loss says little about the image, stop dominating. `None`: L_simple.
+    pub min_snr_gamma: Option<f64>,
     /// Seed of batches, steps, noise and initial weights.
     pub seed: u64,
     /// The weights file to write.
@@ -95,6 +126,10 @@ struct RunIdentity<'a> {
     init_from: Option<&'a PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     class_dropout: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lr_decay: Option<LrDecay>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_snr_gamma: Option<f64>,
 }
 
 impl DiffusionTraining {
@@ -111,6 +146,8 @@ impl DiffusionTraining {
             },
             init_from: self.init_from.as_ref(),
             class_dropout: (self.architecture.classes > 0).then_some(self.class_dropout),
+            lr_decay: (self.lr_decay != LrDecay::None).then_some(self.lr_decay),
+            min_snr_gamma: self.min_snr_gamma,
         };
         let mut identity = serde_json::to_value(identity).unwrap_or_default();
         // An unconditional network's identity reads as it did before classes existed, so that
@@ -196,6 +233,19 @@ impl DiffusionTraining {
                  without --classes and with --noise-input step"
                     .into(),
             ));
+        }
+        if let Some(gamma) = self.min_snr_gamma {
+            if !(gamma > 0.0 && gamma.is_finite()) {
+                return Err(TrainError::Input(format!(
+                    "--min-snr-gamma {gamma} must be positive"
+                )));
+            }
+            if matches!(self.target, TrainingTarget::CleanImage { .. }) {
+                return Err(TrainError::Input(
+                    "--min-snr-gamma weights the ε loss; the autoencoder has its own weighting"
+                        .into(),
+                ));
+            }
         }
         if !(0.0..=1.0).contains(&self.class_dropout) {
             return Err(TrainError::Input(format!(
@@ -291,7 +341,8 @@ pub fn train_unet(
                 kept,
             });
         }
-        let lr = learning_rate(options.learning_rate, options.warmup, step);
+        let decay = options.lr_decay.factor(options.warmup, options.steps, step);
+        let lr = learning_rate(options.learning_rate, options.warmup, step) * decay;
         model = optimizer.step(lr, model, grads);
         step += 1;
         let decay = options
@@ -428,6 +479,21 @@ fn noisy_batch(
     }
 }
 
+/// Min-SNR-γ's weight of the ε loss at a step with ᾱ `alpha_bar`: min(SNR, γ)/SNR.
+fn min_snr_weight(alpha_bar: f64, gamma: f64) -> f64 {
+    let snr = alpha_bar / (1.0 - alpha_bar);
+    snr.min(gamma) / snr
+}
+
+/// [`min_snr_weight`] per image, as a `[B, 1, 1, 1]` tensor.
+fn min_snr_weights(t: &[usize], alpha_bar: &[f64], gamma: f64, device: &Device) -> Tensor<4> {
+    let values: Vec<f32> = t
+        .iter()
+        .map(|&t| min_snr_weight(alpha_bar[t - 1], gamma) as f32)
+        .collect();
+    Tensor::from_data(TensorData::new(values, [t.len(), 1, 1, 1]), device)
+}
+
 /// The seed of step `step`'s dropout masks: derived from the run's seed and the step, so a
 /// resumed run draws the masks an uninterrupted one would.
 fn dropout_seed(seed: u64, step: u64) -> u64 {
@@ -446,10 +512,15 @@ fn burn_step(
     device.seed(dropout_seed(options.seed, step));
     let x_t = batch.tensor(&batch.x_t, device);
     let loss = match options.target {
-        TrainingTarget::Noise => (model.forward_conditioned(x_t, &batch.positions, &batch.classes)
-            - batch.tensor(&batch.noise, device))
-        .square()
-        .mean(),
+        TrainingTarget::Noise => {
+            let error = (model.forward_conditioned(x_t, &batch.positions, &batch.classes)
+                - batch.tensor(&batch.noise, device))
+            .square();
+            match options.min_snr_gamma {
+                Some(gamma) => (error * min_snr_weights(&batch.t, alpha_bar, gamma, device)).mean(),
+                None => error.mean(),
+            }
+        }
         TrainingTarget::CleanImage { .. } => {
             let x0_hat = dae_clean_estimate(model, x_t, &batch.t, alpha_bar);
             let weights = dae_loss_weights(&batch.t, alpha_bar, device);
@@ -477,8 +548,13 @@ fn cpu_step(
     let image = |i: usize| i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS;
     let loss = |i: usize, out: &[f32]| -> (f64, Vec<f32>) {
         let (target, weight, gain, offset) = match options.target {
-            // L = mean (F − ε)².
-            TrainingTarget::Noise => (&batch.noise[image(i)], 1.0, 1.0, None),
+            // L = mean w (F − ε)², w = 1 or Min-SNR-γ's.
+            TrainingTarget::Noise => {
+                let weight = options.min_snr_gamma.map_or(1.0, |gamma| {
+                    min_snr_weight(alpha_bar[batch.t[i] - 1], gamma)
+                });
+                (&batch.noise[image(i)], weight, 1.0, None)
+            }
             // x̂0 = a·x_t + b·F, L = mean w (x̂0 − x0)².
             TrainingTarget::CleanImage { .. } => {
                 let alpha = alpha_bar[batch.t[i] - 1];
@@ -543,6 +619,8 @@ mod tests {
             warmup: 0,
             ema_decay: 0.9,
             class_dropout: 0.1,
+            lr_decay: LrDecay::None,
+            min_snr_gamma: None,
             seed: 0,
             out: PathBuf::new(),
             checkpoint_every: 0,
@@ -596,11 +674,13 @@ mod tests {
         let alpha_bar = Schedule::new(ScheduleSpec::new(ScheduleKind::Cosine))
             .expect("valid")
             .alpha_bar();
-        for target in [
-            TrainingTarget::Noise,
-            TrainingTarget::CleanImage { t_max: 200 },
+        for (target, gamma) in [
+            (TrainingTarget::Noise, None),
+            (TrainingTarget::Noise, Some(5.0)),
+            (TrainingTarget::CleanImage { t_max: 200 }, None),
         ] {
-            let options = options(target);
+            let mut options = options(target);
+            options.min_snr_gamma = gamma;
             let device = options.device.clone().autodiff();
             let model = seeded_init(&device, 3, || options.architecture.init(&device));
             let batch = batch();
@@ -642,6 +722,24 @@ mod tests {
         std::fs::write(dir.path().join("train-labels-idx1-ubyte"), labels).expect("write");
         let data = LabelledImages::load(dir.path(), Split::Train).expect("data");
         (dir, data)
+    }
+
+    #[test]
+    fn the_learning_rate_decays_to_zero_after_the_warm_up_and_min_snr_caps_the_weight() {
+        for decay in [LrDecay::Cosine, LrDecay::Linear] {
+            assert_eq!(decay.factor(100, 1100, 50), 1.0, "warming up");
+            assert_eq!(decay.factor(100, 1100, 100), 1.0);
+            assert!(
+                (decay.factor(100, 1100, 600) - 0.5).abs() < 1e-12,
+                "half way"
+            );
+            assert_eq!(decay.factor(100, 1100, 1100), 0.0);
+        }
+        assert!((LrDecay::Cosine.factor(0, 1000, 250) - 0.853_553_390_593).abs() < 1e-9);
+        assert_eq!(LrDecay::None.factor(0, 1000, 999), 1.0);
+        // SNR = 9 > γ = 5: 5/9; SNR = 1 < γ: 1.
+        assert!((min_snr_weight(0.9, 5.0) - 5.0 / 9.0).abs() < 1e-12);
+        assert!((min_snr_weight(0.5, 5.0) - 1.0).abs() < 1e-12);
     }
 
     #[test]

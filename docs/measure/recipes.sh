@@ -13,7 +13,7 @@ run() { # name, extra options
   local took=$(( $(date +%s) - start ))
   local json
   json=$($bin evaluate --model ${OUT:-/tmp/recipes}/$name.nsw --sampler dpmpp-2m-sde --steps 20 --n 1000 --batch 250 --data $data 2>/dev/null)
-  echo "$name | $* | train ${took} s | $(python3 -c 'import json,sys; r=json.load(sys.stdin); print("FID %.1f (floor %.2f) / confident %.1f %% (real %.1f %%)" % (r["fid_samples_vs_test"], r["fid_floor_train_vs_test"], 100*r["confident_share_samples"], 100*r["confident_share_test"]))' <<<"$json") | final loss $(tr '\r' '\n' < ${OUT:-/tmp/recipes}/$name.train.log | grep -o 'final loss [0-9.]*' | tail -1)"
+  echo "$name | $* | train ${took} s | $(python3 -c 'import json,sys; r=json.load(sys.stdin); print("FID %.1f (floor %.2f) / confident %.1f %% (real %.1f %%)" % (r["fid_samples_vs_test"], r["fid_floor_train_vs_test"], 100*r["confident_share_samples"], 100*r["confident_share_test"]))' <<<"$json") | $(tr '\r' '\n' < ${OUT:-/tmp/recipes}/$name.train.log | grep -o 'final loss [0-9.]*' | tail -1)"
 }
 run baseline --lr 5e-4
 run lr2e-3-cosine --lr 2e-3 --lr-decay cosine

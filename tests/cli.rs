@@ -809,3 +809,62 @@ fn a_resumed_run_with_dropout_on_burns_operations_ends_where_an_uninterrupted_on
         "resumed and uninterrupted runs differ by {worst}"
     );
 }
+
+#[test]
+fn sample_generates_a_class_with_guidance_and_refuses_what_cannot_be_asked() {
+    let temp = common::temp_dir("sample-class");
+    let dir = temp.path();
+    let conditioned = dir.join("conditioned.nsw");
+    let spec = ScheduleSpec {
+        steps: 50,
+        ..ScheduleSpec::new(ScheduleKind::Linear)
+    };
+    common::tiny_network_of(&conditioned, spec, None, 10);
+    let plain = tiny_model(dir);
+    let out = dir.join("out");
+    let sample = |model: &PathBuf, class: &str, guidance: &str| {
+        noisescope(&[
+            "sample",
+            "--model",
+            model.to_str().expect("utf-8"),
+            "--sampler",
+            "ddim",
+            "--steps",
+            "5",
+            "--n",
+            "2",
+            "--class",
+            class,
+            "--guidance",
+            guidance,
+            "--out",
+            out.to_str().expect("utf-8"),
+        ])
+    };
+    let by_name = sample(&conditioned, "ankle BOOT", "1.5");
+    assert!(by_name.status.success(), "{}", stderr(&by_name));
+    let by_index = sample(&conditioned, "9", "1.5");
+    assert!(by_index.status.success(), "{}", stderr(&by_index));
+    let png = |name: &str| std::fs::read(out.join(name)).expect("png");
+    let boot = png("sample-00000.png");
+    let bag = sample(&conditioned, "Bag", "1.5");
+    assert!(bag.status.success(), "{}", stderr(&bag));
+    assert_ne!(
+        png("sample-00000.png"),
+        boot,
+        "another class, another image"
+    );
+    assert_fails_with(&sample(&conditioned, "12", "1"), "not a class index");
+    assert_fails_with(
+        &sample(&conditioned, "Hat", "1"),
+        "not a Fashion-MNIST class",
+    );
+    assert_fails_with(&sample(&conditioned, "Bag", "-1"), "must be a number ≥ 0");
+    assert_fails_with(&sample(&conditioned, "Bag", "NaN"), "must be a number ≥ 0");
+    assert_fails_with(
+        &sample(&plain, "Bag", "1"),
+        "needs a class-conditioned model",
+    );
+    let any = sample(&plain, "any", "0");
+    assert!(any.status.success(), "{}", stderr(&any));
+}

@@ -7,9 +7,9 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
 use super::DeviceArg;
-use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, to_bytes};
+use crate::data::{FASHION_CLASSES, IMAGE_PIXELS, IMAGE_SIDE, to_bytes};
 use crate::diffusion::{Chain, SampleSize, Sampler, SamplerConfig, SamplerFamily, tensor_to_vec};
-use crate::model::{LoadedUNet, load_unet, shipped};
+use crate::model::{Guided, LoadedUNet, load_unet, shipped};
 use crate::schedule::{ReverseVariance, Schedule, TimestepSpacing};
 
 /// The shipped models, by schedule.
@@ -238,12 +238,58 @@ pub struct SampleArgs {
     /// t0001.png).
     #[arg(long)]
     pub frames: bool,
+    /// The class to generate, by name (e.g. Bag, "Ankle boot") or index 0–9, or `any` for the
+    /// unconditional model; needs a class-conditioned model (`train --classes 10`).
+    #[arg(long, default_value = "any")]
+    pub class: String,
+    /// Classifier-free guidance scale w ≥ 0 with --class: ε̂ = ε̂_uncond + (1 + w)(ε̂_cond −
+    /// ε̂_uncond); 0 is the plain conditional model.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub guidance: f64,
+}
+
+/// The class `text` names (a Fashion-MNIST class name, any case, or its index), or `None` for
+/// `any`; refused with the choices otherwise.
+pub fn parse_class(text: &str) -> anyhow::Result<Option<usize>> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("any") {
+        return Ok(None);
+    }
+    if let Ok(index) = text.parse::<usize>() {
+        if index < FASHION_CLASSES.len() {
+            return Ok(Some(index));
+        }
+        bail!("--class {index} is not a class index (0–9)");
+    }
+    FASHION_CLASSES
+        .iter()
+        .position(|name| name.eq_ignore_ascii_case(text))
+        .map(Some)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "--class {text:?} is not a Fashion-MNIST class: any, 0–9 or one of {}",
+                FASHION_CLASSES.join(", ")
+            )
+        })
 }
 
 /// Runs `noisescope sample`.
 pub fn run_sample(args: &SampleArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let size = args.count.size()?;
+    let class = parse_class(&args.class)?;
+    if !(args.guidance >= 0.0 && args.guidance.is_finite()) {
+        bail!("--guidance {} must be a number ≥ 0", args.guidance);
+    }
     let (loaded, device) = args.model.load()?;
+    let classes = loaded.model.module.classes();
+    if class.is_some() && classes == 0 {
+        bail!("--class needs a class-conditioned model (train --classes 10); this one is not");
+    }
+    let denoiser = Guided {
+        model: &loaded.model,
+        class,
+        guidance: args.guidance,
+    };
     let schedule = Schedule::new(loaded.schedule.clone())?;
     let config = args.sampler.config();
     // Refuse bad sampler options before anything is created.
@@ -260,9 +306,8 @@ pub fn run_sample(args: &SampleArgs, out: &mut impl Write) -> anyhow::Result<()>
     } in size.chains()
     {
         let shape = [b, 1, IMAGE_SIDE, IMAGE_SIDE];
-        let mut sampler =
-            Sampler::from_noise(&loaded.model, &schedule, config, shape, seed, &device)
-                .map_err(anyhow::Error::msg)?;
+        let mut sampler = Sampler::from_noise(&denoiser, &schedule, config, shape, seed, &device)
+            .map_err(anyhow::Error::msg)?;
         if args.frames && first == 0 {
             let folder = args.out.join("frames");
             std::fs::create_dir_all(&folder)?;

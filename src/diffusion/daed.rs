@@ -268,7 +268,8 @@ impl<D: Denoiser + ?Sized, P: CleanImagePredictor + ?Sized> DaedModels<'_, D, P>
 
     /// The diffusion model's x̂0 from x_t in one call, clipped.
     fn one_shot(&self, x_t: &Tensor<4>, t: usize) -> Tensor<4> {
-        let eps = self.ddgm.predict_noise(x_t.clone(), t);
+        let log_snr = self.schedule.log_snr()[t - 1];
+        let eps = self.ddgm.predict_noise_at(x_t.clone(), t, log_snr);
         predict_x0(x_t, &eps, x0_coefficients(self.schedule, t), true)
     }
 }

@@ -12,7 +12,8 @@ use crate::schedule::{
 
 /// Anything that predicts the noise ε in x_t.
 pub trait Denoiser {
-    /// ε̂ for a batch `x_t` `[B, C, H, W]`, all at 1-based step `t`.
+    /// ε̂ for a batch `x_t` `[B, C, H, W]`, all at 1-based step `t` (of the schedule the
+    /// network was trained with; the samplers call [`Self::predict_noise_at`]).
     fn predict_noise(&self, x_t: Tensor<4>, t: usize) -> Tensor<4>;
 
     /// ε̂ at step `t` of the sampling schedule, whose log-SNR there is `log_snr`: a network

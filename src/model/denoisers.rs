@@ -45,6 +45,8 @@ pub struct Guided<'a> {
 }
 
 impl Denoiser for Guided<'_> {
+    /// At step t alone: only for a network conditioned on t (a λ-conditioned one needs
+    /// [`Denoiser::predict_noise_at`], which the samplers call).
     fn predict_noise(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
         self.predict_noise_at(x_t, t, f64::NAN)
     }

@@ -91,12 +91,23 @@ pub fn tiny_network(
     spec: noisescope::schedule::ScheduleSpec,
     dae_t_max: Option<usize>,
 ) {
+    tiny_network_of(path, spec, dae_t_max, 0);
+}
+
+/// [`tiny_network`] conditioned on `classes` classes (0: unconditional).
+pub fn tiny_network_of(
+    path: &std::path::Path,
+    spec: noisescope::schedule::ScheduleSpec,
+    dae_t_max: Option<usize>,
+    classes: usize,
+) {
     use noisescope::model::{ModelKind, TrainingRecord, UNetConfig, WeightsMetadata, save_module};
     let config = UNetConfig::new()
         .with_base_channels(8)
         .with_channel_multipliers(vec![1, 2])
         .with_attention_resolutions(vec![])
-        .with_norm_groups(4);
+        .with_norm_groups(4)
+        .with_classes(classes);
     let metadata = WeightsMetadata {
         kind: if dae_t_max.is_some() {
             ModelKind::Dae

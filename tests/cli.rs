@@ -819,7 +819,7 @@ fn sample_generates_a_class_with_guidance_and_refuses_what_cannot_be_asked() {
         steps: 50,
         ..ScheduleSpec::new(ScheduleKind::Linear)
     };
-    common::tiny_network_of(&conditioned, spec, None, 10);
+    common::tiny_network_of(&conditioned, spec, None, (10, false));
     let plain = tiny_model(dir);
     let out = dir.join("out");
     let sample = |model: &PathBuf, class: &str, guidance: &str| {
@@ -867,4 +867,45 @@ fn sample_generates_a_class_with_guidance_and_refuses_what_cannot_be_asked() {
     );
     let any = sample(&plain, "any", "0");
     assert!(any.status.success(), "{}", stderr(&any));
+}
+
+#[test]
+fn sample_runs_a_log_snr_model_under_another_schedule_and_refuses_a_step_model() {
+    let temp = common::temp_dir("sample-schedule");
+    let dir = temp.path();
+    let spec = ScheduleSpec {
+        steps: 50,
+        ..ScheduleSpec::new(ScheduleKind::Linear)
+    };
+    let log_snr_model = dir.join("logsnr.nsw");
+    common::tiny_network_of(&log_snr_model, spec, None, (0, true));
+    let step_model = tiny_model(dir);
+    let out = dir.join("out");
+    let sample = |model: &PathBuf| {
+        noisescope(&[
+            "sample",
+            "--model",
+            model.to_str().expect("utf-8"),
+            "--sampler",
+            "ddim",
+            "--steps",
+            "5",
+            "--n",
+            "1",
+            "--sampling-schedule",
+            "cosine",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ])
+    };
+    let output = sample(&log_snr_model);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // The cosine schedule over 50 steps reaches λ far below the linear one's: a note says so.
+    assert!(
+        stderr(&output).contains("nearest trained λ"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(out.join("sample-00000.png").is_file());
+    assert_fails_with(&sample(&step_model), "conditioned on the log-SNR");
 }

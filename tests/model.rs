@@ -359,3 +359,32 @@ fn guidance_adds_one_plus_w_times_the_class_direction() {
         "no class: the unconditional model"
     );
 }
+
+#[test]
+fn beyond_the_trained_log_snr_the_network_is_evaluated_at_the_nearest_trained_one() {
+    use noisescope::diffusion::Denoiser;
+    use noisescope::model::{Guided, InferenceUNet, NoiseInput, WithinTrainedLogSnr};
+    let device = Device::flex();
+    let config = tiny_config().with_noise_input(NoiseInput::LogSnr);
+    let model = InferenceUNet::new(config.init(&device), &config, &device);
+    let x = Tensor::<4>::random([1, 1, 28, 28], Distribution::Normal(0.0, 1.0), &device);
+    let plain = || Guided {
+        model: &model,
+        class: None,
+        guidance: 0.0,
+    };
+    let within = WithinTrainedLogSnr {
+        inner: plain(),
+        low: -5.0,
+        high: 5.0,
+    };
+    let at = |d: &dyn Denoiser, log_snr| flat(d.predict_noise_at(x.clone(), 10, log_snr));
+    assert_eq!(at(&within, -30.0), at(&plain(), -5.0));
+    assert_eq!(at(&within, 9.0), at(&plain(), 5.0));
+    assert_eq!(
+        at(&within, 1.25),
+        at(&plain(), 1.25),
+        "inside the range: untouched"
+    );
+    assert_ne!(at(&within, -30.0), at(&plain(), -30.0));
+}

@@ -229,7 +229,7 @@ impl DeviceArg {
     }
 }
 
-fn parse_kind(name: &str) -> Result<ScheduleKind, String> {
+pub(crate) fn parse_kind(name: &str) -> Result<ScheduleKind, String> {
     ScheduleKind::from_cli_name(name).ok_or_else(|| {
         let names: Vec<&str> = ScheduleKind::ALL.iter().map(|k| k.cli_name()).collect();
         format!(

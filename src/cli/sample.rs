@@ -9,8 +9,8 @@ use clap::{Args, ValueEnum};
 use super::DeviceArg;
 use crate::data::{FASHION_CLASSES, IMAGE_PIXELS, IMAGE_SIDE, to_bytes};
 use crate::diffusion::{Chain, SampleSize, Sampler, SamplerConfig, SamplerFamily, tensor_to_vec};
-use crate::model::{Guided, LoadedUNet, load_unet, shipped};
-use crate::schedule::{ReverseVariance, Schedule, TimestepSpacing};
+use crate::model::{Guided, LoadedUNet, NoiseInput, WithinTrainedLogSnr, load_unet, shipped};
+use crate::schedule::{ReverseVariance, Schedule, ScheduleKind, ScheduleSpec, TimestepSpacing};
 
 /// The shipped models, by schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -246,6 +246,55 @@ pub struct SampleArgs {
     /// ε̂_uncond); 0 is the plain conditional model.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub guidance: f64,
+    /// Sample under another schedule (its default parameters, the model's T) than the one the
+    /// model was trained with; needs a model conditioned on the log-SNR
+    /// (`train --noise-input logsnr`). Where its λ leave the trained range, the network is
+    /// evaluated at the nearest trained λ, with a note.
+    #[arg(long, value_parser = super::parse_kind)]
+    pub sampling_schedule: Option<ScheduleKind>,
+}
+
+/// The schedule to sample `loaded` under: its own, or `kind` with its default parameters and
+/// the model's T (only for a log-SNR-conditioned model), with a note when its λ leave the
+/// trained range.
+fn sampling_schedule(
+    loaded: &LoadedUNet,
+    kind: Option<ScheduleKind>,
+) -> anyhow::Result<(Schedule, Schedule)> {
+    let trained = Schedule::new(loaded.schedule.clone())?;
+    let Some(kind) = kind else {
+        return Ok((trained.clone(), trained));
+    };
+    if loaded.model.module.noise_input() != NoiseInput::LogSnr {
+        bail!(
+            "--sampling-schedule needs a model conditioned on the log-SNR (train --noise-input \
+             logsnr); this one is conditioned on the step t of its own schedule"
+        );
+    }
+    let spec = ScheduleSpec {
+        steps: trained.steps(),
+        ..ScheduleSpec::new(kind)
+    };
+    let sampling = Schedule::new(spec)?;
+    let (low, high) = log_snr_range(&trained);
+    let (s_low, s_high) = log_snr_range(&sampling);
+    if s_low < low || s_high > high {
+        eprintln!(
+            "note: {} spans λ {s_low:.2}…{s_high:.2}, the model was trained on {low:.2}…{high:.2}; \
+             beyond that it is evaluated at the nearest trained λ",
+            sampling.spec().label()
+        );
+    }
+    Ok((trained, sampling))
+}
+
+/// The lowest and highest finite log-SNR of `schedule`.
+fn log_snr_range(schedule: &Schedule) -> (f64, f64) {
+    let values = schedule.log_snr();
+    let finite = values.iter().copied().filter(|l| l.is_finite());
+    finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), l| {
+        (lo.min(l), hi.max(l))
+    })
 }
 
 /// The class `text` names (a Fashion-MNIST class name, any case, or its index), or `None` for
@@ -285,12 +334,17 @@ pub fn run_sample(args: &SampleArgs, out: &mut impl Write) -> anyhow::Result<()>
     if class.is_some() && classes == 0 {
         bail!("--class needs a class-conditioned model (train --classes 10); this one is not");
     }
-    let denoiser = Guided {
-        model: &loaded.model,
-        class,
-        guidance: args.guidance,
+    let (trained, schedule) = sampling_schedule(&loaded, args.sampling_schedule)?;
+    let (low, high) = log_snr_range(&trained);
+    let denoiser = WithinTrainedLogSnr {
+        inner: Guided {
+            model: &loaded.model,
+            class,
+            guidance: args.guidance,
+        },
+        low,
+        high,
     };
-    let schedule = Schedule::new(loaded.schedule.clone())?;
     let config = args.sampler.config();
     // Refuse bad sampler options before anything is created.
     config

@@ -32,6 +32,29 @@ impl Denoiser for InferenceUNet {
     }
 }
 
+/// A denoiser whose network was trained on log-SNRs in `low..=high`: a sampling schedule that
+/// goes beyond them is evaluated at the nearest trained λ (the samplers' own coefficients keep
+/// the schedule's λ).
+pub struct WithinTrainedLogSnr<D> {
+    /// The denoiser.
+    pub inner: D,
+    /// The lowest trained λ (at the training schedule's T).
+    pub low: f64,
+    /// The highest trained λ (at its t = 1).
+    pub high: f64,
+}
+
+impl<D: Denoiser> Denoiser for WithinTrainedLogSnr<D> {
+    fn predict_noise(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
+        self.inner.predict_noise(x_t, t)
+    }
+
+    fn predict_noise_at(&self, x_t: Tensor<4>, t: usize, log_snr: f64) -> Tensor<4> {
+        self.inner
+            .predict_noise_at(x_t, t, log_snr.clamp(self.low, self.high))
+    }
+}
+
 /// A class-conditioned U-Net asked for `class` with classifier-free guidance of scale `w`
 /// (Ho & Salimans 2022): ε̂ = ε̂_uncond + (1 + w)(ε̂_cond − ε̂_uncond), so w = 0 is the plain
 /// conditional model. Both predictions come from one batched call.

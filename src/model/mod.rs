@@ -5,7 +5,7 @@ pub mod cpu;
 mod dae;
 mod denoisers;
 
-pub use denoisers::Guided;
+pub use denoisers::{Guided, WithinTrainedLogSnr};
 mod unet;
 mod weights;
 

@@ -91,23 +91,31 @@ pub fn tiny_network(
     spec: noisescope::schedule::ScheduleSpec,
     dae_t_max: Option<usize>,
 ) {
-    tiny_network_of(path, spec, dae_t_max, 0);
+    tiny_network_of(path, spec, dae_t_max, (0, false));
 }
 
-/// [`tiny_network`] conditioned on `classes` classes (0: unconditional).
+/// [`tiny_network`] conditioned on `classes` classes (0: unconditional) and, with `log_snr`,
+/// on the log-SNR instead of the step.
 pub fn tiny_network_of(
     path: &std::path::Path,
     spec: noisescope::schedule::ScheduleSpec,
     dae_t_max: Option<usize>,
-    classes: usize,
+    (classes, log_snr): (usize, bool),
 ) {
-    use noisescope::model::{ModelKind, TrainingRecord, UNetConfig, WeightsMetadata, save_module};
+    use noisescope::model::{
+        ModelKind, NoiseInput, TrainingRecord, UNetConfig, WeightsMetadata, save_module,
+    };
     let config = UNetConfig::new()
         .with_base_channels(8)
         .with_channel_multipliers(vec![1, 2])
         .with_attention_resolutions(vec![])
         .with_norm_groups(4)
-        .with_classes(classes);
+        .with_classes(classes)
+        .with_noise_input(if log_snr {
+            NoiseInput::LogSnr
+        } else {
+            NoiseInput::Step
+        });
     let metadata = WeightsMetadata {
         kind: if dae_t_max.is_some() {
             ModelKind::Dae

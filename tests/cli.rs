@@ -661,6 +661,49 @@ fn evaluate_measures_its_floor_on_as_many_images_as_it_samples() {
     assert_eq!(report["samples"], 12);
     assert_eq!(report["floor_images"], 12);
     assert_eq!(report["model_calls_per_image"], 2);
+    assert!(
+        report.get("class").is_none(),
+        "unconditional: no class report"
+    );
+
+    // Asked for a class: how often the classifier agrees, against real images of that class.
+    let conditioned = dir.join("conditioned.nsw");
+    let spec = ScheduleSpec {
+        steps: 50,
+        ..ScheduleSpec::new(ScheduleKind::Linear)
+    };
+    common::tiny_network_of(&conditioned, spec, None, (10, false));
+    let evaluate = |model: &PathBuf| {
+        noisescope(&[
+            "evaluate",
+            "--model",
+            model.to_str().expect("utf-8"),
+            "--sampler",
+            "ddim",
+            "--steps",
+            "2",
+            "--n",
+            "12",
+            "--batch",
+            "12",
+            "--class",
+            "Bag",
+            "--guidance",
+            "1",
+            "--data",
+            dir.to_str().expect("utf-8"),
+        ])
+    };
+    let output = evaluate(&conditioned);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
+    assert_eq!(report["class"], "Bag");
+    let share = report["class_share_samples"].as_f64().expect("share");
+    assert!((0.0..=1.0).contains(&share));
+    let real = report["class_share_test"].as_f64().expect("real share");
+    assert!(real > 0.9, "the shipped classifier knows real bags: {real}");
+    assert_eq!(report["meets_class_bar"], share >= real.min(0.9));
+    assert_fails_with(&evaluate(&model), "needs a class-conditioned model");
 }
 
 #[test]

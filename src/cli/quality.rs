@@ -9,6 +9,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::DeviceArg;
+use super::sample::ConditionArgs;
 use super::sample::{ModelChoice, SamplerArgs, checked_size};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, ProbeData, Split, load_image_folder};
 use crate::diffusion::{Chain, Denoiser, SampleSize, Sampler, SamplerConfig, tensor_to_vec};
@@ -66,6 +67,9 @@ pub struct EvaluateArgs {
     /// Classifier weights (default: the shipped one).
     #[arg(long)]
     pub classifier: Option<PathBuf>,
+    /// The class, guidance and sampling schedule.
+    #[command(flatten)]
+    pub condition: ConditionArgs,
     /// Also write the samples here.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -154,12 +158,14 @@ fn image_folder(dir: &Path, limit: usize) -> anyhow::Result<Vec<f32>> {
 /// Runs `noisescope evaluate`: samples, FID to the test set, the floor, and confidence.
 pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let size = checked_size(args.n, args.batch, args.seed)?;
+    args.condition.class()?;
     let (loaded, device) = args.model.load()?;
     let classifier = classifier(args.classifier.as_deref(), &device)?;
-    let schedule = Schedule::new(loaded.schedule.clone())?;
+    let conditioned = args.condition.apply(&loaded)?;
+    let schedule = &conditioned.schedule;
     let config = args.sampler.config();
     let started = Instant::now();
-    let samples = sample_many(&loaded.model, &schedule, config, size, &device)?;
+    let samples = sample_many(&conditioned.denoiser, schedule, config, size, &device)?;
     let sampling_s = started.elapsed().as_secs_f64();
     if let Some(folder) = &args.out {
         std::fs::create_dir_all(folder)?;
@@ -186,7 +192,7 @@ pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result
     let report = json!({
         "samples": args.n,
         "sampler": config,
-        "model_calls_per_image": config.model_calls(&schedule, schedule.steps()).map_err(anyhow::Error::msg)?,
+        "model_calls_per_image": config.model_calls(schedule, schedule.steps()).map_err(anyhow::Error::msg)?,
         "fid_samples_vs_test": fid,
         "fid_floor_train_vs_test": floor,
         "floor_images": train.len() / IMAGE_PIXELS,
@@ -197,6 +203,28 @@ pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result
         "passes_quality_bar": fid <= 5.0 * floor && confident >= 0.8 * confident_real,
         "sampling_seconds": sampling_s,
     });
+    let mut report = report;
+    if let Some(class) = conditioned.class {
+        let labels = crate::data::BuiltinDataset::load_shipped()?;
+        let of_class = |view: &ClassifierView| {
+            let n = view.classes.len().max(1);
+            view.classes.iter().filter(|&&c| c == class).count() as f64 / n as f64
+        };
+        let real: Vec<usize> = (0..labels.len())
+            .filter(|&i| labels.label(i).map(usize::from) == Some(class))
+            .collect();
+        let real_share = real
+            .iter()
+            .filter(|&&i| test_view.classes[i] == class)
+            .count() as f64
+            / real.len().max(1) as f64;
+        let share = of_class(&sample_view);
+        report["class"] = json!(crate::data::FASHION_CLASSES[class]);
+        report["guidance"] = json!(args.condition.guidance);
+        report["class_share_samples"] = json!(share);
+        report["class_share_test"] = json!(real_share);
+        report["meets_class_bar"] = json!(share >= real_share.min(0.9));
+    }
     writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     Ok(())
 }

@@ -238,6 +238,14 @@ pub struct SampleArgs {
     /// t0001.png).
     #[arg(long)]
     pub frames: bool,
+    /// The class, guidance and sampling schedule.
+    #[command(flatten)]
+    pub condition: ConditionArgs,
+}
+
+/// What to generate and under which schedule (`sample`, `evaluate`).
+#[derive(Debug, Args)]
+pub struct ConditionArgs {
     /// The class to generate, by name (e.g. Bag, "Ankle boot") or index 0–9, or `any` for the
     /// unconditional model; needs a class-conditioned model (`train --classes 10`).
     #[arg(long, default_value = "any")]
@@ -252,6 +260,51 @@ pub struct SampleArgs {
     /// evaluated at the nearest trained λ, with a note.
     #[arg(long, value_parser = super::parse_kind)]
     pub sampling_schedule: Option<ScheduleKind>,
+}
+
+/// A loaded model asked for a class (or none), under a schedule: what the samplers run.
+pub struct Conditioned<'a> {
+    /// The denoiser: the model with guidance, evaluated within its trained λ.
+    pub denoiser: WithinTrainedLogSnr<Guided<'a>>,
+    /// The schedule to sample under.
+    pub schedule: Schedule,
+    /// The class asked for.
+    pub class: Option<usize>,
+}
+
+impl ConditionArgs {
+    /// Checks the class and guidance (before anything is loaded).
+    pub fn class(&self) -> anyhow::Result<Option<usize>> {
+        if !(self.guidance >= 0.0 && self.guidance.is_finite()) {
+            bail!("--guidance {} must be a number ≥ 0", self.guidance);
+        }
+        parse_class(&self.class)
+    }
+
+    /// The denoiser and schedule for `loaded`; refuses a class for an unconditional model and
+    /// another schedule for a step-conditioned one.
+    pub fn apply<'a>(&self, loaded: &'a LoadedUNet) -> anyhow::Result<Conditioned<'a>> {
+        let class = self.class()?;
+        if class.is_some() && loaded.model.module.classes() == 0 {
+            bail!("--class needs a class-conditioned model (train --classes 10); this one is not");
+        }
+        let (trained, schedule) = sampling_schedule(loaded, self.sampling_schedule)?;
+        let (low, high) = log_snr_range(&trained);
+        let denoiser = WithinTrainedLogSnr {
+            inner: Guided {
+                model: &loaded.model,
+                class,
+                guidance: self.guidance,
+            },
+            low,
+            high,
+        };
+        Ok(Conditioned {
+            denoiser,
+            schedule,
+            class,
+        })
+    }
 }
 
 /// The schedule to sample `loaded` under: its own, or `kind` with its default parameters and
@@ -325,26 +378,11 @@ pub fn parse_class(text: &str) -> anyhow::Result<Option<usize>> {
 /// Runs `noisescope sample`.
 pub fn run_sample(args: &SampleArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let size = args.count.size()?;
-    let class = parse_class(&args.class)?;
-    if !(args.guidance >= 0.0 && args.guidance.is_finite()) {
-        bail!("--guidance {} must be a number ≥ 0", args.guidance);
-    }
+    args.condition.class()?;
     let (loaded, device) = args.model.load()?;
-    let classes = loaded.model.module.classes();
-    if class.is_some() && classes == 0 {
-        bail!("--class needs a class-conditioned model (train --classes 10); this one is not");
-    }
-    let (trained, schedule) = sampling_schedule(&loaded, args.sampling_schedule)?;
-    let (low, high) = log_snr_range(&trained);
-    let denoiser = WithinTrainedLogSnr {
-        inner: Guided {
-            model: &loaded.model,
-            class,
-            guidance: args.guidance,
-        },
-        low,
-        high,
-    };
+    let Conditioned {
+        denoiser, schedule, ..
+    } = args.condition.apply(&loaded)?;
     let config = args.sampler.config();
     // Refuse bad sampler options before anything is created.
     config

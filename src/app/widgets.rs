@@ -61,6 +61,27 @@ pub fn labelled_drag<N: egui::emath::Numeric>(
         .labelled_by(label.id);
 }
 
+/// The cursor t as a slider over 1..=`max_t` (filling the row but `room` points), drawing the
+/// shared value within its range and reporting only a move; the slider takes ←/→ while
+/// focused.
+pub fn cursor_slider(
+    ui: &mut egui::Ui,
+    cursor_t: usize,
+    max_t: usize,
+    (room, hint): (f32, &str),
+    commands: &mut Vec<Command>,
+) {
+    ui.spacing_mut().slider_width = (ui.available_width() - room).max(120.0);
+    let mut t = cursor_t.clamp(1, max_t);
+    let slider = ui
+        .add(egui::Slider::new(&mut t, 1..=max_t).text("t"))
+        .on_hover_text(hint);
+    if slider.changed() {
+        commands.push(Command::SetCursor(t));
+    }
+    commands.push(Command::TSlider(slider.id));
+}
+
 /// The switching point s as a slider over `range`, with its % of T and λ under `schedule`, and
 /// DAED's automatic rule from β1 (s = argmin |ᾱ_t − (1 − β1)|, kept within `range`). Both are
 /// shared by panels, so changes go out as commands.

@@ -18,7 +18,7 @@ pub use classifier::{Classifier, ClassifierConfig};
 pub use dae::{dae_clean_estimate, dae_loss_weights};
 pub use unet::{
     LOG_SNR_BOTTOM, LOG_SNR_TOP, NoiseInput, UNet, UNetConfig, noise_embedding_values,
-    timestep_embedding, timestep_embedding_values,
+    step_positions, timestep_embedding, timestep_embedding_values,
 };
 pub use weights::{
     ModelKind, TrainingRecord, WeightsError, WeightsFile, WeightsMetadata, nan_from_null,
@@ -99,7 +99,7 @@ impl Network for InferenceUNet {
     /// Through the project's CPU kernels when `x` is on the CPU (and of the network's image
     /// size), through burn otherwise.
     fn evaluate(&self, x: Tensor<4>, t: &[usize]) -> Tensor<4> {
-        let positions: Vec<f64> = t.iter().map(|&t| t as f64).collect();
+        let positions = step_positions(t);
         self.evaluate_conditioned(x, &positions, &vec![None; t.len()])
     }
 }

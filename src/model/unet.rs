@@ -428,7 +428,7 @@ impl UNet {
     /// Predicts ε for images `x` `[B, C, H, W]` at 1-based steps `t` (one per image), without
     /// a class.
     pub fn forward(&self, x: Tensor<4>, t: &[usize]) -> Tensor<4> {
-        let positions: Vec<f64> = t.iter().map(|&t| t as f64).collect();
+        let positions = step_positions(t);
         self.forward_conditioned(x, &positions, &vec![None; t.len()])
     }
 
@@ -502,8 +502,13 @@ pub fn timestep_embedding(t: &[usize], dim: usize, device: &Device) -> Tensor<2>
 
 /// The values of [`timestep_embedding`], `[t.len()][dim]`.
 pub fn timestep_embedding_values(t: &[usize], dim: usize) -> Vec<f32> {
-    let positions: Vec<f64> = t.iter().map(|&t| t as f64).collect();
+    let positions = step_positions(t);
     noise_embedding_values(&positions, dim)
+}
+
+/// The embedding positions of steps `t` (a step-conditioned network's positions).
+pub fn step_positions(t: &[usize]) -> Vec<f64> {
+    t.iter().map(|&t| t as f64).collect()
 }
 
 /// The sinusoidal embedding of real positions (a step t, or a position from the log-SNR),

@@ -8,7 +8,7 @@ use crate::app::file_dialog::PendingDialog;
 use crate::app::image_view::{ImageStyle, image_view};
 use crate::app::panel::{Command, Shared};
 use crate::app::schedules::SLOT_COLORS;
-use crate::app::widgets::busy_indicator;
+use crate::app::widgets::{busy_indicator, cursor_slider};
 use crate::data::FASHION_CLASSES;
 use crate::diffusion::ForwardMode;
 use crate::render::{Colormap, ValueRange};
@@ -153,15 +153,8 @@ fn t_slider_ui(ui: &mut egui::Ui, shared: &Shared<'_>, commands: &mut Vec<Comman
         .max()
         .unwrap_or(1);
     ui.horizontal(|ui| {
-        ui.spacing_mut().slider_width = (ui.available_width() - 160.0).max(120.0);
-        let mut t = shared.cursor_t.clamp(1, max_t);
-        let slider = ui
-            .add(egui::Slider::new(&mut t, 1..=max_t).text("t"))
-            .on_hover_text("←/→ step by 1, Shift+←/→ by 10");
-        if slider.changed() {
-            commands.push(Command::SetCursor(t));
-        }
-        commands.push(Command::TSlider(slider.id));
+        let hint = "←/→ step by 1, Shift+←/→ by 10";
+        cursor_slider(ui, shared.cursor_t, max_t, (160.0, hint), commands);
     });
 }
 

@@ -7,7 +7,7 @@ use super::{MAX_BATCH, ReversePanel};
 use crate::app::image_view::{ImageStyle, image_view};
 use crate::app::panel::{Command, Shared};
 use crate::app::settings::{ModelsShown, SamplerChoice};
-use crate::app::widgets::{busy_indicator, labelled_drag, sampler_picker};
+use crate::app::widgets::{busy_indicator, cursor_slider, labelled_drag, sampler_picker};
 use crate::render::{Colormap, ValueRange};
 use crate::schedule::{ReverseVariance, TimestepSpacing};
 
@@ -156,15 +156,8 @@ fn scrubber_ui(
                 .logarithmic(true)
                 .text("steps/s"),
         );
-        ui.spacing_mut().slider_width = (ui.available_width() - 80.0).max(120.0);
-        let mut t = cursor_t.clamp(1, max_t);
-        let slider = ui
-            .add(egui::Slider::new(&mut t, 1..=max_t).text("t"))
-            .on_hover_text("←/→ step by 1, Shift+←/→ by 10, Space plays");
-        if slider.changed() {
-            commands.push(Command::SetCursor(t));
-        }
-        commands.push(Command::TSlider(slider.id));
+        let hint = "←/→ step by 1, Shift+←/→ by 10, Space plays";
+        cursor_slider(ui, cursor_t, max_t, (80.0, hint), commands);
     });
 }
 

@@ -31,7 +31,7 @@ use rayon::prelude::*;
 
 pub use net::NetGradients;
 
-use super::unet::noise_embedding_values;
+use super::unet::{noise_embedding_values, step_positions};
 use super::{UNet, UNetConfig};
 use blocks::{DropoutSource, add_into};
 use net::Net;
@@ -89,7 +89,7 @@ impl CpuUNet {
     /// The network's output for `x` (`[B, C, H, W]`, flattened) at 1-based steps `t` (one per
     /// image), without a class, in the same layout.
     pub fn forward(&self, x: &[f32], t: &[usize]) -> Vec<f32> {
-        let positions: Vec<f64> = t.iter().map(|&t| t as f64).collect();
+        let positions = step_positions(t);
         self.forward_conditioned(x, &positions, &vec![None; t.len()])
     }
 
@@ -135,7 +135,7 @@ impl CpuUNet {
         seed: u64,
         loss: &ImageLoss<'_>,
     ) -> (f64, NetGradients) {
-        let positions: Vec<f64> = t.iter().map(|&t| t as f64).collect();
+        let positions = step_positions(t);
         let classes = vec![None; t.len()];
         self.gradients_conditioned(x, (&positions, &classes), seed, loss)
     }

@@ -112,6 +112,9 @@ pub struct DiffusionTraining {
     pub command: String,
 }
 
+/// The U-Net architecture fields that checkpoints written before them do not name.
+const LATER_ARCHITECTURE_FIELDS: [&str; 2] = ["classes", "noise_input"];
+
 /// The settings a checkpoint must be resumed with (written into its state as JSON).
 #[derive(serde::Serialize)]
 struct RunIdentity<'a> {
@@ -150,12 +153,16 @@ impl DiffusionTraining {
             min_snr_gamma: self.min_snr_gamma,
         };
         let mut identity = serde_json::to_value(identity).unwrap_or_default();
-        // An unconditional network's identity reads as it did before classes existed, so that
-        // checkpoints written then still resume.
-        if self.architecture.classes == 0
-            && let Some(architecture) = identity["architecture"].as_object_mut()
-        {
-            architecture.remove("classes");
+        // Architecture fields added after checkpoints were first written are left out while
+        // they hold their defaults, so the identity reads as it did then and those
+        // checkpoints still resume.
+        let defaults = serde_json::to_value(UNetConfig::new()).unwrap_or_default();
+        if let Some(architecture) = identity["architecture"].as_object_mut() {
+            for field in LATER_ARCHITECTURE_FIELDS {
+                if architecture.get(field) == defaults.get(field) {
+                    architecture.remove(field);
+                }
+            }
         }
         identity
     }
@@ -722,6 +729,23 @@ mod tests {
         std::fs::write(dir.path().join("train-labels-idx1-ubyte"), labels).expect("write");
         let data = LabelledImages::load(dir.path(), Split::Train).expect("data");
         (dir, data)
+    }
+
+    #[test]
+    fn an_unconditional_step_runs_identity_reads_as_before_conditioning_existed() {
+        let plain = options(TrainingTarget::Noise).identity();
+        let architecture = plain["architecture"].as_object().expect("an object");
+        for field in LATER_ARCHITECTURE_FIELDS {
+            assert!(!architecture.contains_key(field), "{field} in {plain}");
+        }
+        let mut conditioned = options(TrainingTarget::Noise);
+        conditioned.architecture = conditioned
+            .architecture
+            .with_classes(10)
+            .with_noise_input(crate::model::NoiseInput::LogSnr);
+        let identity = conditioned.identity();
+        assert_eq!(identity["architecture"]["classes"], 10);
+        assert_eq!(identity["architecture"]["noise_input"], "LogSnr");
     }
 
     #[test]

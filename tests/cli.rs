@@ -641,21 +641,26 @@ fn evaluate_measures_its_floor_on_as_many_images_as_it_samples() {
     let dir = temp.path();
     let model = tiny_model(dir);
     common::tiny_dataset(dir);
-    let output = noisescope(&[
-        "evaluate",
-        "--model",
-        model.to_str().expect("utf-8"),
-        "--sampler",
-        "ddim",
-        "--steps",
-        "2",
-        "--n",
-        "12",
-        "--batch",
-        "12",
-        "--data",
-        dir.to_str().expect("utf-8"),
-    ]);
+    let evaluate = |model: &PathBuf, extra: &[&str]| {
+        let mut args = vec![
+            "evaluate",
+            "--model",
+            model.to_str().expect("utf-8"),
+            "--sampler",
+            "ddim",
+            "--steps",
+            "2",
+            "--n",
+            "12",
+            "--batch",
+            "12",
+            "--data",
+            dir.to_str().expect("utf-8"),
+        ];
+        args.extend(extra);
+        noisescope(&args)
+    };
+    let output = evaluate(&model, &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
     assert_eq!(report["samples"], 12);
@@ -673,28 +678,8 @@ fn evaluate_measures_its_floor_on_as_many_images_as_it_samples() {
         ..ScheduleSpec::new(ScheduleKind::Linear)
     };
     common::tiny_network_of(&conditioned, spec, None, (10, false));
-    let evaluate = |model: &PathBuf| {
-        noisescope(&[
-            "evaluate",
-            "--model",
-            model.to_str().expect("utf-8"),
-            "--sampler",
-            "ddim",
-            "--steps",
-            "2",
-            "--n",
-            "12",
-            "--batch",
-            "12",
-            "--class",
-            "Bag",
-            "--guidance",
-            "1",
-            "--data",
-            dir.to_str().expect("utf-8"),
-        ])
-    };
-    let output = evaluate(&conditioned);
+    let for_a_bag = ["--class", "Bag", "--guidance", "1"];
+    let output = evaluate(&conditioned, &for_a_bag);
     assert!(output.status.success(), "{}", stderr(&output));
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
     assert_eq!(report["class"], "Bag");
@@ -703,7 +688,10 @@ fn evaluate_measures_its_floor_on_as_many_images_as_it_samples() {
     let real = report["class_share_test"].as_f64().expect("real share");
     assert!(real > 0.9, "the shipped classifier knows real bags: {real}");
     assert_eq!(report["meets_class_bar"], share >= real.min(0.9));
-    assert_fails_with(&evaluate(&model), "needs a class-conditioned model");
+    assert_fails_with(
+        &evaluate(&model, &for_a_bag),
+        "needs a class-conditioned model",
+    );
 }
 
 #[test]
@@ -824,7 +812,6 @@ fn train_on_burn(dir: &std::path::Path, out: &std::path::Path, steps: &str, resu
 
 #[test]
 fn a_resumed_run_with_dropout_on_burns_operations_ends_where_an_uninterrupted_one_does() {
-    use noisescope::model::load_unet;
     let temp = common::temp_dir("train-burn-resume");
     let dir = temp.path();
     common::tiny_dataset(dir);
@@ -832,21 +819,10 @@ fn a_resumed_run_with_dropout_on_burns_operations_ends_where_an_uninterrupted_on
     train_on_burn(dir, &straight, "4", false);
     train_on_burn(dir, &split, "2", false);
     train_on_burn(dir, &split, "4", true);
-    let device = burn::tensor::Device::flex();
-    let outputs = |path: &std::path::Path| -> Vec<f32> {
-        let model = load_unet(path, None, &device).expect("load").model;
-        let x = burn::tensor::Tensor::<4>::from_data(
-            burn::tensor::TensorData::new(vec![0.25f32; 784], [1, 1, 28, 28]),
-            &device,
-        );
-        noisescope::diffusion::tensor_to_vec(model.module.forward(x, &[300]).reshape([1, 784]))
-    };
-    let (a, b) = (outputs(&straight), outputs(&split));
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
+    let worst = common::largest_difference(
+        &common::unet_outputs(&straight),
+        &common::unet_outputs(&split),
+    );
     assert!(
         worst < 1e-4,
         "resumed and uninterrupted runs differ by {worst}"

@@ -163,11 +163,7 @@ fn wgpu_and_cpu_give_the_same_frames() {
         let cpu = tensor_to_vec(forward_all_steps(&x0, &schedule, mode, 5, &Device::flex()));
         let wgpu = tensor_to_vec(forward_all_steps(&x0, &schedule, mode, 5, &gpu));
         assert_eq!(cpu.len(), wgpu.len());
-        let worst = cpu
-            .iter()
-            .zip(&wgpu)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        let worst = common::largest_difference(&cpu, &wgpu);
         assert!(worst < 1e-4, "{mode:?}: worst difference {worst}");
     }
 }

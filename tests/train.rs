@@ -54,16 +54,6 @@ fn options(data: &Path, out: PathBuf, steps: u64) -> DiffusionTraining {
     }
 }
 
-fn outputs(path: &Path) -> Vec<f32> {
-    let device = Device::flex();
-    let model = load_unet(path, None, &device).expect("load").model;
-    let x = Tensor::<4>::from_data(
-        TensorData::new(vec![0.25f32; 2 * 784], [2, 1, 28, 28]),
-        &device,
-    );
-    tensor_to_vec(model.module.forward(x, &[7, 700]).reshape([2, 784]))
-}
-
 #[test]
 fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
     for dropout in [0.0, 0.3] {
@@ -100,15 +90,10 @@ fn resumed_run_matches(dropout: f64) {
         "the second sitting continues at step 3"
     );
     // Equal up to the order of parallel float sums, which varies when tests run side by side.
-    let (a, b) = (
-        outputs(&dir.join("straight.nsw")),
-        outputs(&dir.join("split.nsw")),
+    let worst = common::largest_difference(
+        &common::unet_outputs(&dir.join("straight.nsw")),
+        &common::unet_outputs(&dir.join("split.nsw")),
     );
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
     assert!(
         worst < 1e-4,
         "dropout {dropout}: resumed and uninterrupted runs differ by {worst}"
@@ -311,11 +296,7 @@ fn a_class_conditioned_log_snr_network_trains_resumes_and_loads_and_the_autoenco
                 .reshape([1, 784]),
         )
     };
-    let worst = out(&a)
-        .iter()
-        .zip(out(&b))
-        .map(|(p, q)| (p - q).abs())
-        .fold(0.0f32, f32::max);
+    let worst = common::largest_difference(&out(&a), &out(&b));
     assert!(
         worst < 1e-4,
         "resumed and uninterrupted runs differ by {worst}"

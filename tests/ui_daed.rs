@@ -33,11 +33,7 @@ fn run_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App
     common::run_until(harness, what, Duration::from_secs(120), done);
 }
 
-fn click(harness: &mut Harness<'static, App>, label: &str) {
-    harness.run_steps(2);
-    harness.get_by_role_and_label(Role::Button, label).click();
-    harness.run_steps(2);
-}
+use common::click;
 
 #[test]
 fn moving_the_switching_point_updates_the_samples() {

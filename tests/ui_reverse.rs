@@ -12,6 +12,8 @@ use egui_kittest::kittest::Queryable;
 use noisescope::App;
 use noisescope::app::{ModelsShown, SamplerChoice, Tab};
 
+use common::click;
+
 fn harness(dir: &Path) -> Harness<'static, App> {
     let dir = dir.to_owned();
     let mut harness = Harness::builder()
@@ -40,11 +42,7 @@ fn sampling_records_every_step_and_the_scrubber_changes_the_frame() {
         settings.models = ModelsShown::Both;
     }
     // The controls change with the sampler: lay them out before clicking.
-    harness.run_steps(2);
-    harness
-        .get_by_role_and_label(Role::Button, "Sample")
-        .click();
-    harness.run_steps(2);
+    click(&mut harness, "Sample");
     run_until(&mut harness, "both models to finish", |app| !app.sampling());
     assert_eq!(harness.state().recorded_steps(), vec![1000, 1000]);
     assert!(harness.state().reverse_error().is_none());
@@ -79,11 +77,7 @@ fn cancel_stops_the_sampling_job() {
         settings.batch = 8;
         settings.sampler = SamplerChoice::Ddpm;
     }
-    harness.run_steps(2);
-    harness
-        .get_by_role_and_label(Role::Button, "Sample")
-        .click();
-    harness.run_steps(2);
+    click(&mut harness, "Sample");
     run_until(&mut harness, "the first steps", |app| {
         app.recorded_steps().iter().any(|&n| n > 0)
     });
@@ -107,9 +101,7 @@ fn cancel_stops_the_sampling_job() {
 fn missing_weights_are_reported_in_the_panel() {
     let empty = common::temp_dir("ui-reverse-empty");
     let mut harness = harness(empty.path());
-    harness
-        .get_by_role_and_label(Role::Button, "Sample")
-        .click();
+    click(&mut harness, "Sample");
     run_until(&mut harness, "the error", |app| {
         app.reverse_error().is_some()
     });
@@ -135,10 +127,7 @@ fn oversized_recordings_are_refused_with_the_estimate() {
         settings.batch = 256;
         settings.sampler = SamplerChoice::Ddpm;
     }
-    harness.run_steps(2);
-    harness
-        .get_by_role_and_label(Role::Button, "Sample")
-        .click();
+    click(&mut harness, "Sample");
     run_until(&mut harness, "the refusal", |app| {
         app.reverse_error().is_some()
     });
@@ -163,11 +152,7 @@ fn one_damaged_model_is_reported_and_the_other_still_samples() {
         settings.batch = 2;
         settings.models = ModelsShown::Both;
     }
-    harness.run_steps(2);
-    harness
-        .get_by_role_and_label(Role::Button, "Sample")
-        .click();
-    harness.run_steps(2);
+    click(&mut harness, "Sample");
     run_until(&mut harness, "the job to end", |app| !app.sampling());
     let app = harness.state();
     let steps = app.settings().reverse.steps;
@@ -221,11 +206,7 @@ fn the_reverse_panel_scrubs_the_models_own_t_not_the_compared_schedules() {
         settings.sampler = SamplerChoice::Ddpm;
         settings.models = ModelsShown::Linear;
     }
-    harness.run_steps(2);
-    harness
-        .get_by_role_and_label(Role::Button, "Sample")
-        .click();
-    harness.run_steps(2);
+    click(&mut harness, "Sample");
     run_until(&mut harness, "the model to finish", |app| !app.sampling());
     assert_eq!(
         harness.state().recorded_steps(),
@@ -250,10 +231,7 @@ fn the_recording_estimate_uses_the_models_own_t() {
         settings.sampler = SamplerChoice::Ddpm;
         settings.models = ModelsShown::Both;
     }
-    harness.run_steps(2);
-    harness
-        .get_by_role_and_label(Role::Button, "Sample")
-        .click();
+    click(&mut harness, "Sample");
     run_until(&mut harness, "the first steps", |app| {
         app.recorded_steps().iter().any(|&n| n > 0) || app.reverse_error().is_some()
     });
@@ -274,11 +252,7 @@ fn play_walks_t_down_and_pause_stops_it() {
         settings.sampler = SamplerChoice::Ddpm;
         settings.models = ModelsShown::Linear;
     }
-    harness.run_steps(2);
-    harness
-        .get_by_role_and_label(Role::Button, "Sample")
-        .click();
-    harness.run_steps(2);
+    click(&mut harness, "Sample");
     run_until(&mut harness, "the model to finish", |app| !app.sampling());
     *harness.state_mut().settings_mut().cursor_t = 1000;
     harness.run_steps(2);

@@ -172,3 +172,36 @@ pub fn tiny_dataset(dir: &std::path::Path) {
     std::fs::write(dir.join("train-images-idx3-ubyte"), images).expect("write");
     std::fs::write(dir.join("train-labels-idx1-ubyte"), labels).expect("write");
 }
+
+/// Lays out the frame, clicks the button labelled `label`, and lets the click take effect.
+pub fn click<S: eframe::App>(harness: &mut egui_kittest::Harness<'static, S>, label: &str) {
+    use egui_kittest::kittest::Queryable;
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(eframe::egui::accesskit::Role::Button, label)
+        .click();
+    harness.run_steps(2);
+}
+
+/// The largest absolute difference between `a` and `b`, element by element.
+pub fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max)
+}
+
+/// The U-Net in `path` evaluated on two flat grey images at t = 7 and t = 700, to compare two
+/// weights files.
+pub fn unet_outputs(path: &std::path::Path) -> Vec<f32> {
+    use burn::tensor::{Tensor, TensorData};
+    let device = Device::flex();
+    let model = noisescope::model::load_unet(path, None, &device)
+        .expect("load")
+        .model;
+    let x = Tensor::<4>::from_data(
+        TensorData::new(vec![0.25f32; 2 * 784], [2, 1, 28, 28]),
+        &device,
+    );
+    noisescope::diffusion::tensor_to_vec(model.module.forward(x, &[7, 700]).reshape([2, 784]))
+}

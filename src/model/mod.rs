@@ -18,7 +18,7 @@ pub use classifier::{Classifier, ClassifierConfig};
 pub use dae::{dae_clean_estimate, dae_loss_weights};
 pub use unet::{
     LOG_SNR_BOTTOM, LOG_SNR_TOP, NoiseInput, UNet, UNetConfig, noise_embedding_values,
-    step_positions, timestep_embedding, timestep_embedding_values,
+    step_positions,
 };
 pub use weights::{
     ModelKind, TrainingRecord, WeightsError, WeightsFile, WeightsMetadata, nan_from_null,

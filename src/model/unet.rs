@@ -493,26 +493,14 @@ impl UNet {
     }
 }
 
-/// The sinusoidal embedding of Ho et al. / Vaswani et al.: `[sin(t·f_k), cos(t·f_k)]` with
-/// `f_k = 10000^(−k/(half−1))`, computed on the host in f64 so every device sees the same numbers.
-pub fn timestep_embedding(t: &[usize], dim: usize, device: &Device) -> Tensor<2> {
-    let values = timestep_embedding_values(t, dim);
-    Tensor::from_data(TensorData::new(values, [t.len(), dim]), device)
-}
-
-/// The values of [`timestep_embedding`], `[t.len()][dim]`.
-pub fn timestep_embedding_values(t: &[usize], dim: usize) -> Vec<f32> {
-    let positions = step_positions(t);
-    noise_embedding_values(&positions, dim)
-}
-
 /// The embedding positions of steps `t` (a step-conditioned network's positions).
 pub fn step_positions(t: &[usize]) -> Vec<f64> {
     t.iter().map(|&t| t as f64).collect()
 }
 
-/// The sinusoidal embedding of real positions (a step t, or a position from the log-SNR),
-/// `[positions.len()][dim]`.
+/// The sinusoidal embedding of Ho et al. / Vaswani et al. of real positions p (a step t, or a
+/// position from the log-SNR): `[sin(p·f_k), cos(p·f_k)]` with `f_k = 10000^(−k/(half−1))`,
+/// `[positions.len()][dim]`, computed on the host in f64 so every device sees the same numbers.
 pub fn noise_embedding_values(positions: &[f64], dim: usize) -> Vec<f32> {
     let half = dim / 2;
     let scale = (10000f64).ln() / (half.max(2) - 1) as f64;

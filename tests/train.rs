@@ -47,6 +47,8 @@ fn options(data: &Path, out: PathBuf, steps: u64) -> DiffusionTraining {
         out,
         checkpoint_every: 0,
         report_every: 1,
+        log_every: 0,
+        grid_every: 0,
         resume: false,
         device: Device::flex(),
         device_label: "test".into(),
@@ -311,4 +313,65 @@ fn a_class_conditioned_log_snr_network_trains_resumes_and_loads_and_the_autoenco
             .contains("conditioned on the step t alone"),
         "{error}"
     );
+}
+
+#[test]
+fn the_weights_carry_the_runs_log_and_sample_grids_across_sittings() {
+    let _turn = one_at_a_time();
+    let temp = common::temp_dir("history");
+    let dir = temp.path();
+    common::tiny_dataset(dir);
+    let stop = AtomicBool::new(false);
+    let recorded = |out: &str, steps| DiffusionTraining {
+        log_every: 1,
+        grid_every: 2,
+        ..options(dir, dir.join(out), steps)
+    };
+    train_unet(&recorded("straight.nsw", 3), &stop, &mut |_| {}).expect("train");
+    train_unet(&recorded("split.nsw", 2), &stop, &mut |_| {}).expect("first sitting");
+    let resumed = DiffusionTraining {
+        resume: true,
+        ..recorded("split.nsw", 3)
+    };
+    train_unet(&resumed, &stop, &mut |_| {}).expect("second sitting");
+    let history = |name: &str| {
+        let loaded = load_unet(&dir.join(name), None, &Device::flex()).expect("load");
+        loaded.metadata.training.history
+    };
+    let (straight, split) = (history("straight.nsw"), history("split.nsw"));
+    let logged = |h: &noisescope::model::TrainingHistory| -> Vec<u64> {
+        h.log.iter().map(|e| e.step).collect()
+    };
+    assert_eq!(logged(&straight), vec![1, 2, 3]);
+    assert_eq!(
+        logged(&split),
+        vec![1, 2, 3],
+        "the first sitting's log is kept"
+    );
+    let warm_up = straight.log[0].learning_rate;
+    assert!(warm_up > 0.0 && warm_up < straight.log[2].learning_rate);
+    assert!(
+        straight
+            .log
+            .iter()
+            .all(|e| e.loss.is_finite() && e.wall_time_s > 0.0)
+    );
+    let gridded: Vec<(u64, usize)> = split.grids.iter().map(|g| (g.step, g.images)).collect();
+    assert_eq!(
+        gridded,
+        vec![(2, 16), (3, 16)],
+        "every 2 steps and at the end"
+    );
+    for (a, b) in straight.grids.iter().zip(&split.grids) {
+        let (a, b) = (a.pixels().expect("grid"), b.pixels().expect("grid"));
+        let worst = a.iter().zip(&b).map(|(x, y)| x.abs_diff(*y)).max();
+        assert!(
+            worst <= Some(1),
+            "grids of equal weights differ by {worst:?}"
+        );
+    }
+    let first = split.grids[0].pixels().expect("grid");
+    let spread =
+        first.iter().max().copied().unwrap_or(0) - first.iter().min().copied().unwrap_or(0);
+    assert!(spread > 10, "a grid holds images, not a constant");
 }

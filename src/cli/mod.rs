@@ -210,11 +210,14 @@ impl DeviceArg {
     pub fn open(self) -> anyhow::Result<(burn::tensor::Device, String)> {
         Ok(match self {
             Self::Cpu => {
-                let threads = std::thread::available_parallelism().map_or(1, usize::from);
+                // The pool the kernels run on (RAYON_NUM_THREADS sets it, e.g. for two runs
+                // side by side), not the processor's count.
+                let threads = rayon::current_num_threads();
+                let unit = if threads == 1 { "thread" } else { "threads" };
                 (
                     burn::tensor::Device::flex(),
                     format!(
-                        "CPU ({}, {threads} threads)",
+                        "CPU ({}, {threads} {unit})",
                         crate::model::cpu_compute_label()
                     ),
                 )

@@ -146,6 +146,13 @@ pub struct TrainArgs {
     /// Steps between checkpoints.
     #[arg(long, default_value_t = 500)]
     pub checkpoint_every: u64,
+    /// Steps between entries of the training log kept in the weights file (0: none).
+    #[arg(long, default_value_t = 100)]
+    pub log_every: u64,
+    /// Steps between grids of samples (fixed seeds, the app's default sampler) kept in the
+    /// weights file, so the app can show the model as it learned (0: none; not for the DAE).
+    #[arg(long, default_value_t = 500)]
+    pub grid_every: u64,
     /// Continue from the checkpoint beside --out.
     #[arg(long)]
     pub resume: bool,
@@ -254,6 +261,8 @@ fn run_diffusion_training(
         out: args.out.clone(),
         checkpoint_every: args.checkpoint_every,
         report_every: 10,
+        log_every: args.log_every,
+        grid_every: args.grid_every,
         resume: args.resume,
         device,
         device_label,

@@ -4,6 +4,7 @@ mod classifier;
 pub mod cpu;
 mod dae;
 mod denoisers;
+mod history;
 
 pub use denoisers::{Guided, WithinTrainedLogSnr};
 mod unet;
@@ -16,6 +17,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 pub use classifier::{Classifier, ClassifierConfig};
 pub use dae::{dae_clean_estimate, dae_loss_weights};
+pub use history::{LogEntry, SampleGrid, TrainingHistory};
 pub use unet::{
     LOG_SNR_BOTTOM, LOG_SNR_TOP, NoiseInput, UNet, UNetConfig, noise_embedding_values,
     step_positions,

@@ -21,7 +21,7 @@ const MAGIC: &[u8] = b"NOISESCOPE-WEIGHTS\n";
 const VERSION: u32 = 2;
 /// The first version, whose checksum covers the payload only.
 const VERSION_PAYLOAD_CRC: u32 = 1;
-const MAX_METADATA: u64 = 1 << 20;
+const MAX_METADATA: u64 = 16 << 20;
 
 /// What a weights file holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +70,9 @@ pub struct TrainingRecord {
     pub ema_decay: f64,
     /// The exact command line of the last sitting.
     pub command: String,
+    /// The run's log and sample grids (empty in files written before they were recorded).
+    #[serde(default, skip_serializing_if = "super::TrainingHistory::is_empty")]
+    pub history: super::TrainingHistory,
 }
 
 /// Reads a number that JSON wrote as `null` because it was NaN.

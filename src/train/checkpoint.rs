@@ -11,7 +11,7 @@ use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::TrainError;
-use crate::model::{WeightsFile, WeightsMetadata, save_module, write_atomically};
+use crate::model::{TrainingHistory, WeightsFile, WeightsMetadata, save_module, write_atomically};
 
 const STATE_FILE: &str = "state.json";
 const MODEL_FILE: &str = "model.nsw";
@@ -37,6 +37,9 @@ pub struct CheckpointState {
     pub recent_loss: f64,
     /// Schedule, architecture, batch, seed…: a resumed run must use the same.
     pub identity: serde_json::Value,
+    /// The log and sample grids so far.
+    #[serde(default, skip_serializing_if = "TrainingHistory::is_empty")]
+    pub history: TrainingHistory,
 }
 
 /// Saves a checkpoint of `model` (and `ema`) with the optimiser state.

@@ -76,7 +76,7 @@ impl ClassifierTraining {
                 command: &self.command,
                 ema_decay: 0.0,
             }
-            .record(step, loss, wall_time_s),
+            .record(step, loss, wall_time_s, Default::default()),
             written_by: format!("noisescope {}", env!("CARGO_PKG_VERSION")),
         }
     }
@@ -116,6 +116,7 @@ pub fn train_classifier(
                 wall_time_s: wall,
                 recent_loss,
                 identity: options.identity(),
+                history: Default::default(),
             };
             checkpoint::save(
                 &dir,

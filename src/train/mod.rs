@@ -5,6 +5,7 @@
 mod checkpoint;
 mod classifier;
 mod ema;
+mod recorder;
 mod unet;
 
 use std::path::PathBuf;
@@ -121,6 +122,12 @@ impl Meter {
         }
     }
 
+    /// Training images per second in this sitting.
+    fn images_per_s(&self, step: u64, batch: usize) -> f64 {
+        let elapsed = self.started.elapsed().as_secs_f64().max(1e-9);
+        step.saturating_sub(self.start_step) as f64 * batch as f64 / elapsed
+    }
+
     fn elapsed_s(&self) -> f64 {
         self.started.elapsed().as_secs_f64()
     }
@@ -138,7 +145,13 @@ struct RunFacts<'a> {
 }
 
 impl RunFacts<'_> {
-    fn record(&self, step: u64, loss: f64, wall_time_s: f64) -> crate::model::TrainingRecord {
+    fn record(
+        &self,
+        step: u64,
+        loss: f64,
+        wall_time_s: f64,
+        history: crate::model::TrainingHistory,
+    ) -> crate::model::TrainingRecord {
         crate::model::TrainingRecord {
             data: self.data_dir.display().to_string(),
             steps: step,
@@ -150,6 +163,7 @@ impl RunFacts<'_> {
             device: self.device_label.to_owned(),
             ema_decay: self.ema_decay,
             command: self.command.to_owned(),
+            history,
         }
     }
 }

@@ -12,13 +12,15 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::checkpoint::{self, CheckpointState, checkpoint_dir};
 use super::ema::update_ema;
+use super::recorder::{HistoryRecorder, StepFacts};
 use super::seeded_init;
 use super::{Meter, Outcome, Progress, RunFacts, TrainError, learning_rate, step_rng};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, Split};
+use crate::diffusion::{Sampler, SamplerConfig, tensor_to_vec};
 use crate::model::cpu::CpuUNet;
 use crate::model::{
-    ModelKind, UNet, UNetConfig, WeightsFile, WeightsMetadata, cpu_kernels_enabled,
-    dae_clean_estimate, dae_loss_weights, save_module,
+    InferenceUNet, ModelKind, SampleGrid, TrainingHistory, UNet, UNetConfig, WeightsFile,
+    WeightsMetadata, cpu_kernels_enabled, dae_clean_estimate, dae_loss_weights, save_module,
 };
 use crate::schedule::{Schedule, ScheduleSpec};
 
@@ -102,6 +104,11 @@ pub struct DiffusionTraining {
     pub checkpoint_every: u64,
     /// Steps between progress reports.
     pub report_every: u64,
+    /// Steps between entries of the training log kept in the weights (0: none).
+    pub log_every: u64,
+    /// Steps between sample grids kept in the weights (0: none; a denoising autoencoder,
+    /// which does not generate from noise, never has them).
+    pub grid_every: u64,
     /// Continue from the checkpoint beside `out`.
     pub resume: bool,
     /// The plain (non-autodiff) device to train on.
@@ -175,7 +182,13 @@ impl DiffusionTraining {
         }
     }
 
-    fn metadata(&self, step: u64, loss: f64, wall_time_s: f64) -> WeightsMetadata {
+    fn metadata(
+        &self,
+        step: u64,
+        loss: f64,
+        wall_time_s: f64,
+        history: &TrainingHistory,
+    ) -> WeightsMetadata {
         let (kind, dae_t_max) = match self.target {
             TrainingTarget::Noise => (ModelKind::Unet, None),
             TrainingTarget::CleanImage { t_max } => (ModelKind::Dae, Some(t_max)),
@@ -194,7 +207,7 @@ impl DiffusionTraining {
                 command: &self.command,
                 ema_decay: self.ema_decay,
             }
-            .record(step, loss, wall_time_s),
+            .record(step, loss, wall_time_s, history.clone()),
             written_by: format!("noisescope {}", env!("CARGO_PKG_VERSION")),
         }
     }
@@ -298,30 +311,52 @@ pub fn train_unet(
     let mut ema = model.valid();
     let mut optimizer = AdamConfig::new().init();
     let (mut step, mut past_s, mut recent_loss) = (0, 0.0, f64::NAN);
+    let mut history = TrainingHistory::default();
     if options.resume {
         let state = checkpoint::resume_state(&dir, &options.identity())?;
         model = checkpoint::load_weights(&dir, model, false, state.step)?;
         ema = checkpoint::load_weights(&dir, ema, true, state.step)?;
         optimizer = checkpoint::load_optimizer(&dir, optimizer)?;
         (step, past_s, recent_loss) = (state.step, state.wall_time_s, state.recent_loss);
+        history = state.history;
     }
+    let grid_every = match options.target {
+        TrainingTarget::Noise => options.grid_every,
+        TrainingTarget::CleanImage { .. } => 0,
+    };
+    let mut recorder = HistoryRecorder::new(history, options.log_every, grid_every);
     let cpu_kernels = cpu_kernels_enabled(&options.device);
     let mut meter = Meter::new(step);
     let mut last_saved = step;
-    let save = |model: &UNet, ema: &UNet, optimizer: &ModuleOptimizer, step, loss, wall| {
-        let metadata = options.metadata(step, loss, wall);
+    let save = |model: &UNet,
+                ema: &UNet,
+                optimizer: &ModuleOptimizer,
+                step,
+                loss,
+                wall,
+                history: &TrainingHistory| {
+        let metadata = options.metadata(step, loss, wall, history);
         let state = CheckpointState {
             step,
             wall_time_s: wall,
             recent_loss: loss,
             identity: options.identity(),
+            history: history.clone(),
         };
         checkpoint::save(&dir, model, Some(ema), optimizer, &metadata, &state)
     };
     while step < options.steps {
         if stop.load(Ordering::Relaxed) {
             let wall = past_s + meter.elapsed_s();
-            save(&model, &ema, &optimizer, step, recent_loss, wall)?;
+            save(
+                &model,
+                &ema,
+                &optimizer,
+                step,
+                recent_loss,
+                wall,
+                recorder.history(),
+            )?;
             return Ok(Outcome::Stopped {
                 step,
                 checkpoint: dir,
@@ -357,28 +392,42 @@ pub fn train_unet(
             .min((1.0 + step as f64) / (10.0 + step as f64));
         ema = update_ema(ema, &model, decay);
         meter.add(loss_value);
+        recorder.add_loss(loss_value);
         if step % options.report_every.max(1) == 0 || step == options.steps {
             let progress = meter.report(step, options.steps, options.batch);
             recent_loss = progress.loss;
             report(&progress);
         }
+        let facts = StepFacts {
+            step,
+            learning_rate: lr,
+            images_per_s: meter.images_per_s(step, options.batch),
+            wall_time_s: past_s + meter.elapsed_s(),
+        };
+        recorder.log_if_due(&facts, options.steps);
+        if recorder.grid_due(step, options.steps) {
+            recorder.add_grid(sample_grid(&ema, options, &schedule, step)?);
+        }
         if options.checkpoint_every > 0 && step % options.checkpoint_every == 0 {
+            let wall = past_s + meter.elapsed_s();
             save(
                 &model,
                 &ema,
                 &optimizer,
                 step,
                 recent_loss,
-                past_s + meter.elapsed_s(),
+                wall,
+                recorder.history(),
             )?;
             last_saved = step;
         }
     }
     let wall = past_s + meter.elapsed_s();
-    save(&model, &ema, &optimizer, step, recent_loss, wall)?;
+    let history = recorder.history();
+    save(&model, &ema, &optimizer, step, recent_loss, wall, history)?;
     save_module(
         &ema,
-        &options.metadata(step, recent_loss, wall),
+        &options.metadata(step, recent_loss, wall, history),
         &options.out,
     )?;
     Ok(Outcome::Finished {
@@ -386,6 +435,36 @@ pub fn train_unet(
         final_loss: recent_loss,
         wall_time_s: wall,
     })
+}
+
+/// Images in each sample grid of a run's history.
+pub const GRID_IMAGES: usize = 16;
+
+/// The seed of every grid's noise, so that grids of different steps start from the same x_T.
+const GRID_SEED: u64 = 0;
+
+/// Samples [`GRID_IMAGES`] images ("any class") from the averaged weights `ema` with the app's
+/// default sampler.
+fn sample_grid(
+    ema: &UNet,
+    options: &DiffusionTraining,
+    schedule: &Schedule,
+    step: u64,
+) -> Result<SampleGrid, TrainError> {
+    let network = InferenceUNet::new(ema.clone(), &options.architecture, &options.device);
+    let shape = [GRID_IMAGES, 1, IMAGE_SIDE, IMAGE_SIDE];
+    let config = SamplerConfig::app_default();
+    let sampler = Sampler::from_noise(
+        &network,
+        schedule,
+        config,
+        shape,
+        GRID_SEED,
+        &options.device,
+    )
+    .map_err(TrainError::Input)?;
+    let images = tensor_to_vec(sampler.finish().reshape([GRID_IMAGES, IMAGE_PIXELS]));
+    SampleGrid::encode(step, &images).map_err(TrainError::Input)
 }
 
 /// Loads the starting weights of `--init`, refusing another architecture or schedule.
@@ -632,6 +711,8 @@ mod tests {
             out: PathBuf::new(),
             checkpoint_every: 0,
             report_every: 1,
+            log_every: 0,
+            grid_every: 0,
             resume: false,
             device: Device::flex(),
             device_label: "test".to_owned(),

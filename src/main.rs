@@ -13,12 +13,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(error) => {
-            let rendered = error.to_string();
-            let line = rendered
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("bad arguments");
-            eprintln!("{line}");
+            eprintln!("{}", parse_error_line(&error.to_string()));
             return ExitCode::from(2);
         }
     };
@@ -33,6 +28,22 @@ fn main() -> ExitCode {
             eprintln!("error: {}", one_line(&error));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// clap's message on one line: what is wrong and the arguments it names (a missing argument
+/// is named on the lines after the first), without the usage that follows.
+fn parse_error_line(rendered: &str) -> String {
+    let message: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    if message.is_empty() {
+        "error: bad arguments (see --help)".to_owned()
+    } else {
+        format!("{} (see --help)", message.join(" "))
     }
 }
 

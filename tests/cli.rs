@@ -134,7 +134,8 @@ fn daed_switch_prints_the_closest_step() {
 
 #[test]
 fn bad_arguments_exit_non_zero_with_one_line() {
-    let cases: [&[&str]; 9] = [
+    let cases: [&[&str]; 10] = [
+        &["sample", "--schedule", "linear"],
         &["schedule", "linear", "--steps", "0"],
         &["schedule", "linear", "--steps", "1"],
         &["schedule", "linear", "--beta-end", "1.5"],
@@ -167,6 +168,8 @@ fn bad_arguments_exit_non_zero_with_one_line() {
         assert!(!message.contains("panicked"), "{args:?}: {message}");
         assert!(stdout(&output).is_empty(), "{args:?}");
     }
+    let missing = noisescope(&["sample", "--schedule", "linear"]);
+    assert_fails_with(&missing, "not provided: --out <OUT>");
 }
 
 #[test]

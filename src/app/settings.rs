@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::diffusion::ForwardMode;
+use crate::diffusion::{DefaultSampler, ForwardMode};
 use crate::render::Colormap;
 use crate::schedule::{ReverseVariance, ScheduleKind, ScheduleSpec, TimestepSpacing};
 
@@ -64,8 +64,8 @@ impl Default for DaedSettings {
             model: ShippedPair::default(),
             batch: 16,
             seed: 0,
-            sampler: SamplerChoice::Ddim,
-            steps: 50,
+            sampler: DefaultSampler::DAED.family,
+            steps: DefaultSampler::DAED.steps,
             sweep_images: 500,
             sweep_points: 12,
             export_path: "noisescope-daed-sweep.csv".to_owned(),
@@ -123,10 +123,10 @@ impl Default for ReverseSettings {
             models: ModelsShown::default(),
             batch: 16,
             seed: 0,
-            sampler: SamplerChoice::DpmSolverSde,
-            steps: 20,
+            sampler: DefaultSampler::REVERSE.family,
+            steps: DefaultSampler::REVERSE.steps,
             eta: 0.0,
-            spacing: SamplerChoice::DpmSolverSde.default_spacing(),
+            spacing: DefaultSampler::REVERSE.family.default_spacing(),
             variance: ReverseVariance::default(),
             clip: true,
             selected: 0,
@@ -206,8 +206,8 @@ impl Default for AnalysisSettings {
             t_list: String::new(),
             n: 64,
             seed: 0,
-            sampler: SamplerChoice::DpmSolver,
-            steps: 20,
+            sampler: DefaultSampler::ANALYSIS.family,
+            steps: DefaultSampler::ANALYSIS.steps,
             axis: AnalysisAxis::default(),
             psnr: false,
             show_x0: true,

@@ -12,7 +12,7 @@ use super::quality::{classifier, image_set};
 use super::sample::{ImageCount, SamplerArgs, model_path, save_grid};
 use super::{DeviceArg, save_png};
 use crate::data::IMAGE_PIXELS;
-use crate::diffusion::{DaedModels, SampleSize};
+use crate::diffusion::{DaedModels, DefaultSampler, SampleSize};
 use crate::experiment::{daed_sweep, sweep_csv};
 use crate::metrics::{FeatureStats, FidReference};
 use crate::model::{InferenceUNet, LoadedDae, LoadedUNet, load_dae, load_unet, shipped};
@@ -107,7 +107,7 @@ impl DaedModelArgs {
             ddgm: &loaded.ddgm.model,
             dae: Some(&loaded.dae),
             schedule: &loaded.schedule,
-            config: self.sampler.config(),
+            config: self.sampler.config(DefaultSampler::DAED),
         }
     }
 }

@@ -12,7 +12,9 @@ use super::DeviceArg;
 use super::sample::ConditionArgs;
 use super::sample::{ModelChoice, SamplerArgs, checked_size};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, LabelledImages, ProbeData, Split, load_image_folder};
-use crate::diffusion::{Chain, Denoiser, SampleSize, Sampler, SamplerConfig, tensor_to_vec};
+use crate::diffusion::{
+    Chain, DefaultSampler, Denoiser, SampleSize, Sampler, SamplerConfig, tensor_to_vec,
+};
 use crate::metrics::{ClassifierView, FeatureStats, frechet_distance};
 use crate::model::{Classifier, load_classifier, shipped};
 use crate::schedule::Schedule;
@@ -163,7 +165,7 @@ pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result
     let classifier = classifier(args.classifier.as_deref(), &device)?;
     let conditioned = args.condition.apply(&loaded)?;
     let schedule = &conditioned.schedule;
-    let config = args.sampler.config();
+    let config = args.sampler.config(DefaultSampler::REVERSE);
     let started = Instant::now();
     let samples = sample_many(&conditioned.denoiser, schedule, config, size, &device)?;
     let sampling_s = started.elapsed().as_secs_f64();

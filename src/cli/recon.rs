@@ -8,7 +8,7 @@ use clap::Args;
 use super::sample::{SamplerArgs, model_path};
 use super::{DeviceArg, Format};
 use crate::data::{IMAGE_SIDE, ProbeData};
-use crate::diffusion::{ReconProbe, TSelection, image_batch, recon_csv};
+use crate::diffusion::{DefaultSampler, ReconProbe, TSelection, image_batch, recon_csv};
 use crate::model::load_unet;
 use crate::schedule::Schedule;
 
@@ -70,7 +70,7 @@ pub fn run_recon(args: &ReconArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let probe = ReconProbe::new(
         &loaded.model,
         &schedule,
-        args.sampler.config(),
+        args.sampler.config(DefaultSampler::ANALYSIS),
         x0,
         args.seed,
     );

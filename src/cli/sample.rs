@@ -8,7 +8,9 @@ use clap::{Args, ValueEnum};
 
 use super::DeviceArg;
 use crate::data::{FASHION_CLASSES, IMAGE_PIXELS, IMAGE_SIDE, to_bytes};
-use crate::diffusion::{Chain, SampleSize, Sampler, SamplerConfig, SamplerFamily, tensor_to_vec};
+use crate::diffusion::{
+    Chain, DefaultSampler, SampleSize, Sampler, SamplerConfig, SamplerFamily, tensor_to_vec,
+};
 use crate::model::{Guided, LoadedUNet, NoiseInput, WithinTrainedLogSnr, load_unet, shipped};
 use crate::schedule::{ReverseVariance, Schedule, ScheduleKind, ScheduleSpec, TimestepSpacing};
 
@@ -75,12 +77,13 @@ impl ModelChoice {
 #[derive(Debug, Args)]
 pub struct SamplerArgs {
     /// ddpm (every step, Algorithm 2), ddim, dpmpp-2m (DPM-Solver++(2M)), dpmpp-2m-sde (its
-    /// stochastic form), euler or heun.
-    #[arg(long, value_enum, default_value_t = SamplerArg::Ddpm)]
-    pub sampler: SamplerArg,
-    /// Number of steps of every sampler but ddpm.
-    #[arg(long, default_value_t = 50)]
-    pub steps: usize,
+    /// stochastic form), euler or heun (default: the sampler of the app's panel for this
+    /// command: dpmpp-2m-sde for sample and evaluate, dpmpp-2m for recon, ddim for daed).
+    #[arg(long, value_enum)]
+    pub sampler: Option<SamplerArg>,
+    /// Number of steps of every sampler but ddpm (default: the panel's, 20 or DDIM's 50).
+    #[arg(long)]
+    pub steps: Option<usize>,
     /// DDIM's η in [0, 1].
     #[arg(long, default_value_t = 0.0)]
     pub eta: f64,
@@ -139,16 +142,18 @@ pub enum VarianceArg {
 }
 
 impl SamplerArgs {
-    /// The sampler configuration.
-    pub fn config(&self) -> SamplerConfig {
+    /// The sampler configuration; what the options leave open comes from `default`.
+    pub fn config(&self, default: DefaultSampler) -> SamplerConfig {
         let family = match self.sampler {
-            SamplerArg::Ddpm => SamplerFamily::Ddpm,
-            SamplerArg::Ddim => SamplerFamily::Ddim,
-            SamplerArg::DpmSolver => SamplerFamily::DpmSolver,
-            SamplerArg::DpmSolverSde => SamplerFamily::DpmSolverSde,
-            SamplerArg::Euler => SamplerFamily::Euler,
-            SamplerArg::Heun => SamplerFamily::Heun,
+            None => default.family,
+            Some(SamplerArg::Ddpm) => SamplerFamily::Ddpm,
+            Some(SamplerArg::Ddim) => SamplerFamily::Ddim,
+            Some(SamplerArg::DpmSolver) => SamplerFamily::DpmSolver,
+            Some(SamplerArg::DpmSolverSde) => SamplerFamily::DpmSolverSde,
+            Some(SamplerArg::Euler) => SamplerFamily::Euler,
+            Some(SamplerArg::Heun) => SamplerFamily::Heun,
         };
+        let steps = self.steps.unwrap_or(default.steps);
         let spacing = match self.spacing {
             Some(SpacingArg::Leading) => TimestepSpacing::Leading,
             Some(SpacingArg::Trailing) => TimestepSpacing::Trailing,
@@ -161,7 +166,7 @@ impl SamplerArgs {
             VarianceArg::Beta => ReverseVariance::Beta,
         };
         SamplerConfig {
-            kind: family.kind(self.steps, spacing, variance, self.eta),
+            kind: family.kind(steps, spacing, variance, self.eta),
             clip_x0: !self.no_clip,
         }
     }
@@ -383,7 +388,7 @@ pub fn run_sample(args: &SampleArgs, out: &mut impl Write) -> anyhow::Result<()>
     let Conditioned {
         denoiser, schedule, ..
     } = args.condition.apply(&loaded)?;
-    let config = args.sampler.config();
+    let config = args.sampler.config(DefaultSampler::REVERSE);
     // Refuse bad sampler options before anything is created.
     config
         .plan(&schedule, schedule.steps())
@@ -456,4 +461,49 @@ pub fn save_grid(values: &[f32], count: usize, path: &Path) -> anyhow::Result<()
     }
     grid.save(path)
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn sampler_of(args: &[&str]) -> SamplerConfig {
+        let cli = Cli::try_parse_from(args).expect("parses");
+        match cli.command.expect("a command") {
+            Command::Sample(a) => a.sampler.config(DefaultSampler::REVERSE),
+            Command::Evaluate(a) => a.sampler.config(DefaultSampler::REVERSE),
+            other => panic!("unexpected command {other:?}"),
+        }
+    }
+
+    #[test]
+    fn without_sampler_options_the_commands_sample_as_the_app_does() {
+        let sample = ["noisescope", "sample", "--schedule", "linear", "--out", "x"];
+        assert_eq!(sampler_of(&sample), SamplerConfig::app_default());
+        let evaluate = [
+            "noisescope",
+            "evaluate",
+            "--schedule",
+            "cosine",
+            "--data",
+            "d",
+        ];
+        assert_eq!(sampler_of(&evaluate), SamplerConfig::app_default());
+    }
+
+    #[test]
+    fn a_chosen_sampler_keeps_its_own_spacing_and_the_default_steps() {
+        let args = ["noisescope", "sample", "--schedule", "linear", "--out", "x"];
+        let ddim = sampler_of(&[&args[..], &["--sampler", "ddim"]].concat());
+        assert_eq!(
+            ddim,
+            SamplerFamily::Ddim.chain(DefaultSampler::REVERSE.steps)
+        );
+        let ddpm = sampler_of(&[&args[..], &["--sampler", "ddpm", "--no-clip"]].concat());
+        assert_eq!(ddpm.kind.steps(), None);
+        assert!(!ddpm.clip_x0);
+    }
 }

@@ -19,6 +19,6 @@ pub use recon::{
 };
 pub use recording::{QuantizedBatch, RecordedStep, recording_bytes};
 pub use sampler::{
-    Denoiser, OracleDenoiser, ReverseStep, Sampler, SamplerConfig, SamplerFamily, SamplerKind,
-    predict_x0,
+    DefaultSampler, Denoiser, OracleDenoiser, ReverseStep, Sampler, SamplerConfig, SamplerFamily,
+    SamplerKind, predict_x0,
 };

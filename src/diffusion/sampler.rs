@@ -198,6 +198,40 @@ impl SamplerKind {
     }
 }
 
+/// A panel's starting sampler; the command that does the panel's work defaults to the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DefaultSampler {
+    /// The sampler.
+    pub family: SamplerFamily,
+    /// Its number of steps (in the family's default spacing).
+    pub steps: usize,
+}
+
+impl DefaultSampler {
+    /// The Reverse panel's, `sample`'s and `evaluate`'s: SDE-DPM-Solver++(2M), 20 steps even
+    /// in log-SNR (the best FID per model call, README "Samplers").
+    pub const REVERSE: Self = Self {
+        family: SamplerFamily::DpmSolverSde,
+        steps: 20,
+    };
+    /// The Analysis panel's and `recon`'s: the deterministic DPM-Solver++(2M), 20 steps
+    /// (a reconstruction is only comparable across t without fresh noise).
+    pub const ANALYSIS: Self = Self {
+        family: SamplerFamily::DpmSolver,
+        steps: 20,
+    };
+    /// The DAED panel's and `daed`'s: DDIM-50, as in Deja et al.
+    pub const DAED: Self = Self {
+        family: SamplerFamily::Ddim,
+        steps: 50,
+    };
+
+    /// The sampler in its default spacing, x̂0 clipped.
+    pub fn config(self) -> SamplerConfig {
+        self.family.chain(self.steps)
+    }
+}
+
 /// A sampler and whether x̂0 is clipped to [−1, 1].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SamplerConfig {
@@ -219,6 +253,12 @@ impl Default for SamplerConfig {
 }
 
 impl SamplerConfig {
+    /// The app's default sampler (the Reverse panel's), which `sample` and `evaluate` use
+    /// without sampler options.
+    pub fn app_default() -> Self {
+        DefaultSampler::REVERSE.config()
+    }
+
     /// The steps visited from `t_start` down, each with the step it goes to (0 = done).
     pub fn plan(&self, schedule: &Schedule, t_start: usize) -> Result<Vec<(usize, usize)>, String> {
         let t_max = schedule.steps();

@@ -315,6 +315,12 @@ mod tests {
     }
 
     #[test]
+    fn the_panel_starts_with_the_sampler_that_recon_defaults_to() {
+        let config = analysis_sampler(&settings());
+        assert_eq!(config, crate::diffusion::DefaultSampler::ANALYSIS.config());
+    }
+
+    #[test]
     fn plans_check_the_settings_and_reuse_finished_curves() {
         let mut s = settings();
         s.models = crate::app::settings::ModelsShown::Linear;

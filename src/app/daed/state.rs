@@ -163,3 +163,14 @@ pub fn sweep_key(setup: &DaedSetup, images: usize, switches: &[usize]) -> String
     })
     .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_panel_starts_with_the_sampler_that_daed_defaults_to() {
+        let config = daed_sampler(&DaedSettings::default());
+        assert_eq!(config, crate::diffusion::DefaultSampler::DAED.config());
+    }
+}

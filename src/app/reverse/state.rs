@@ -219,7 +219,14 @@ pub fn check_recording_size(models: usize, steps: usize, batch: usize) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diffusion::QuantizedBatch;
+    use crate::diffusion::{DefaultSampler, QuantizedBatch};
+
+    #[test]
+    fn the_panel_starts_with_the_sampler_that_sample_and_evaluate_default_to() {
+        let config = sampler_config(&ReverseSettings::default());
+        assert_eq!(config, DefaultSampler::REVERSE.config());
+        assert_eq!(config, SamplerConfig::app_default());
+    }
 
     fn run_with_steps(ts: &[usize]) -> ModelRun {
         let q = QuantizedBatch::new(&[0.0; 4]);

@@ -160,7 +160,7 @@ fn image_folder(dir: &Path, limit: usize) -> anyhow::Result<Vec<f32>> {
 /// Runs `noisescope evaluate`: samples, FID to the test set, the floor, and confidence.
 pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let size = checked_size(args.n, args.batch, args.seed)?;
-    args.condition.class()?;
+    let condition = args.condition.condition()?;
     let (loaded, device) = args.model.load()?;
     let classifier = classifier(args.classifier.as_deref(), &device)?;
     let conditioned = args.condition.apply(&loaded)?;
@@ -206,7 +206,7 @@ pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result
         "sampling_seconds": sampling_s,
     });
     let mut report = report;
-    if let Some(class) = conditioned.class {
+    if let Some(class) = condition.class {
         let labels = crate::data::BuiltinDataset::load_shipped()?;
         let of_class = |view: &ClassifierView| {
             let n = view.classes.len().max(1);
@@ -222,7 +222,7 @@ pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result
             / real.len().max(1) as f64;
         let share = of_class(&sample_view);
         report["class"] = json!(crate::data::FASHION_CLASSES[class]);
-        report["guidance"] = json!(args.condition.guidance);
+        report["guidance"] = json!(condition.guidance);
         report["class_share_samples"] = json!(share);
         report["class_share_test"] = json!(real_share);
         report["meets_class_bar"] = json!(share >= real_share.min(0.9));

@@ -11,8 +11,8 @@ use crate::data::{FASHION_CLASSES, IMAGE_PIXELS, IMAGE_SIDE, to_bytes};
 use crate::diffusion::{
     Chain, DefaultSampler, SampleSize, Sampler, SamplerConfig, SamplerFamily, tensor_to_vec,
 };
-use crate::model::{Guided, LoadedUNet, NoiseInput, WithinTrainedLogSnr, load_unet, shipped};
-use crate::schedule::{ReverseVariance, Schedule, ScheduleKind, ScheduleSpec, TimestepSpacing};
+use crate::model::{Condition, Conditioned, DEFAULT_GUIDANCE, LoadedUNet, load_unet, shipped};
+use crate::schedule::{ReverseVariance, ScheduleKind, ScheduleSpec, TimestepSpacing};
 
 /// The shipped models, by schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -248,17 +248,17 @@ pub struct SampleArgs {
     pub condition: ConditionArgs,
 }
 
-/// What to generate and under which schedule (`sample`, `evaluate`).
+/// What to generate and under which schedule (`sample`, `evaluate`, `daed`).
 #[derive(Debug, Args)]
 pub struct ConditionArgs {
     /// The class to generate, by name (e.g. Bag, "Ankle boot") or index 0–9, or `any` for the
     /// unconditional model; needs a class-conditioned model (`train --classes 10`).
     #[arg(long, default_value = "any")]
     pub class: String,
-    /// Classifier-free guidance scale w ≥ 0 with --class: ε̂ = ε̂_uncond + (1 + w)(ε̂_cond −
-    /// ε̂_uncond); 0 is the plain conditional model.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-    pub guidance: f64,
+    /// Classifier-free guidance scale w in 0–10 with --class: ε̂ = ε̂_uncond + (1 + w)(ε̂_cond −
+    /// ε̂_uncond); 0 is the plain conditional model (default: the app's, 1, with a class).
+    #[arg(long, allow_negative_numbers = true)]
+    pub guidance: Option<f64>,
     /// Sample under another schedule (its default parameters, the model's T) than the one the
     /// model was trained with; needs a model conditioned on the log-SNR
     /// (`train --noise-input logsnr`). Where its λ leave the trained range, the network is
@@ -267,92 +267,44 @@ pub struct ConditionArgs {
     pub sampling_schedule: Option<ScheduleKind>,
 }
 
-/// A loaded model asked for a class (or none), under a schedule: what the samplers run.
-pub struct Conditioned<'a> {
-    /// The denoiser: the model with guidance, evaluated within its trained λ.
-    pub denoiser: WithinTrainedLogSnr<Guided<'a>>,
-    /// The schedule to sample under.
-    pub schedule: Schedule,
-    /// The class asked for.
-    pub class: Option<usize>,
-}
-
 impl ConditionArgs {
-    /// Checks the class and guidance (before anything is loaded).
-    pub fn class(&self) -> anyhow::Result<Option<usize>> {
-        if !(self.guidance >= 0.0 && self.guidance.is_finite()) {
-            bail!("--guidance {} must be a number ≥ 0", self.guidance);
-        }
-        parse_class(&self.class)
-    }
-
-    /// The denoiser and schedule for `loaded`; refuses a class for an unconditional model and
-    /// another schedule for a step-conditioned one.
-    pub fn apply<'a>(&self, loaded: &'a LoadedUNet) -> anyhow::Result<Conditioned<'a>> {
-        let class = self.class()?;
-        if class.is_some() && loaded.model.module.classes() == 0 {
-            bail!("--class needs a class-conditioned model (train --classes 10); this one is not");
-        }
-        let (trained, schedule) = sampling_schedule(loaded, self.sampling_schedule)?;
-        let (low, high) = log_snr_range(&trained);
-        let denoiser = WithinTrainedLogSnr {
-            inner: Guided {
-                model: &loaded.model,
-                class,
-                guidance: self.guidance,
-            },
-            low,
-            high,
+    /// The class and guidance, checked before anything is loaded (the sampling schedule's T
+    /// is the model's, so [`Self::apply`] adds it).
+    pub fn condition(&self) -> anyhow::Result<Condition> {
+        let class = parse_class(&self.class)?;
+        let guidance = match (self.guidance, class) {
+            (Some(w), _) => w,
+            (None, Some(_)) => DEFAULT_GUIDANCE,
+            (None, None) => 0.0,
         };
-        Ok(Conditioned {
-            denoiser,
-            schedule,
+        let condition = Condition {
             class,
-        })
+            guidance,
+            sampling: None,
+        };
+        condition
+            .check()
+            .map_err(|e| anyhow::anyhow!("--guidance/--class: {e}"))?;
+        Ok(condition)
     }
-}
 
-/// The schedule to sample `loaded` under: its own, or `kind` with its default parameters and
-/// the model's T (only for a log-SNR-conditioned model), with a note when its λ leave the
-/// trained range.
-fn sampling_schedule(
-    loaded: &LoadedUNet,
-    kind: Option<ScheduleKind>,
-) -> anyhow::Result<(Schedule, Schedule)> {
-    let trained = Schedule::new(loaded.schedule.clone())?;
-    let Some(kind) = kind else {
-        return Ok((trained.clone(), trained));
-    };
-    if loaded.model.module.noise_input() != NoiseInput::LogSnr {
-        bail!(
-            "--sampling-schedule needs a model conditioned on the log-SNR (train --noise-input \
-             logsnr); this one is conditioned on the step t of its own schedule"
-        );
+    /// `loaded` under these options; a note goes to stderr when the sampling schedule leaves
+    /// the trained λ range.
+    pub fn apply<'a>(&self, loaded: &'a LoadedUNet) -> anyhow::Result<Conditioned<'a>> {
+        let sampling = self.sampling_schedule.map(|kind| ScheduleSpec {
+            steps: loaded.schedule.steps,
+            ..ScheduleSpec::new(kind)
+        });
+        let condition = Condition {
+            sampling,
+            ..self.condition()?
+        };
+        let conditioned = condition.apply(loaded).map_err(anyhow::Error::msg)?;
+        if let Some(note) = &conditioned.note {
+            eprintln!("note: {note}");
+        }
+        Ok(conditioned)
     }
-    let spec = ScheduleSpec {
-        steps: trained.steps(),
-        ..ScheduleSpec::new(kind)
-    };
-    let sampling = Schedule::new(spec)?;
-    let (low, high) = log_snr_range(&trained);
-    let (s_low, s_high) = log_snr_range(&sampling);
-    if s_low < low || s_high > high {
-        eprintln!(
-            "note: {} spans λ {s_low:.2}…{s_high:.2}, the model was trained on {low:.2}…{high:.2}; \
-             beyond that it is evaluated at the nearest trained λ",
-            sampling.spec().label()
-        );
-    }
-    Ok((trained, sampling))
-}
-
-/// The lowest and highest finite log-SNR of `schedule`.
-fn log_snr_range(schedule: &Schedule) -> (f64, f64) {
-    let values = schedule.log_snr();
-    let finite = values.iter().copied().filter(|l| l.is_finite());
-    finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), l| {
-        (lo.min(l), hi.max(l))
-    })
 }
 
 /// The class `text` names (a Fashion-MNIST class name, any case, or its index), or `None` for
@@ -383,7 +335,7 @@ pub fn parse_class(text: &str) -> anyhow::Result<Option<usize>> {
 /// Runs `noisescope sample`.
 pub fn run_sample(args: &SampleArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let size = args.count.size()?;
-    args.condition.class()?;
+    args.condition.condition()?;
     let (loaded, device) = args.model.load()?;
     let Conditioned {
         denoiser, schedule, ..

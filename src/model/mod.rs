@@ -1,6 +1,7 @@
 //! The networks (burn Modules with Configs) and their weights files.
 
 mod classifier;
+mod conditioning;
 pub mod cpu;
 mod dae;
 mod denoisers;
@@ -16,6 +17,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 
 pub use classifier::{Classifier, ClassifierConfig};
+pub use conditioning::{Condition, Conditioned, DEFAULT_GUIDANCE, MAX_GUIDANCE, log_snr_range};
 pub use dae::{dae_clean_estimate, dae_loss_weights};
 pub use history::{LogEntry, SampleGrid, TrainingHistory};
 pub use unet::{

@@ -328,11 +328,7 @@ fn guidance_adds_one_plus_w_times_the_class_direction() {
         "the class embedding changes the prediction"
     );
     let guided = |class, guidance| {
-        let denoiser = Guided {
-            model: &model,
-            class,
-            guidance,
-        };
+        let denoiser = Guided::new(&model, class, guidance);
         flat(denoiser.predict_noise(x.clone(), 40))
     };
     // By hand: ε̂ = ε̂_u + (1 + w)(ε̂_c − ε̂_u) with w = 2.
@@ -358,6 +354,20 @@ fn guidance_adds_one_plus_w_times_the_class_direction() {
         unconditional,
         "no class: the unconditional model"
     );
+    let denoiser = Guided::new(&model, Some(7), 2.0);
+    denoiser.predict_noise(x.clone(), 40);
+    assert!(
+        denoiser.take_conditional(39).is_none(),
+        "kept for its own step"
+    );
+    denoiser.predict_noise(x.clone(), 40);
+    let kept = flat(denoiser.take_conditional(40).expect("kept"));
+    assert!(
+        kept.iter()
+            .zip(&conditional)
+            .all(|(a, b)| (a - b).abs() < 1e-5)
+    );
+    assert!(denoiser.take_conditional(40).is_none(), "taken once");
 }
 
 #[test]
@@ -368,11 +378,7 @@ fn beyond_the_trained_log_snr_the_network_is_evaluated_at_the_nearest_trained_on
     let config = tiny_config().with_noise_input(NoiseInput::LogSnr);
     let model = InferenceUNet::new(config.init(&device), &config, &device);
     let x = Tensor::<4>::random([1, 1, 28, 28], Distribution::Normal(0.0, 1.0), &device);
-    let plain = || Guided {
-        model: &model,
-        class: None,
-        guidance: 0.0,
-    };
+    let plain = || Guided::new(&model, None, 0.0);
     let within = WithinTrainedLogSnr {
         inner: plain(),
         low: -5.0,

@@ -245,3 +245,40 @@ fn export_csv_writes_every_measured_point() {
     assert_eq!(lines.len(), 1 + 4, "two curves of two points: {csv}");
     harness.get_by_label_contains("wrote 4 rows");
 }
+
+#[test]
+fn a_log_snr_model_is_measured_under_a_compared_schedule_and_a_step_model_refuses_it() {
+    use noisescope::app::SamplingChoice;
+    use noisescope::schedule::{ScheduleKind, ScheduleSpec};
+    let models = common::temp_dir("logsnr-models");
+    for (kind, file, log_snr) in [
+        (ScheduleKind::Linear, "unet-linear.nsw", true),
+        (ScheduleKind::Cosine, "unet-cosine.nsw", false),
+    ] {
+        let path = models.path().join(file);
+        common::tiny_network_of(&path, ScheduleSpec::new(kind), None, (0, log_snr));
+    }
+    let mut harness = harness(models.path());
+    {
+        let settings = &mut harness.state_mut().settings_mut().analysis;
+        settings.t_list = "1, 500".into();
+        // Slot 2 of the Schedules panel: cosine.
+        settings.condition.sampling = SamplingChoice::Compared(1);
+    }
+    measure(&mut harness);
+    run_until(&mut harness, "both curves", |app| !app.analysing());
+    assert_eq!(harness.state().analysis_points(), vec![2, 0]);
+    let curves = harness.state().analysis_curve_schedules();
+    let (schedule, notes) = (&curves[0].schedule, &curves[0].notes);
+    assert_eq!(
+        schedule.as_ref().map(|s| s.kind),
+        Some(ScheduleKind::Cosine),
+        "the linear model was noised and reconstructed under cosine"
+    );
+    assert!(
+        notes.iter().any(|n| n.contains("nearest trained λ")),
+        "{notes:?}"
+    );
+    let error = shown_error(&harness);
+    assert!(error.contains("conditioned on the log-SNR"), "{error}");
+}

@@ -116,3 +116,48 @@ fn the_sweep_reports_progress_finishes_and_can_be_cancelled() {
         "the finished sweep stays on screen"
     );
 }
+
+#[test]
+fn a_class_with_guidance_changes_the_samples_and_an_unconditional_model_refuses_it() {
+    use noisescope::schedule::{ScheduleKind, ScheduleSpec};
+    let models = common::tiny_models_dir();
+    let mut harness = harness(models.path());
+    harness.state_mut().settings_mut().daed.condition.class = Some(4);
+    click(&mut harness, "Sample");
+    run_until(&mut harness, "the refusal", |app| !app.daed_running());
+    let error = harness.state().daed_error().unwrap_or_default().to_owned();
+    assert!(error.contains("not class-conditioned"), "{error}");
+
+    let path = models.path().join("unet-linear.nsw");
+    common::tiny_network_of(
+        &path,
+        ScheduleSpec::new(ScheduleKind::Linear),
+        None,
+        (10, false),
+    );
+    let mut harness = self::harness(models.path());
+    let mut images = Vec::new();
+    for (class, guidance) in [(None, 0.0), (Some(4), 3.0)] {
+        {
+            let condition = &mut harness.state_mut().settings_mut().daed.condition;
+            condition.class = class;
+            condition.guidance = guidance;
+        }
+        click(&mut harness, "Sample");
+        run_until(&mut harness, "the samples", |app| {
+            !app.daed_running() && app.daed_shown_s().is_some()
+        });
+        assert!(harness.state().daed_error().is_none());
+        images.push(
+            harness
+                .state()
+                .daed_shown_images()
+                .expect("images")
+                .to_vec(),
+        );
+    }
+    assert_ne!(
+        images[0], images[1],
+        "guidance towards a class changes the images"
+    );
+}

@@ -267,3 +267,91 @@ fn play_walks_t_down_and_pause_stops_it() {
     harness.run_steps(30);
     assert_eq!(harness.state().settings().cursor_t, paused, "paused");
 }
+
+/// A folder with small untrained class- and log-SNR-conditioned U-Nets named as the shipped ones.
+fn conditioned_models_dir() -> tempfile::TempDir {
+    use noisescope::schedule::{ScheduleKind, ScheduleSpec};
+    let dir = common::temp_dir("conditioned");
+    for (kind, file) in [
+        (ScheduleKind::Linear, "unet-linear.nsw"),
+        (ScheduleKind::Cosine, "unet-cosine.nsw"),
+    ] {
+        let path = dir.path().join(file);
+        common::tiny_network_of(&path, ScheduleSpec::new(kind), None, (10, true));
+    }
+    dir
+}
+
+#[test]
+fn a_class_with_guidance_shows_the_unguided_prediction_beside_the_guided_one() {
+    use noisescope::app::SamplingChoice;
+    let models = conditioned_models_dir();
+    let mut harness = harness(models.path());
+    {
+        let settings = &mut harness.state_mut().settings_mut().reverse;
+        settings.batch = 2;
+        settings.steps = 5;
+        settings.models = ModelsShown::Linear;
+        settings.condition.class = Some(8);
+        settings.condition.guidance = 3.0;
+    }
+    click(&mut harness, "Sample");
+    run_until(&mut harness, "the guided run", |app| !app.sampling());
+    assert_eq!(harness.state().recorded_steps(), vec![5]);
+    let step = harness.state().reverse_shown_step(0).expect("a step");
+    let unguided = step.x0_unguided.as_ref().expect("the unguided x̂0 is kept");
+    assert_ne!(
+        unguided.values(),
+        step.x0_hat.values(),
+        "guidance changes x̂0"
+    );
+    harness.run_steps(2);
+    harness.get_by_label("x0 without guidance (w = 0)");
+
+    // Any class: one evaluation, nothing to compare; under the cosine slot (λ beyond the linear
+    // model's range) a note says so.
+    {
+        let condition = &mut harness.state_mut().settings_mut().reverse.condition;
+        condition.class = None;
+        condition.sampling = SamplingChoice::Compared(1);
+    }
+    click(&mut harness, "Sample");
+    run_until(&mut harness, "the unguided run", |app| !app.sampling());
+    let step = harness.state().reverse_shown_step(0).expect("a step");
+    assert!(step.x0_unguided.is_none());
+    let note = harness.state().reverse_note(0).expect("a note");
+    assert!(note.contains("nearest trained λ"), "{note}");
+}
+
+#[test]
+fn a_class_or_another_schedule_for_a_model_that_cannot_take_it_is_refused_in_the_column() {
+    use noisescope::app::SamplingChoice;
+    let models = common::tiny_models_dir();
+    let mut harness = harness(models.path());
+    for (class, sampling, expected) in [
+        (Some(2), SamplingChoice::Trained, "not class-conditioned"),
+        (
+            None,
+            SamplingChoice::Compared(1),
+            "conditioned on the log-SNR",
+        ),
+        (
+            None,
+            SamplingChoice::Compared(3),
+            "compares 2 schedules, not 4",
+        ),
+    ] {
+        {
+            let settings = &mut harness.state_mut().settings_mut().reverse;
+            settings.batch = 1;
+            settings.steps = 3;
+            settings.models = ModelsShown::Linear;
+            settings.condition.class = class;
+            settings.condition.sampling = sampling;
+        }
+        click(&mut harness, "Sample");
+        run_until(&mut harness, "the refusal", |app| !app.sampling());
+        let error = harness.state().reverse_error().expect("refused");
+        assert!(error.contains(expected), "{error}");
+    }
+}

@@ -3,6 +3,7 @@
 //! [`Command`]s they issued.
 
 mod analysis;
+mod condition;
 mod daed;
 mod file_dialog;
 mod fonts;
@@ -17,12 +18,13 @@ mod widgets;
 
 use eframe::egui;
 
+pub use analysis::CurveSchedule;
 pub use forward::SourceImage;
 pub use schedules::ScheduleSlot;
 pub use settings::{
-    AnalysisAxis, AnalysisSettings, DaedSettings, ForwardSettings, MAX_SCHEDULES, ModelsShown,
-    ProbeChoice, ReverseSettings, SamplerChoice, SchedulesSettings, Settings, ShippedPair, Tab,
-    XAxis,
+    AnalysisAxis, AnalysisSettings, ConditionSettings, DaedSettings, ForwardSettings,
+    MAX_SCHEDULES, ModelsShown, ProbeChoice, ReverseSettings, SamplerChoice, SamplingChoice,
+    SchedulesSettings, Settings, ShippedPair, Tab, XAxis,
 };
 
 use crate::data::BuiltinDataset;
@@ -292,6 +294,18 @@ impl App {
         run.step_index(self.shared.cursor_t).map(|i| run.steps[i].t)
     }
 
+    /// The recorded step shown for model column `model` at the cursor.
+    pub fn reverse_shown_step(&self, model: usize) -> Option<&crate::diffusion::RecordedStep> {
+        let run = self.panels.reverse.state().runs.get(model)?;
+        run.steps.get(run.step_index(self.shared.cursor_t)?)
+    }
+
+    /// The note of model column `model` (its sampling schedule left the trained λ range).
+    pub fn reverse_note(&self, model: usize) -> Option<&str> {
+        let run = self.panels.reverse.state().runs.get(model)?;
+        run.note.as_deref()
+    }
+
     /// x_t of the selected image as shown for model column `model` (dequantised).
     pub fn reverse_shown_x_t(&self, model: usize) -> Option<Vec<f32>> {
         let run = self.panels.reverse.state().runs.get(model)?;
@@ -318,6 +332,11 @@ impl App {
     /// The steps measured so far for each curve of the Analysis panel.
     pub fn analysis_steps(&self) -> Vec<Vec<usize>> {
         self.panels.analysis.steps()
+    }
+
+    /// What each Analysis curve was measured under.
+    pub fn analysis_curve_schedules(&self) -> Vec<CurveSchedule> {
+        self.panels.analysis.curve_schedules()
     }
 
     /// Why the last analysis request failed, while that is shown.

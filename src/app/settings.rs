@@ -50,6 +50,8 @@ pub struct DaedSettings {
     /// Its number of steps (all samplers but DDPM).
     #[serde(alias = "ddim_steps")]
     pub steps: usize,
+    /// The class and guidance of the diffusion model (its own schedule).
+    pub condition: ConditionSettings,
     /// Images per method and switching point in the sweep.
     pub sweep_images: usize,
     /// Switching points of the sweep, from 0 to the autoencoder's t_max.
@@ -66,6 +68,7 @@ impl Default for DaedSettings {
             seed: 0,
             sampler: DefaultSampler::DAED.family,
             steps: DefaultSampler::DAED.steps,
+            condition: ConditionSettings::default(),
             sweep_images: 500,
             sweep_points: 12,
             export_path: "noisescope-daed-sweep.csv".to_owned(),
@@ -87,6 +90,39 @@ pub enum ModelsShown {
 
 /// The sampler chosen in a panel (the library's sampler families).
 pub use crate::diffusion::SamplerFamily as SamplerChoice;
+
+/// The schedule a panel samples under.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SamplingChoice {
+    /// Each model's own training schedule.
+    #[default]
+    Trained,
+    /// Slot k (0-based) of the schedules compared in the Schedules panel (log-SNR-conditioned
+    /// models only).
+    Compared(usize),
+}
+
+/// What the models are asked to generate, and under which schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConditionSettings {
+    /// The class (an index into the Fashion-MNIST classes); `None`: any class.
+    pub class: Option<usize>,
+    /// Classifier-free guidance scale w (with a class).
+    pub guidance: f64,
+    /// The schedule to sample under.
+    pub sampling: SamplingChoice,
+}
+
+impl Default for ConditionSettings {
+    fn default() -> Self {
+        Self {
+            class: None,
+            guidance: crate::model::DEFAULT_GUIDANCE,
+            sampling: SamplingChoice::Trained,
+        }
+    }
+}
 
 /// The Reverse panel's settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,6 +147,8 @@ pub struct ReverseSettings {
     pub variance: ReverseVariance,
     /// Clip x̂0 to [−1, 1].
     pub clip: bool,
+    /// The class, guidance and sampling schedule.
+    pub condition: ConditionSettings,
     /// The image shown large (index in the batch).
     pub selected: usize,
     /// Playback speed in steps per second.
@@ -129,6 +167,7 @@ impl Default for ReverseSettings {
             spacing: DefaultSampler::REVERSE.family.default_spacing(),
             variance: ReverseVariance::default(),
             clip: true,
+            condition: ConditionSettings::default(),
             selected: 0,
             speed: 100.0,
         }
@@ -182,6 +221,9 @@ pub struct AnalysisSettings {
     /// Its number of steps over all of T (all samplers but DDPM).
     #[serde(alias = "ddim_steps")]
     pub steps: usize,
+    /// The schedule to noise and reconstruct under (its class and guidance are not used:
+    /// the images are given).
+    pub condition: ConditionSettings,
     /// The x axis.
     pub axis: AnalysisAxis,
     /// Plot PSNR (dB) instead of MSE.
@@ -208,6 +250,7 @@ impl Default for AnalysisSettings {
             seed: 0,
             sampler: DefaultSampler::ANALYSIS.family,
             steps: DefaultSampler::ANALYSIS.steps,
+            condition: ConditionSettings::default(),
             axis: AnalysisAxis::default(),
             psnr: false,
             show_x0: true,

@@ -71,6 +71,8 @@ pub struct RecordedStep {
     pub x0_hat: QuantizedBatch,
     /// ε̂.
     pub eps_hat: QuantizedBatch,
+    /// x̂0 of the plain conditional prediction (guidance w = 0), when the step was guided.
+    pub x0_unguided: Option<QuantizedBatch>,
 }
 
 /// Bytes needed to record `steps` steps of `batch` images of `pixels` pixels for `models` models.

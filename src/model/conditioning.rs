@@ -73,11 +73,7 @@ impl Condition {
             Some(spec) => sampling_schedule(loaded, spec, (low, high))?,
         };
         let denoiser = WithinTrainedLogSnr {
-            inner: Guided {
-                model: &loaded.model,
-                class: self.class,
-                guidance: self.guidance,
-            },
+            inner: Guided::new(&loaded.model, self.class, self.guidance),
             low,
             high,
         };

@@ -1,6 +1,8 @@
 //! The networks as the diffusion processes see them: a U-Net predicts the noise ε, an
 //! autoencoder the clean image x0, for a batch all at one step.
 
+use std::cell::RefCell;
+
 use burn::tensor::Tensor;
 
 use super::{InferenceUNet, LoadedDae, Network, UNet, dae_clean_estimate};
@@ -65,6 +67,27 @@ pub struct Guided<'a> {
     pub class: Option<usize>,
     /// The guidance scale w ≥ 0.
     pub guidance: f64,
+    /// The step and ε̂_cond of the latest guided evaluation, so that a viewer can show what
+    /// the model predicts without guidance at no extra cost.
+    latest_conditional: RefCell<Option<(usize, Tensor<4>)>>,
+}
+
+impl<'a> Guided<'a> {
+    /// `model` asked for `class` (`None`: any class) with guidance scale `guidance`.
+    pub fn new(model: &'a InferenceUNet, class: Option<usize>, guidance: f64) -> Self {
+        Self {
+            model,
+            class,
+            guidance,
+            latest_conditional: RefCell::new(None),
+        }
+    }
+
+    /// ε̂_cond (w = 0) of the latest evaluation when it was a guided one at step `t`.
+    pub fn take_conditional(&self, t: usize) -> Option<Tensor<4>> {
+        let latest = self.latest_conditional.borrow_mut().take();
+        latest.and_then(|(at, eps)| (at == t).then_some(eps))
+    }
 }
 
 impl Denoiser for Guided<'_> {
@@ -93,6 +116,7 @@ impl Denoiser for Guided<'_> {
             .evaluate_conditioned(both, &vec![position; 2 * batch], &classes);
         let conditional = eps.clone().narrow(0, 0, batch);
         let unconditional = eps.narrow(0, batch, batch);
+        *self.latest_conditional.borrow_mut() = Some((t, conditional.clone()));
         unconditional.clone() + (conditional - unconditional) * (1.0 + self.guidance)
     }
 }

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use crate::app::job::{Job, JobContext};
 use crate::data::{IMAGE_SIDE, ProbeData, ProbeImages};
 use crate::diffusion::{ReconMeasurement, ReconProbe, SamplerConfig, TSelection, image_batch};
-use crate::schedule::Schedule;
+use crate::model::{Condition, NoiseInput, log_snr_range};
+use crate::schedule::{Schedule, ScheduleSpec};
 
 /// One curve to measure.
 #[derive(Clone, Debug)]
@@ -34,6 +35,8 @@ pub struct ReconJob {
     pub seed: u64,
     /// The reverse chain.
     pub sampler: SamplerConfig,
+    /// The schedule to noise and reconstruct under (`None`: each model's own).
+    pub sampling: Option<ScheduleSpec>,
 }
 
 /// What the job reports besides progress and its end.
@@ -52,6 +55,8 @@ pub enum ReconEvent {
         images: usize,
         /// Conversions and skipped files.
         notes: Vec<String>,
+        /// The λ range the model was trained on, when it is conditioned on λ.
+        trained_log_snr: Option<(f64, f64)>,
     },
     /// One measured point.
     Point {
@@ -99,12 +104,19 @@ impl ReconJob {
         context: &mut JobContext<'_, ReconEvent>,
     ) -> Result<(), String> {
         let loaded = context.models.unet(&curve.model, context.device)?;
-        let schedule = Schedule::new(loaded.schedule.clone()).map_err(|e| e.to_string())?;
+        let condition = Condition {
+            sampling: self.sampling.clone(),
+            ..Condition::default()
+        };
+        let conditioned = condition.apply(&loaded)?;
+        let schedule = conditioned.schedule.clone();
         let t_values = self.t_selection.for_steps(schedule.steps())?;
         let images = match image_sets.entry(curve.data.clone()) {
             Entry::Occupied(loaded) => loaded.get().clone(),
             Entry::Vacant(slot) => slot.insert(curve.data.load(self.n)?).clone(),
         };
+        let mut notes = images.notes;
+        notes.extend(conditioned.note.clone());
         let kept = images.count.min(crate::diffusion::KEPT_EXAMPLES) * IMAGE_SIDE * IMAGE_SIDE;
         context.emit(ReconEvent::Started {
             curve: curve.curve,
@@ -112,10 +124,18 @@ impl ReconJob {
             t_values: t_values.clone(),
             x0: images.pixels[..kept].to_vec(),
             images: images.count,
-            notes: images.notes,
+            notes,
+            trained_log_snr: (loaded.model.module.noise_input() == NoiseInput::LogSnr)
+                .then(|| log_snr_range(&conditioned.trained)),
         });
         let x0 = image_batch(images.pixels, IMAGE_SIDE, context.device);
-        let probe = ReconProbe::new(&loaded.model, &schedule, self.sampler, x0, self.seed);
+        let probe = ReconProbe::new(
+            &conditioned.denoiser,
+            &schedule,
+            self.sampler,
+            x0,
+            self.seed,
+        );
         for t in t_values {
             let cancelled = || context.cancelled();
             let Some(measurement) = probe.measure_while(t, &mut || !cancelled())? else {

@@ -14,6 +14,19 @@ use super::settings::{AnalysisSettings, Tab};
 use job::ReconJob;
 use state::AnalysisState;
 
+use crate::schedule::ScheduleSpec;
+
+/// What a curve was measured under.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CurveSchedule {
+    /// The schedule the images were noised and reconstructed under, once known.
+    pub schedule: Option<ScheduleSpec>,
+    /// The λ range its model was trained on (λ-conditioned models).
+    pub trained_log_snr: Option<(f64, f64)>,
+    /// Conversions, skipped files, a clamped λ range.
+    pub notes: Vec<String>,
+}
+
 /// The panel: its settings, the curves (and the cache of finished ones) and the measuring job.
 pub struct AnalysisPanel {
     settings: AnalysisSettings,
@@ -60,6 +73,19 @@ impl AnalysisPanel {
             .collect()
     }
 
+    /// Each curve's schedule (once known), its model's trained λ range (λ-conditioned models)
+    /// and its notes.
+    pub fn curve_schedules(&self) -> Vec<CurveSchedule> {
+        let curves = self.state.curves.iter();
+        curves
+            .map(|c| CurveSchedule {
+                schedule: c.schedule.as_ref().map(|s| s.spec().clone()),
+                trained_log_snr: c.trained_log_snr,
+                notes: c.notes.clone(),
+            })
+            .collect()
+    }
+
     /// Why the last request failed, while that is shown.
     pub fn error(&self) -> Option<&str> {
         self.state.error.as_deref()
@@ -67,7 +93,8 @@ impl AnalysisPanel {
 
     /// Measures the curves, taking finished ones from the cache.
     fn start(&mut self, shared: &Shared<'_>) {
-        let planned = state::plan(&self.settings, shared.models_dir, &self.state.cache);
+        let models = (shared.models_dir, shared.schedules);
+        let planned = state::plan(&self.settings, models, &self.state.cache);
         let plan = match planned {
             Ok(plan) => plan,
             Err(message) => {
@@ -81,6 +108,7 @@ impl AnalysisPanel {
             n: self.settings.n,
             seed: self.settings.seed,
             sampler: plan.sampler,
+            sampling: plan.sampling,
         };
         // Everything from the cache: nothing to run, and the running job (if any) is stale.
         let started = if job.curves.is_empty() {

@@ -10,12 +10,13 @@ use crate::diffusion::{
     threshold_crossing,
 };
 use crate::render::ImageStack;
-use crate::schedule::Schedule;
+use crate::schedule::{Schedule, ScheduleSpec};
 
 use super::job::{CurveRequest, ReconEvent};
+use crate::app::condition::resolve;
 use crate::app::job::Update;
 use crate::app::reverse::model_files;
-use crate::app::settings::{AnalysisSettings, ProbeChoice};
+use crate::app::settings::{AnalysisSettings, ConditionSettings, ProbeChoice};
 
 /// The most images per curve the panel accepts.
 pub const MAX_IMAGES: usize = 1000;
@@ -29,8 +30,10 @@ pub struct Curve {
     pub data: ProbeData,
     /// What the curve was measured with; the cache key.
     pub key: String,
-    /// The model's schedule, once loaded.
+    /// The schedule the images were noised and reconstructed under, once loaded.
     pub schedule: Option<Schedule>,
+    /// The λ range the model was trained on, when it is conditioned on λ.
+    pub trained_log_snr: Option<(f64, f64)>,
     /// Images used.
     pub images: usize,
     /// Conversions and skipped files.
@@ -124,9 +127,11 @@ impl AnalysisState {
                 x0,
                 images,
                 notes,
+                trained_log_snr,
             } => {
                 if let Some(c) = self.curves.get_mut(curve) {
                     c.schedule = Some(*schedule);
+                    c.trained_log_snr = trained_log_snr;
                     c.expected = t_values.len();
                     c.x0 = x0;
                     c.images = images;
@@ -169,6 +174,8 @@ pub struct AnalysisPlan {
     pub t_selection: TSelection,
     /// The chain.
     pub sampler: SamplerConfig,
+    /// The schedule to noise and reconstruct under (`None`: each model's own).
+    pub sampling: Option<ScheduleSpec>,
     /// What was fixed in the settings.
     pub notes: Vec<String>,
 }
@@ -207,7 +214,7 @@ pub fn probe_sets(settings: &AnalysisSettings) -> Result<Vec<ProbeData>, String>
 /// which reads the model.
 pub fn plan(
     settings: &AnalysisSettings,
-    models_dir: Option<&Path>,
+    (models_dir, schedules): (Option<&Path>, &[Schedule]),
     cache: &HashMap<String, Curve>,
 ) -> Result<AnalysisPlan, String> {
     if settings.n == 0 || settings.n > MAX_IMAGES {
@@ -218,12 +225,17 @@ pub fn plan(
     let typed_list = Some(settings.t_list.trim()).filter(|text| !text.is_empty());
     let (t_selection, notes) = TSelection::from_text(typed_list)?;
     let sampler = analysis_sampler(settings);
+    let no_class = ConditionSettings {
+        class: None,
+        ..settings.condition.clone()
+    };
+    let sampling = resolve(&no_class, schedules)?.sampling;
     let models = model_files(settings.models, models_dir)?;
     let mut curves = Vec::new();
     let mut requests = Vec::new();
     for data in probe_sets(settings)? {
         for (label, path) in &models {
-            let key = curve_key(path, &data, &t_selection, settings, &sampler);
+            let key = curve_key(path, &data, &t_selection, settings, (&sampler, &sampling));
             if let Some(cached) = cache.get(&key) {
                 curves.push(cached.clone());
                 continue;
@@ -238,6 +250,7 @@ pub fn plan(
                 data: data.clone(),
                 key,
                 schedule: None,
+                trained_log_snr: None,
                 images: 0,
                 notes: Vec::new(),
                 points: Vec::new(),
@@ -253,6 +266,7 @@ pub fn plan(
         requests,
         t_selection,
         sampler,
+        sampling,
         notes,
     })
 }
@@ -270,7 +284,7 @@ fn curve_key(
     data: &ProbeData,
     t_selection: &TSelection,
     settings: &AnalysisSettings,
-    sampler: &SamplerConfig,
+    (sampler, sampling): (&SamplerConfig, &Option<ScheduleSpec>),
 ) -> String {
     serde_json::json!({
         "model": model,
@@ -280,6 +294,7 @@ fn curve_key(
         "n": settings.n,
         "seed": settings.seed,
         "sampler": sampler,
+        "sampling": sampling,
     })
     .to_string()
 }
@@ -326,7 +341,7 @@ mod tests {
         s.models = crate::app::settings::ModelsShown::Linear;
         s.data = ProbeChoice::Mnist;
         s.t_list = "20, 5".into();
-        let plan = plan(&s, None, &HashMap::new()).expect("valid");
+        let plan = plan(&s, (None, &[]), &HashMap::new()).expect("valid");
         assert_eq!(plan.t_selection, TSelection::Listed(vec![5, 20]));
         assert_eq!(plan.notes.len(), 1);
         assert_eq!(plan.curves.len(), 2, "MNIST and the Fashion-MNIST overlay");
@@ -336,7 +351,7 @@ mod tests {
         let mut done = plan.curves[0].clone();
         done.expected = 0;
         cache.insert(done.key.clone(), done);
-        let again = super::plan(&s, None, &cache).expect("valid");
+        let again = super::plan(&s, (None, &[]), &cache).expect("valid");
         assert_eq!(
             again.requests.len(),
             1,
@@ -344,14 +359,14 @@ mod tests {
         );
 
         s.t_list = "0".into();
-        assert!(super::plan(&s, None, &cache).is_err());
+        assert!(super::plan(&s, (None, &[]), &cache).is_err());
         s.t_list.clear();
         s.n = 0;
-        assert!(super::plan(&s, None, &cache).is_err());
+        assert!(super::plan(&s, (None, &[]), &cache).is_err());
         s.n = 8;
         s.data = ProbeChoice::Path;
         s.path = "/no/such/folder".into();
-        let message = super::plan(&s, None, &cache).err().expect("refused");
+        let message = super::plan(&s, (None, &[]), &cache).err().expect("refused");
         assert!(message.contains("does not exist"), "{message}");
     }
 }

@@ -2,10 +2,11 @@
 //! reconstruction error per step for the linear and cosine models, in and out of distribution.
 
 use eframe::egui::{self, Color32, RichText};
-use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints, Points, VLine};
+use egui_plot::{HLine, Legend, Line, LineStyle, Plot, PlotPoints, Points, VLine};
 
 use super::AnalysisPanel;
 use super::state::{Curve, MAX_IMAGES};
+use crate::app::condition::{Offer, condition_ui};
 use crate::app::image_view::{ImageStyle, image_view};
 use crate::app::panel::{Command, Shared};
 use crate::app::schedules::SLOT_COLORS;
@@ -38,7 +39,7 @@ pub fn analysis_ui(
     shared: &Shared<'_>,
     commands: &mut Vec<Command>,
 ) -> Action {
-    let mut action = controls_ui(ui, panel);
+    let mut action = controls_ui(ui, panel, shared);
     if view_controls_ui(ui, panel, shared, commands) {
         action = Action::Export;
     }
@@ -58,7 +59,7 @@ pub fn analysis_ui(
     action
 }
 
-fn controls_ui(ui: &mut egui::Ui, panel: &mut AnalysisPanel) -> Action {
+fn controls_ui(ui: &mut egui::Ui, panel: &mut AnalysisPanel, shared: &Shared<'_>) -> Action {
     let running = panel.analysing();
     let mut action = Action::None;
     ui.horizontal_wrapped(|ui| {
@@ -105,6 +106,7 @@ fn controls_ui(ui: &mut egui::Ui, panel: &mut AnalysisPanel) -> Action {
             "1-based steps, comma-separated. Empty: 25 steps from 1 to each model's own T, \
              denser at small t.",
         );
+        condition_ui(ui, &mut s.condition, shared.schedules, Offer::ScheduleOnly);
         if running {
             if ui.button("Cancel").clicked() {
                 action = Action::Cancel;
@@ -272,6 +274,7 @@ fn log_snr_plot_ui(
             if let Some(first) = shared.schedules.first() {
                 add_marks(plot_ui, first, axis, shared.switch_t);
             }
+            add_trained_ranges(plot_ui, &panel.state.curves);
             let pressed = plot_ui.response().is_pointer_button_down_on();
             plot_ui.pointer_coordinate().filter(|_| pressed)
         });
@@ -282,6 +285,28 @@ fn log_snr_plot_ui(
             _ => point.x,
         };
         commands.push(Command::SetSwitch(t.round().clamp(1.0, steps) as usize));
+    }
+}
+
+/// The λ range each λ-conditioned model was trained on, as two dashed lines in its colour:
+/// a schedule whose curve leaves the band samples it at the nearest trained λ.
+fn add_trained_ranges(plot_ui: &mut egui_plot::PlotUi<'_>, curves: &[Curve]) {
+    let mut drawn = Vec::new();
+    for curve in curves {
+        let Some((low, high)) = curve.trained_log_snr else {
+            continue;
+        };
+        if drawn.contains(&curve.model) {
+            continue;
+        }
+        drawn.push(curve.model.clone());
+        let name = format!("{} model's trained λ range", curve.model);
+        for y in [low, high] {
+            let line = HLine::new(name.clone(), y)
+                .color(curve_color(curve))
+                .style(LineStyle::dashed_dense());
+            plot_ui.hline(line);
+        }
     }
 }
 

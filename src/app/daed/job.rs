@@ -11,7 +11,7 @@ use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{DaedModels, RecordedChain, SampleSize, SamplerConfig, tensor_to_vec};
 use crate::experiment::{SweepPoint, daed_sweep};
 use crate::metrics::{FeatureStats, FidReference};
-use crate::model::{Classifier, LoadedDae, LoadedUNet, load_classifier, shipped};
+use crate::model::{Classifier, Condition, LoadedDae, LoadedUNet, load_classifier, shipped};
 use crate::schedule::Schedule;
 
 /// The models and chain of a DAED request.
@@ -27,6 +27,9 @@ pub struct DaedSetup {
     pub batch: usize,
     /// Seed of x_T.
     pub seed: u64,
+    /// The class and guidance of the diffusion model (under its own schedule: the
+    /// autoencoder knows only the steps of that one).
+    pub condition: Condition,
 }
 
 /// A DAED job.
@@ -136,8 +139,9 @@ fn samples(
     if s >= schedule.steps() {
         return Err(format!("s = {s} must lie below T = {}", schedule.steps()));
     }
+    let conditioned = setup.condition.apply(&ddgm)?;
     let daed = DaedModels {
-        ddgm: &ddgm.model,
+        ddgm: &conditioned.denoiser,
         dae: Some(dae.as_ref()),
         schedule: &schedule,
         config: setup.config,
@@ -191,8 +195,9 @@ fn sweep(
         memory.classifier = Some(fid_reference(context.device)?);
     }
     let (classifier, stats) = memory.classifier.as_ref().ok_or("no classifier")?;
+    let conditioned = setup.condition.apply(&ddgm)?;
     let daed = DaedModels {
-        ddgm: &ddgm.model,
+        ddgm: &conditioned.denoiser,
         dae: Some(dae.as_ref()),
         schedule: &schedule,
         config: setup.config,

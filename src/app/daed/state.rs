@@ -11,9 +11,10 @@ use crate::model::shipped;
 use crate::render::ImageStack;
 
 use super::job::{DaedEvent, DaedSamples, DaedSetup};
+use crate::app::condition::resolve;
 use crate::app::job::Update;
 use crate::app::reverse::shipped_file;
-use crate::app::settings::{DaedSettings, ShippedPair};
+use crate::app::settings::{ConditionSettings, DaedSettings, SamplingChoice, ShippedPair};
 
 /// The most images per method the panel shows.
 pub const MAX_SHOWN: usize = 64;
@@ -141,12 +142,18 @@ pub fn setup(settings: &DaedSettings, dir: Option<&Path>) -> Result<DaedSetup, S
         ));
     }
     let (ddgm, dae) = pair_files(settings.model, dir)?;
+    // The autoencoder knows the steps of the model's own schedule only.
+    let own_schedule = ConditionSettings {
+        sampling: SamplingChoice::Trained,
+        ..settings.condition.clone()
+    };
     Ok(DaedSetup {
         ddgm,
         dae,
         config: daed_sampler(settings),
         batch: settings.batch,
         seed: settings.seed,
+        condition: resolve(&own_schedule, &[])?,
     })
 }
 
@@ -158,6 +165,8 @@ pub fn sweep_key(setup: &DaedSetup, images: usize, switches: &[usize]) -> String
         "config": setup.config,
         "batch": setup.batch,
         "seed": setup.seed,
+        "class": setup.condition.class,
+        "guidance": setup.condition.guidance,
         "images": images,
         "switches": switches,
     })

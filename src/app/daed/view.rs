@@ -7,6 +7,7 @@ use egui_plot::{AxisHints, HPlacement, Legend, Line, LineStyle, Plot, PlotPoints
 
 use super::DaedPanel;
 use super::state::{DaedTask, MAX_SHOWN, MAX_SWEEP_IMAGES};
+use crate::app::condition::{Offer, condition_ui};
 use crate::app::image_view::{ImageStyle, image_view};
 use crate::app::panel::{Command, Shared};
 use crate::app::settings::ShippedPair;
@@ -75,6 +76,7 @@ fn controls_ui(
         labelled_drag(ui, "images", &mut s.batch, 1..=MAX_SHOWN);
         labelled_drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
         let _ = sampler_picker(ui, "sampler", &mut s.sampler, &mut s.steps);
+        condition_ui(ui, &mut s.condition, &[], Offer::Class);
         match job_status_ui(ui, panel, progress, DaedTask::Samples) {
             Some(cancel) => action = cancel,
             None if job_button(ui, running, "Sample") => action = Action::Sample,

@@ -10,10 +10,13 @@ use super::state::check_recording_size;
 use crate::app::job::{Job, JobContext};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{
-    QuantizedBatch, RecordedStep, ReverseStep, Sampler, SamplerConfig, tensor_to_vec,
+    QuantizedBatch, RecordedStep, ReverseStep, Sampler, SamplerConfig, predict_x0, tensor_to_vec,
 };
-use crate::model::{InferenceUNet, LoadedUNet};
-use crate::schedule::Schedule;
+use crate::model::{Condition, Conditioned, Guided, WithinTrainedLogSnr};
+use crate::schedule::{Schedule, x0_coefficients};
+
+/// The sampler of one model under the job's condition.
+type ModelSampler<'a> = Sampler<'a, WithinTrainedLogSnr<Guided<'a>>>;
 
 /// Sampling with one or more models side by side, streaming every step.
 #[derive(Clone, Debug)]
@@ -26,18 +29,22 @@ pub struct SampleJob {
     pub batch: usize,
     /// Seed of x_T and the steps' noise (the same for every model).
     pub seed: u64,
+    /// The class, guidance and sampling schedule.
+    pub condition: Condition,
 }
 
 /// What a sampling job reports besides progress and its end.
 pub enum SampleEvent {
-    /// A model was loaded; its schedule and the steps it will visit.
+    /// A model was loaded; the schedule it samples under and the steps it will visit.
     Started {
         /// Which model.
         model: usize,
-        /// Its schedule.
+        /// The schedule it samples under.
         schedule: Box<Schedule>,
         /// The steps to come.
         steps: usize,
+        /// Why its samples may differ from what was asked (a clamped λ range).
+        note: Option<String>,
     },
     /// Newly computed steps of a model.
     Steps {
@@ -77,64 +84,84 @@ impl Job for SampleJob {
                 }),
             }
         }
-        let mut samplers = Vec::new();
+        let mut conditioned = Vec::new();
         for (index, path, model) in &loaded {
-            match start_sampler(&self, model, context.device) {
-                Ok((schedule, sampler)) => samplers.push((*index, schedule, sampler)),
+            match self.condition.apply(model) {
+                Ok(c) => conditioned.push((*index, c)),
                 Err(message) => context.emit(SampleEvent::ModelFailed {
                     model: *index,
                     message: format!("{}: {message}", path.display()),
                 }),
             }
         }
-        // The size of the recording follows from the models' own T (DDPM visits every step).
+        let mut samplers = Vec::new();
+        for (index, c) in &conditioned {
+            match start_sampler(&self, c, context.device) {
+                Ok(sampler) => samplers.push((*index, c, sampler)),
+                Err(message) => context.emit(SampleEvent::ModelFailed {
+                    model: *index,
+                    message,
+                }),
+            }
+        }
+        // The size of the recording follows from the schedules' T (DDPM visits every step).
         let longest = samplers.iter().map(|(_, _, s)| s.plan().len()).max();
         if let Some(longest) = longest {
-            check_recording_size(samplers.len(), longest, self.batch)?;
+            let guided = self.condition.class.is_some();
+            check_recording_size(samplers.len(), longest, self.batch, guided)?;
         }
-        let mut indices = Vec::with_capacity(samplers.len());
-        let mut samplers: Vec<_> = samplers
-            .into_iter()
-            .map(|(index, schedule, sampler)| {
-                context.emit(SampleEvent::Started {
-                    model: index,
-                    schedule: Box::new(schedule),
-                    steps: sampler.plan().len(),
-                });
-                indices.push(index);
-                sampler
-            })
-            .collect();
-        run_side_by_side(&mut samplers, &indices, self.batch, context)
+        let mut columns = Vec::with_capacity(samplers.len());
+        for (index, c, sampler) in samplers {
+            context.emit(SampleEvent::Started {
+                model: index,
+                schedule: Box::new(c.schedule.clone()),
+                steps: sampler.plan().len(),
+                note: c.note.clone(),
+            });
+            columns.push(Column {
+                index,
+                conditioned: c,
+                sampler,
+            });
+        }
+        run_side_by_side(&mut columns, self.batch, self.config.clip_x0, context)
     }
+}
+
+/// One model's sampler, with what it samples under.
+struct Column<'a> {
+    index: usize,
+    conditioned: &'a Conditioned<'a>,
+    sampler: ModelSampler<'a>,
 }
 
 /// Steps every sampler in turn, sending the first step at once, so it is on screen as soon as
 /// it exists, then batches of steps every 150 ms, and each model's x_0 at the end.
 fn run_side_by_side(
-    samplers: &mut [Sampler<'_, InferenceUNet>],
-    indices: &[usize],
+    columns: &mut [Column<'_>],
     batch: usize,
+    clip: bool,
     context: &mut JobContext<'_, SampleEvent>,
 ) -> Result<(), String> {
-    let mut pending: Vec<Vec<RecordedStep>> = vec![Vec::new(); samplers.len()];
+    let mut pending: Vec<Vec<RecordedStep>> = vec![Vec::new(); columns.len()];
     let mut last_sent: Option<Instant> = None;
     loop {
         let mut any = false;
-        for (index, sampler) in samplers.iter_mut().enumerate() {
+        for (slot, column) in columns.iter_mut().enumerate() {
             if context.cancelled() {
                 return Ok(());
             }
-            if let Some(step) = sampler.next() {
-                pending[index].push(record(step, batch));
+            if let Some(step) = column.sampler.next() {
+                let unguided = unguided_x0(column.conditioned, &step, clip);
+                pending[slot].push(record(step, unguided, batch));
                 any = true;
             }
         }
         if !any || last_sent.is_none_or(|at| at.elapsed().as_millis() > 150) {
-            for (index, steps) in pending.iter_mut().enumerate() {
+            for (slot, steps) in pending.iter_mut().enumerate() {
                 if !steps.is_empty() {
                     context.emit(SampleEvent::Steps {
-                        model: indices[index],
+                        model: columns[slot].index,
                         steps: std::mem::take(steps),
                     });
                 }
@@ -145,47 +172,56 @@ fn run_side_by_side(
             break;
         }
     }
-    for (index, sampler) in samplers.iter().enumerate() {
-        let x0 = tensor_to_vec(sampler.current().clone().reshape([batch, IMAGE_PIXELS]));
+    for column in columns.iter() {
+        let current = column.sampler.current().clone();
+        let x0 = tensor_to_vec(current.reshape([batch, IMAGE_PIXELS]));
         context.emit(SampleEvent::Finished {
-            model: indices[index],
+            model: column.index,
             x0,
         });
     }
     Ok(())
 }
 
-/// The model's schedule and a sampler from the request's x_T under it.
-fn start_sampler<'m>(
+/// x̂0 of the plain conditional prediction (w = 0) at the step, when the step was guided.
+fn unguided_x0(conditioned: &Conditioned<'_>, step: &ReverseStep, clip: bool) -> Option<Tensor<4>> {
+    let guided = &conditioned.denoiser.inner;
+    let eps = guided.take_conditional(step.t)?;
+    let coefficients = x0_coefficients(&conditioned.schedule, step.t);
+    Some(predict_x0(&step.x_t, &eps, coefficients, clip))
+}
+
+/// A sampler of the conditioned model from the request's x_T.
+fn start_sampler<'a>(
     request: &SampleJob,
-    loaded: &'m LoadedUNet,
+    conditioned: &'a Conditioned<'a>,
     device: &Device,
-) -> Result<(Schedule, Sampler<'m, InferenceUNet>), String> {
-    let schedule = Schedule::new(loaded.schedule.clone()).map_err(|e| e.to_string())?;
+) -> Result<ModelSampler<'a>, String> {
     let shape = [request.batch, 1, IMAGE_SIDE, IMAGE_SIDE];
-    let sampler = Sampler::from_noise(
-        &loaded.model,
-        &schedule,
+    Sampler::from_noise(
+        &conditioned.denoiser,
+        &conditioned.schedule,
         request.config,
         shape,
         request.seed,
         device,
-    )?;
-    Ok((schedule, sampler))
+    )
 }
 
-/// Reads x_t, x̂0 and ε̂ back in one transfer and quantises them.
-fn record(step: ReverseStep, batch: usize) -> RecordedStep {
+/// Reads x_t, x̂0, ε̂ (and the unguided x̂0) back in one transfer and quantises them.
+fn record(step: ReverseStep, unguided: Option<Tensor<4>>, batch: usize) -> RecordedStep {
     let flat = |x: Tensor<4>| x.reshape([batch, IMAGE_PIXELS]);
-    let all = tensor_to_vec(Tensor::cat(
-        vec![flat(step.x_t), flat(step.x0_hat), flat(step.eps_hat)],
-        0,
-    ));
+    let mut parts = vec![flat(step.x_t), flat(step.x0_hat), flat(step.eps_hat)];
+    let has_unguided = unguided.is_some();
+    parts.extend(unguided.map(flat));
+    let all = tensor_to_vec(Tensor::cat(parts, 0));
     let size = batch * IMAGE_PIXELS;
+    let part = |k: usize| QuantizedBatch::new(&all[k * size..(k + 1) * size]);
     RecordedStep {
         t: step.t,
-        x_t: QuantizedBatch::new(&all[..size]),
-        x0_hat: QuantizedBatch::new(&all[size..2 * size]),
-        eps_hat: QuantizedBatch::new(&all[2 * size..]),
+        x_t: part(0),
+        x0_hat: part(1),
+        eps_hat: part(2),
+        x0_unguided: has_unguided.then(|| part(3)),
     }
 }

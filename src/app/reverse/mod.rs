@@ -12,6 +12,7 @@ pub use state::{
     shipped_file,
 };
 
+use super::condition::resolve;
 use super::job::{Lane, LaneTarget};
 use super::panel::{Command, Panel, Shared};
 use super::settings::{ReverseSettings, Tab};
@@ -57,24 +58,29 @@ impl ReversePanel {
     /// Starts sampling with the settings, replacing any running job.
     fn start_sampling(&mut self, shared: &Shared<'_>) {
         let config = sampler_config(&self.settings);
-        let files = match model_files(self.settings.models, shared.models_dir) {
-            Ok(files) => files,
-            Err(message) => {
+        let files = model_files(self.settings.models, shared.models_dir);
+        let condition = resolve(&self.settings.condition, shared.schedules);
+        let (files, condition) = match (files, condition) {
+            (Ok(files), Ok(condition)) => (files, condition),
+            (Err(message), _) | (_, Err(message)) => {
                 self.state.error = Some(message);
                 return;
             }
         };
         // DDPM's steps are the models' own T, which the job checks once it has loaded them.
         let steps = config.kind.steps().map_or(1, |(steps, _)| steps);
-        if let Err(message) = check_recording_size(files.len(), steps, self.settings.batch) {
+        let guided = condition.class.is_some();
+        let batch = self.settings.batch;
+        if let Err(message) = check_recording_size(files.len(), steps, batch, guided) {
             self.state.error = Some(message);
             return;
         }
         let job = SampleJob {
             models: files.iter().map(|(_, p)| p.clone()).collect(),
             config,
-            batch: self.settings.batch,
+            batch,
             seed: self.settings.seed,
+            condition,
         };
         if self.lane.start(job) {
             self.state = ReverseState {

@@ -32,7 +32,9 @@ pub struct ModelRun {
     pub final_x0: Option<Vec<f32>>,
     /// Why this model could not sample.
     pub error: Option<String>,
-    shown: Option<(usize, [ImageStack; 3])>,
+    /// Why its samples may differ from what was asked (a clamped λ range).
+    pub note: Option<String>,
+    shown: Option<(usize, ShownStep)>,
 }
 
 impl ModelRun {
@@ -57,24 +59,43 @@ impl ModelRun {
             .min_by_key(|&i| self.steps[i].t.abs_diff(t))
     }
 
-    /// x_t, x̂0 and ε̂ of the batch at the step nearest to `t`, as image stacks (cached).
-    pub fn frames_at(&mut self, t: usize) -> Option<(usize, &[ImageStack; 3])> {
+    /// The batch at the step nearest to `t`, as image stacks (cached).
+    pub fn frames_at(&mut self, t: usize) -> Option<&ShownStep> {
         let index = self.step_index(t)?;
         if self.shown.as_ref().is_none_or(|(i, _)| *i != index) {
             let step = &self.steps[index];
             let stack = |q: &crate::diffusion::QuantizedBatch| {
                 ImageStack::new(q.values(), IMAGE_SIDE, IMAGE_SIDE)
             };
-            let stacks = [
-                stack(&step.x_t)?,
-                stack(&step.x0_hat)?,
-                stack(&step.eps_hat)?,
-            ];
-            self.shown = Some((index, stacks));
+            let shown = ShownStep {
+                t: step.t,
+                x_t: stack(&step.x_t)?,
+                x0_hat: stack(&step.x0_hat)?,
+                eps_hat: stack(&step.eps_hat)?,
+                x0_unguided: match &step.x0_unguided {
+                    Some(q) => Some(stack(q)?),
+                    None => None,
+                },
+            };
+            self.shown = Some((index, shown));
         }
-        let t_shown = self.steps[index].t;
-        self.shown.as_ref().map(|(_, stacks)| (t_shown, stacks))
+        self.shown.as_ref().map(|(_, shown)| shown)
     }
+}
+
+/// One recorded step as image stacks.
+#[derive(Clone)]
+pub struct ShownStep {
+    /// The step.
+    pub t: usize,
+    /// x_t.
+    pub x_t: ImageStack,
+    /// x̂0 (guided, when a class was asked for).
+    pub x0_hat: ImageStack,
+    /// ε̂.
+    pub eps_hat: ImageStack,
+    /// x̂0 without guidance (w = 0), when the step was guided.
+    pub x0_unguided: Option<ImageStack>,
 }
 
 /// The Reverse panel's results.
@@ -109,10 +130,12 @@ impl ReverseState {
                 model,
                 schedule,
                 steps,
+                note,
             } => {
                 if let Some(run) = self.runs.get_mut(model) {
                     run.schedule = Some(*schedule);
                     run.expected = steps;
+                    run.note = note;
                 }
             }
             SampleEvent::Steps { model, steps } => {
@@ -198,8 +221,17 @@ pub fn shipped_file(file: &str, dir: Option<&Path>) -> Result<PathBuf, String> {
 }
 
 /// Refuses recordings that would not fit comfortably in memory, with the estimate.
-pub fn check_recording_size(models: usize, steps: usize, batch: usize) -> Result<(), String> {
-    let bytes = recording_bytes(models, steps, batch, IMAGE_PIXELS);
+pub fn check_recording_size(
+    models: usize,
+    steps: usize,
+    batch: usize,
+    guided: bool,
+) -> Result<(), String> {
+    let mut bytes = recording_bytes(models, steps, batch, IMAGE_PIXELS);
+    if guided {
+        // A guided step also keeps the unguided x̂0: four images instead of three.
+        bytes = bytes / 3 * 4;
+    }
     if batch == 0 || batch > MAX_BATCH {
         return Err(format!(
             "the batch must be between 1 and {MAX_BATCH} images"
@@ -238,6 +270,7 @@ mod tests {
                 x_t: q.clone(),
                 x0_hat: q.clone(),
                 eps_hat: q.clone(),
+                x0_unguided: None,
             })
             .collect();
         run
@@ -263,9 +296,9 @@ mod tests {
 
     #[test]
     fn recordings_over_the_limit_are_refused_with_the_estimate() {
-        assert!(check_recording_size(2, 1000, 64).is_ok());
-        let message = check_recording_size(2, 1000, 256).expect_err("too large");
+        assert!(check_recording_size(2, 1000, 64, false).is_ok());
+        let message = check_recording_size(2, 1000, 256, false).expect_err("too large");
         assert!(message.contains("1204 MB"), "{message}");
-        assert!(check_recording_size(1, 1000, 0).is_err());
+        assert!(check_recording_size(1, 1000, 0, false).is_err());
     }
 }

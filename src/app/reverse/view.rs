@@ -4,6 +4,7 @@
 use eframe::egui::{self, Color32, RichText};
 
 use super::{MAX_BATCH, ReversePanel};
+use crate::app::condition::{Offer, condition_ui};
 use crate::app::image_view::{ImageStyle, image_view};
 use crate::app::panel::{Command, Shared};
 use crate::app::settings::{ModelsShown, SamplerChoice};
@@ -30,6 +31,15 @@ pub fn reverse_ui(
     commands: &mut Vec<Command>,
 ) -> Action {
     let action = controls_ui(ui, panel);
+    ui.horizontal_wrapped(|ui| {
+        let schedules = shared.schedules;
+        condition_ui(
+            ui,
+            &mut panel.settings.condition,
+            schedules,
+            Offer::ClassAndSchedule,
+        );
+    });
     ui.separator();
     scrubber_ui(ui, panel, shared.cursor_t, max_t, commands);
     if let Some(error) = &panel.state.error {
@@ -173,14 +183,17 @@ fn model_column_ui(ui: &mut egui::Ui, panel: &mut ReversePanel, shared: &Shared<
         ui.colored_label(Color32::RED, message);
         return;
     }
-    let shown = run.frames_at(t).map(|(t, stacks)| (t, stacks.clone()));
-    let Some((shown_t, [x_t, x0, eps])) = shown else {
+    if let Some(note) = &run.note {
+        ui.colored_label(Color32::from_rgb(220, 160, 40), format!("note: {note}"));
+    }
+    let Some(shown) = run.frames_at(t).cloned() else {
         ui.horizontal(|ui| {
             busy_indicator(ui);
             ui.label("waiting for the first step…");
         });
         return;
     };
+    let (shown_t, x_t) = (shown.t, &shown.x_t);
     if let Some(schedule) = &run.schedule {
         let alpha_bar = schedule.alpha_bar_at(shown_t);
         let log_snr = (alpha_bar / (1.0 - alpha_bar)).ln();
@@ -202,13 +215,18 @@ fn model_column_ui(ui: &mut egui::Ui, panel: &mut ReversePanel, shared: &Shared<
         gpu,
     };
     let row = selected.min(x_t.rows().saturating_sub(1));
-    let side = ((ui.available_width() - 24.0) / 3.0).clamp(64.0, 220.0);
+    let mut images = vec![
+        ("x_t", x_t, data_range),
+        ("predicted x0", &shown.x0_hat, data_range),
+    ];
+    if let Some(unguided) = &shown.x0_unguided {
+        images[1].0 = "predicted x0 (guided)";
+        images.push(("x0 without guidance (w = 0)", unguided, data_range));
+    }
+    images.push(("predicted noise ε", &shown.eps_hat, noise_range));
+    let side = ((ui.available_width() - 24.0) / images.len() as f32).clamp(64.0, 220.0);
     ui.horizontal(|ui| {
-        for (name, stack, style) in [
-            ("x_t", &x_t, data_range),
-            ("predicted x0", &x0, data_range),
-            ("predicted noise ε", &eps, noise_range),
-        ] {
+        for (name, stack, style) in images {
             ui.vertical(|ui| {
                 ui.label(RichText::new(name).strong());
                 image_view(
@@ -231,7 +249,7 @@ fn model_column_ui(ui: &mut egui::Ui, panel: &mut ReversePanel, shared: &Shared<
     ui.horizontal_wrapped(|ui| {
         for image in 0..x_t.rows() {
             let name = format!("{} x_t of image {image}", run.label);
-            if image_view(ui, &name, &x_t, image, cell, data_range).clicked() {
+            if image_view(ui, &name, x_t, image, cell, data_range).clicked() {
                 panel.settings.selected = image;
             }
         }

@@ -926,3 +926,73 @@ fn sample_runs_a_log_snr_model_under_another_schedule_and_refuses_a_step_model()
     assert!(out.join("sample-00000.png").is_file());
     assert_fails_with(&sample(&step_model), "conditioned on the log-SNR");
 }
+
+#[test]
+fn recon_reconstructs_under_another_schedule_and_daed_generates_a_class() {
+    let temp = common::temp_dir("recon-daed-condition");
+    let dir = temp.path();
+    let spec = ScheduleSpec {
+        steps: 50,
+        ..ScheduleSpec::new(ScheduleKind::Linear)
+    };
+    let conditioned = dir.join("conditioned.nsw");
+    common::tiny_network_of(&conditioned, spec, None, (10, true));
+    let plain = tiny_model(dir);
+    let path = |p: &PathBuf| p.to_str().expect("utf-8").to_owned();
+    let recon = |model: &PathBuf| {
+        noisescope(&[
+            "recon",
+            "--model",
+            &path(model),
+            "--n",
+            "2",
+            "--t",
+            "10,50",
+            "--steps",
+            "5",
+            "--sampling-schedule",
+            "cosine",
+        ])
+    };
+    let output = recon(&conditioned);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let cosine = Schedule::new(ScheduleSpec {
+        steps: 50,
+        ..ScheduleSpec::new(ScheduleKind::Cosine)
+    })
+    .expect("valid");
+    let row = stdout(&output).lines().nth(1).expect("a row").to_owned();
+    let log_snr: f64 = row.split(',').nth(2).expect("λ").parse().expect("f64");
+    assert!(
+        (log_snr - cosine.log_snr()[9]).abs() < 1e-4,
+        "t = 10 under the cosine schedule: {row}"
+    );
+    assert_fails_with(&recon(&plain), "conditioned on the log-SNR");
+
+    let dae = tiny_network(dir, "dae.nsw", ScheduleKind::Linear, Some(12));
+    let out = dir.join("daed");
+    let daed = |model: &PathBuf, class: &str| {
+        noisescope(&[
+            "daed",
+            "--model",
+            &path(model),
+            "--dae",
+            &path(&dae),
+            "--switch",
+            "5",
+            "--steps",
+            "5",
+            "--n",
+            "2",
+            "--class",
+            class,
+            "--out",
+            &path(&out),
+        ])
+    };
+    let output = daed(&conditioned, "Sneaker");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(out.join("daed.png").is_file());
+    assert_fails_with(&daed(&plain, "Sneaker"), "not class-conditioned");
+    assert_fails_with(&daed(&conditioned, "Hat"), "not a Fashion-MNIST class");
+}

@@ -355,3 +355,57 @@ fn a_class_or_another_schedule_for_a_model_that_cannot_take_it_is_refused_in_the
         assert!(error.contains(expected), "{error}");
     }
 }
+
+#[test]
+fn opening_how_the_models_learned_shows_the_loss_log_and_the_grids_by_step() {
+    use noisescope::model::{
+        LogEntry, SampleGrid, TrainingHistory, UNetConfig, WeightsFile, save_module,
+    };
+    let models = common::tiny_models_dir();
+    // Give the linear model a history, as `train` writes it.
+    let path = models.path().join("unet-linear.nsw");
+    let file = WeightsFile::read(&path).expect("read");
+    let config: UNetConfig = file.architecture(&UNetConfig::new()).expect("config");
+    let module = file
+        .load_into(config.init(&burn::tensor::Device::flex()))
+        .expect("load");
+    let mut metadata = file.metadata.clone();
+    let entry = |step, loss| LogEntry {
+        step,
+        loss,
+        learning_rate: 1e-3,
+        images_per_s: 100.0,
+        wall_time_s: step as f64,
+    };
+    let image = vec![0.25_f32; 784 * 4];
+    metadata.training.history = TrainingHistory {
+        log: vec![entry(100, 0.5), entry(200, 0.2)],
+        grids: vec![
+            SampleGrid::encode(100, &image).expect("grid"),
+            SampleGrid::encode(200, &image).expect("grid"),
+        ],
+    };
+    save_module(&module, &metadata, &path).expect("save");
+
+    let mut harness = harness(models.path());
+    harness.state_mut().settings_mut().reverse.models = ModelsShown::Both;
+    harness.run_steps(2);
+    harness
+        .get_by_label_contains("How the models learned")
+        .click();
+    run_until(&mut harness, "the histories", |app| {
+        !app.reverse_histories().is_empty()
+    });
+    let histories = harness.state().reverse_histories();
+    assert_eq!(histories[0].0, "linear");
+    assert_eq!(
+        (histories[0].1.clone(), histories[0].2.clone()),
+        (vec![100, 200], vec![100, 200])
+    );
+    assert!(histories[0].3.is_none());
+    let problem = histories[1].3.clone().expect("the cosine model has no log");
+    assert!(problem.contains("no training log"), "{problem}");
+    harness.run_steps(2);
+    harness.get_by_label("linear model after 200 steps");
+    harness.get_by_label("linear sample 3 after 200 steps");
+}

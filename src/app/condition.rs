@@ -51,6 +51,7 @@ fn class_picker(ui: &mut egui::Ui, class: &mut Option<usize>) {
     let name = |c: Option<usize>| c.map_or("any class", |c| FASHION_CLASSES[c]);
     egui::ComboBox::from_label("class")
         .selected_text(name(*class))
+        .height(320.0)
         .show_ui(ui, |ui| {
             ui.selectable_value(class, None, name(None));
             for index in 0..FASHION_CLASSES.len() {

@@ -140,3 +140,10 @@ pub fn switch_slider(
         ));
     }
 }
+
+/// A model's colour in every plot: the linear model in the first schedule slot's colour, the
+/// cosine model in the second's.
+pub fn model_color(label: &str) -> egui::Color32 {
+    use super::schedules::SLOT_COLORS;
+    SLOT_COLORS[usize::from(label == "cosine")]
+}

@@ -9,13 +9,15 @@ use clap::Args;
 
 use super::progress_printer;
 use super::quality::{classifier, image_set};
-use super::sample::{ImageCount, SamplerArgs, model_path, save_grid};
+use super::sample::{ClassArgs, ImageCount, SamplerArgs, apply_noting, model_path, save_grid};
 use super::{DeviceArg, save_png};
 use crate::data::IMAGE_PIXELS;
 use crate::diffusion::{DaedModels, DefaultSampler, SampleSize};
 use crate::experiment::{daed_sweep, sweep_csv};
 use crate::metrics::{FeatureStats, FidReference};
-use crate::model::{InferenceUNet, LoadedDae, LoadedUNet, load_dae, load_unet, shipped};
+use crate::model::{
+    Conditioned, Guided, LoadedDae, LoadedUNet, WithinTrainedLogSnr, load_dae, load_unet, shipped,
+};
 use crate::schedule::{Schedule, ScheduleKind, daed_switch};
 
 /// The models of a DAED run.
@@ -30,6 +32,10 @@ pub struct DaedModelArgs {
     /// The chain of the diffusion model.
     #[command(flatten)]
     pub sampler: SamplerArgs,
+    /// The class and guidance of the diffusion model (under its own schedule, whose steps
+    /// the autoencoder knows).
+    #[command(flatten)]
+    pub class: ClassArgs,
     /// How many images.
     #[command(flatten)]
     pub count: ImageCount,
@@ -84,6 +90,7 @@ struct Loaded {
 impl DaedModelArgs {
     fn load(&self) -> anyhow::Result<Loaded> {
         let size = self.count.size()?;
+        self.class.condition()?;
         let (device, _) = self.device.open()?;
         let ddgm = load_unet(&model_path(&self.model)?, None, &device)?;
         let dae_path = match &self.dae {
@@ -101,10 +108,14 @@ impl DaedModelArgs {
         })
     }
 
-    /// The models as DAED runs them.
-    fn models<'a>(&self, loaded: &'a Loaded) -> DaedModels<'a, InferenceUNet, LoadedDae> {
+    /// The models as DAED runs them, the diffusion model asked for the class.
+    fn models<'a>(
+        &self,
+        loaded: &'a Loaded,
+        ddgm: &'a Conditioned<'a>,
+    ) -> DaedModels<'a, WithinTrainedLogSnr<Guided<'a>>, LoadedDae> {
         DaedModels {
-            ddgm: &loaded.ddgm.model,
+            ddgm: &ddgm.denoiser,
             dae: Some(&loaded.dae),
             schedule: &loaded.schedule,
             config: self.sampler.config(DefaultSampler::DAED),
@@ -144,7 +155,8 @@ pub fn run_daed(args: &DaedArgs, out: &mut impl Write) -> anyhow::Result<()> {
             loaded.dae.t_max
         );
     }
-    let images = args.run.models(&loaded).sample_images(
+    let conditioned = apply_noting(&args.run.class.condition()?, &loaded.ddgm)?;
+    let images = args.run.models(&loaded, &conditioned).sample_images(
         loaded.size,
         &[s],
         &loaded.device,
@@ -203,6 +215,7 @@ pub fn run_daed_sweep(args: &DaedSweepArgs, out: &mut impl Write) -> anyhow::Res
     if let Some(bad) = args.switch_list.iter().find(|&&s| s >= steps) {
         bail!("--switch-list: s = {bad} must lie in 0..{steps}");
     }
+    let conditioned = apply_noting(&args.run.class.condition()?, &loaded.ddgm)?;
     let classifier = classifier(args.classifier.as_deref(), &loaded.device)?;
     let test = image_set("test-set", None, None)?;
     eprintln!("measuring the test images' classifier features");
@@ -213,7 +226,7 @@ pub fn run_daed_sweep(args: &DaedSweepArgs, out: &mut impl Write) -> anyhow::Res
         stats: &stats,
     };
     let points = daed_sweep(
-        &args.run.models(&loaded),
+        &args.run.models(&loaded, &conditioned),
         &reference,
         loaded.size,
         &args.switch_list,

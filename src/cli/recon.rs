@@ -5,12 +5,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::sample::{SamplerArgs, model_path};
+use super::sample::{SamplerArgs, SamplingScheduleArg, apply_noting, model_path};
 use super::{DeviceArg, Format};
 use crate::data::{IMAGE_SIDE, ProbeData};
 use crate::diffusion::{DefaultSampler, ReconProbe, TSelection, image_batch, recon_csv};
-use crate::model::load_unet;
-use crate::schedule::Schedule;
+use crate::model::{Condition, load_unet};
 
 /// Options of `noisescope recon`.
 #[derive(Debug, Args)]
@@ -33,6 +32,9 @@ pub struct ReconArgs {
     /// The reverse chain.
     #[command(flatten)]
     pub sampler: SamplerArgs,
+    /// Noise and reconstruct under another schedule than the model's own.
+    #[command(flatten)]
+    pub sampling: SamplingScheduleArg,
     /// csv (t,t_frac,log_snr,mse_chain,mse_x0,mse_eps) or json.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
@@ -49,7 +51,12 @@ pub fn run_recon(args: &ReconArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let (device, _) = args.device.open()?;
     let path: PathBuf = model_path(&args.model)?;
     let loaded = load_unet(&path, None, &device)?;
-    let schedule = Schedule::new(loaded.schedule.clone())?;
+    let condition = Condition {
+        sampling: args.sampling.spec(&loaded),
+        ..Condition::default()
+    };
+    let conditioned = apply_noting(&condition, &loaded)?;
+    let schedule = conditioned.schedule.clone();
     let (selection, notes) =
         TSelection::from_text(args.t.as_deref()).map_err(anyhow::Error::msg)?;
     for note in notes {
@@ -68,7 +75,7 @@ pub fn run_recon(args: &ReconArgs, out: &mut impl Write) -> anyhow::Result<()> {
     }
     let x0 = image_batch(images.pixels, IMAGE_SIDE, &device);
     let probe = ReconProbe::new(
-        &loaded.model,
+        &conditioned.denoiser,
         &schedule,
         args.sampler.config(DefaultSampler::ANALYSIS),
         x0,

@@ -248,9 +248,9 @@ pub struct SampleArgs {
     pub condition: ConditionArgs,
 }
 
-/// What to generate and under which schedule (`sample`, `evaluate`, `daed`).
+/// Which class to generate, with which guidance (`sample`, `evaluate`, `daed`).
 #[derive(Debug, Args)]
-pub struct ConditionArgs {
+pub struct ClassArgs {
     /// The class to generate, by name (e.g. Bag, "Ankle boot") or index 0–9, or `any` for the
     /// unconditional model; needs a class-conditioned model (`train --classes 10`).
     #[arg(long, default_value = "any")]
@@ -259,17 +259,10 @@ pub struct ConditionArgs {
     /// ε̂_uncond); 0 is the plain conditional model (default: the app's, 1, with a class).
     #[arg(long, allow_negative_numbers = true)]
     pub guidance: Option<f64>,
-    /// Sample under another schedule (its default parameters, the model's T) than the one the
-    /// model was trained with; needs a model conditioned on the log-SNR
-    /// (`train --noise-input logsnr`). Where its λ leave the trained range, the network is
-    /// evaluated at the nearest trained λ, with a note.
-    #[arg(long, value_parser = super::parse_kind)]
-    pub sampling_schedule: Option<ScheduleKind>,
 }
 
-impl ConditionArgs {
-    /// The class and guidance, checked before anything is loaded (the sampling schedule's T
-    /// is the model's, so [`Self::apply`] adds it).
+impl ClassArgs {
+    /// The class and guidance, checked before anything is loaded.
     pub fn condition(&self) -> anyhow::Result<Condition> {
         let class = parse_class(&self.class)?;
         let guidance = match (self.guidance, class) {
@@ -287,24 +280,67 @@ impl ConditionArgs {
             .map_err(|e| anyhow::anyhow!("--guidance/--class: {e}"))?;
         Ok(condition)
     }
+}
+
+/// Sample under another schedule than the model's own (`sample`, `evaluate`, `recon`).
+#[derive(Debug, Args)]
+pub struct SamplingScheduleArg {
+    /// Sample under another schedule (its default parameters, the model's T) than the one the
+    /// model was trained with; needs a model conditioned on the log-SNR
+    /// (`train --noise-input logsnr`). Where its λ leave the trained range, the network is
+    /// evaluated at the nearest trained λ, with a note.
+    #[arg(long, value_parser = super::parse_kind)]
+    pub sampling_schedule: Option<ScheduleKind>,
+}
+
+impl SamplingScheduleArg {
+    /// The schedule for `loaded`: the kind with its default parameters and the model's T.
+    pub fn spec(&self, loaded: &LoadedUNet) -> Option<ScheduleSpec> {
+        self.sampling_schedule.map(|kind| ScheduleSpec {
+            steps: loaded.schedule.steps,
+            ..ScheduleSpec::new(kind)
+        })
+    }
+}
+
+/// What to generate and under which schedule (`sample`, `evaluate`).
+#[derive(Debug, Args)]
+pub struct ConditionArgs {
+    /// The class and guidance.
+    #[command(flatten)]
+    pub class: ClassArgs,
+    /// The sampling schedule.
+    #[command(flatten)]
+    pub sampling: SamplingScheduleArg,
+}
+
+impl ConditionArgs {
+    /// The class and guidance, checked before anything is loaded.
+    pub fn condition(&self) -> anyhow::Result<Condition> {
+        self.class.condition()
+    }
 
     /// `loaded` under these options; a note goes to stderr when the sampling schedule leaves
     /// the trained λ range.
     pub fn apply<'a>(&self, loaded: &'a LoadedUNet) -> anyhow::Result<Conditioned<'a>> {
-        let sampling = self.sampling_schedule.map(|kind| ScheduleSpec {
-            steps: loaded.schedule.steps,
-            ..ScheduleSpec::new(kind)
-        });
         let condition = Condition {
-            sampling,
+            sampling: self.sampling.spec(loaded),
             ..self.condition()?
         };
-        let conditioned = condition.apply(loaded).map_err(anyhow::Error::msg)?;
-        if let Some(note) = &conditioned.note {
-            eprintln!("note: {note}");
-        }
-        Ok(conditioned)
+        apply_noting(&condition, loaded)
     }
+}
+
+/// `loaded` under `condition`, with its note (a clamped λ range) on stderr.
+pub fn apply_noting<'a>(
+    condition: &Condition,
+    loaded: &'a LoadedUNet,
+) -> anyhow::Result<Conditioned<'a>> {
+    let conditioned = condition.apply(loaded).map_err(anyhow::Error::msg)?;
+    if let Some(note) = &conditioned.note {
+        eprintln!("note: {note}");
+    }
+    Ok(conditioned)
 }
 
 /// The class `text` names (a Fashion-MNIST class name, any case, or its index), or `None` for

@@ -11,12 +11,12 @@ use crate::app::image_view::{ImageStyle, image_view};
 use crate::app::panel::{Command, Shared};
 use crate::app::schedules::SLOT_COLORS;
 use crate::app::settings::{AnalysisAxis, AnalysisSettings, ModelsShown, ProbeChoice, ShippedPair};
-use crate::app::widgets::{busy_indicator, labelled_drag, sampler_picker, switch_slider};
+use crate::app::widgets::{
+    busy_indicator, labelled_drag, model_color, sampler_picker, switch_slider,
+};
 use crate::render::{Colormap, ValueRange};
 use crate::schedule::{Schedule, ScheduleKind, ScheduleSpec};
 
-/// The linear model in the first schedule slot's colour, the cosine model in the second's.
-const MODEL_COLORS: [Color32; 2] = [SLOT_COLORS[0], SLOT_COLORS[1]];
 const SWITCH_COLOR: Color32 = Color32::from_rgb(60, 180, 90);
 
 /// What the person asked for with the panel's buttons.
@@ -320,7 +320,7 @@ fn y_of(mse: f64, psnr: bool) -> f64 {
 }
 
 fn curve_color(curve: &Curve) -> Color32 {
-    MODEL_COLORS[usize::from(curve.model == "cosine")]
+    model_color(&curve.model)
 }
 
 /// The quantities a reconstruction-error curve can show.

@@ -1,6 +1,7 @@
 //! The Reverse panel: sample with the shipped U-Nets side by side from the same x_T, then scrub
 //! or play every recorded step.
 
+mod history;
 mod job;
 mod state;
 mod view;
@@ -16,6 +17,7 @@ use super::condition::resolve;
 use super::job::{Lane, LaneTarget};
 use super::panel::{Command, Panel, Shared};
 use super::settings::{ReverseSettings, Tab};
+use history::{HistoryJob, HistoryState};
 use job::SampleJob;
 
 /// The panel: its settings, the recorded runs and the sampling job.
@@ -23,6 +25,8 @@ pub struct ReversePanel {
     settings: ReverseSettings,
     state: ReverseState,
     lane: Lane<SampleJob>,
+    history: HistoryState,
+    history_lane: Lane<HistoryJob>,
 }
 
 impl ReversePanel {
@@ -32,6 +36,8 @@ impl ReversePanel {
             settings,
             state: ReverseState::default(),
             lane: Lane::spawn("noisescope-sampler", target),
+            history: HistoryState::default(),
+            history_lane: Lane::spawn("noisescope-history", target),
         }
     }
 
@@ -53,6 +59,29 @@ impl ReversePanel {
     /// Whether a sampling job runs.
     pub fn sampling(&self) -> bool {
         self.lane.running()
+    }
+
+    /// The training histories read so far.
+    pub fn history(&self) -> &HistoryState {
+        &self.history
+    }
+
+    /// Reads the histories of the models the settings show, unless they are read already.
+    fn ensure_history(&mut self, shared: &Shared<'_>) {
+        let files = match model_files(self.settings.models, shared.models_dir) {
+            Ok(files) => files,
+            Err(message) => {
+                self.history.error = Some(message);
+                return;
+            }
+        };
+        if self.history.asked != files {
+            self.history = HistoryState {
+                asked: files.clone(),
+                ..HistoryState::default()
+            };
+            self.history_lane.start(HistoryJob { models: files });
+        }
     }
 
     /// Starts sampling with the settings, replacing any running job.
@@ -130,6 +159,9 @@ impl Panel for ReversePanel {
         for update in self.lane.poll() {
             self.state.apply(update);
         }
+        for update in self.history_lane.poll() {
+            self.history.apply(update);
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, shared: &Shared<'_>, commands: &mut Vec<Command>) {
@@ -168,6 +200,6 @@ impl Panel for ReversePanel {
     }
 
     fn idle(&self) -> bool {
-        self.lane.idle()
+        self.lane.idle() && self.history_lane.idle()
     }
 }

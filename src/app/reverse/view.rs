@@ -3,6 +3,7 @@
 
 use eframe::egui::{self, Color32, RichText};
 
+use super::history::history_ui;
 use super::{MAX_BATCH, ReversePanel};
 use crate::app::condition::{Offer, condition_ui};
 use crate::app::image_view::{ImageStyle, image_view};
@@ -40,6 +41,7 @@ pub fn reverse_ui(
             Offer::ClassAndSchedule,
         );
     });
+    history_section_ui(ui, panel, shared);
     ui.separator();
     scrubber_ui(ui, panel, shared.cursor_t, max_t, commands);
     if let Some(error) = &panel.state.error {
@@ -128,6 +130,16 @@ fn controls_ui(ui: &mut egui::Ui, panel: &mut ReversePanel) -> Action {
         }
     });
     action
+}
+
+/// "How the models learned", closed at first: opening it reads the models' training logs.
+fn history_section_ui(ui: &mut egui::Ui, panel: &mut ReversePanel, shared: &Shared<'_>) {
+    egui::CollapsingHeader::new("How the models learned: loss curve and samples during training")
+        .id_salt("reverse history")
+        .show(ui, |ui| {
+            panel.ensure_history(shared);
+            history_ui(ui, &mut panel.history, shared.gpu_draw);
+        });
 }
 
 fn variance_name(v: ReverseVariance) -> &'static str {

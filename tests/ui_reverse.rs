@@ -397,13 +397,15 @@ fn opening_how_the_models_learned_shows_the_loss_log_and_the_grids_by_step() {
         !app.reverse_histories().is_empty()
     });
     let histories = harness.state().reverse_histories();
-    assert_eq!(histories[0].0, "linear");
-    assert_eq!(
-        (histories[0].1.clone(), histories[0].2.clone()),
-        (vec![100, 200], vec![100, 200])
-    );
-    assert!(histories[0].3.is_none());
-    let problem = histories[1].3.clone().expect("the cosine model has no log");
+    assert_eq!(histories[0].label, "linear");
+    let logged: Vec<u64> = histories[0].log.iter().map(|e| e.step).collect();
+    let grids: Vec<u64> = histories[0].grids.iter().map(|g| g.0).collect();
+    assert_eq!((logged, grids), (vec![100, 200], vec![100, 200]));
+    assert!(histories[0].problem.is_none());
+    let problem = histories[1]
+        .problem
+        .clone()
+        .expect("the cosine model has no log");
     assert!(problem.contains("no training log"), "{problem}");
     harness.run_steps(2);
     harness.get_by_label("linear model after 200 steps");

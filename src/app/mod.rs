@@ -20,6 +20,7 @@ use eframe::egui;
 
 pub use analysis::CurveSchedule;
 pub use forward::SourceImage;
+pub use reverse::ModelHistory;
 pub use schedules::ScheduleSlot;
 pub use settings::{
     AnalysisAxis, AnalysisSettings, ConditionSettings, DaedSettings, ForwardSettings,
@@ -300,18 +301,9 @@ impl App {
         run.steps.get(run.step_index(self.shared.cursor_t)?)
     }
 
-    /// The Reverse panel's training histories once read: per model its label, the steps of
-    /// its log, the steps of its grids and why nothing is shown.
-    pub fn reverse_histories(&self) -> Vec<(String, Vec<u64>, Vec<u64>, Option<String>)> {
-        let models = &self.panels.reverse.history().models;
-        models
-            .iter()
-            .map(|m| {
-                let logged = m.log.iter().map(|e| e.step).collect();
-                let grids = m.grids.iter().map(|g| g.0).collect();
-                (m.label.clone(), logged, grids, m.problem.clone())
-            })
-            .collect()
+    /// The Reverse panel's training histories, once read.
+    pub fn reverse_histories(&self) -> &[ModelHistory] {
+        &self.panels.reverse.history().models
     }
 
     /// The note of model column `model` (its sampling schedule left the trained λ range).

@@ -17,6 +17,7 @@ use super::condition::resolve;
 use super::job::{Lane, LaneTarget};
 use super::panel::{Command, Panel, Shared};
 use super::settings::{ReverseSettings, Tab};
+pub use history::ModelHistory;
 use history::{HistoryJob, HistoryState};
 use job::SampleJob;
 

@@ -692,6 +692,29 @@ fn evaluate_measures_its_floor_on_as_many_images_as_it_samples() {
     assert!(real > 0.9, "the shipped classifier knows real bags: {real}");
     assert_eq!(report["meets_class_bar"], share >= real.min(0.9));
     assert_fails_with(&evaluate(&model, &for_a_bag), "not class-conditioned");
+
+    // Every class in turn.
+    let output = evaluate(&conditioned, &["--per-class", "--guidance", "2"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
+    let classes = report["classes"].as_array().expect("rows");
+    assert_eq!(classes.len(), 10);
+    assert_eq!(classes[8]["class"], "Bag");
+    assert_eq!(classes[8]["class_share_test"], real, "the same real share");
+    assert_eq!(report["guidance"], 2.0);
+    let mean = classes
+        .iter()
+        .map(|c| c["class_share_samples"].as_f64().expect("share"))
+        .sum::<f64>()
+        / 10.0;
+    let reported = report["mean_class_share_samples"].as_f64().expect("mean");
+    assert!((mean - reported).abs() < 1e-12);
+    let every = classes.iter().all(|c| c["meets_class_bar"] == true);
+    assert_eq!(report["meets_class_bar"], every && mean >= 0.9);
+    assert_fails_with(
+        &evaluate(&conditioned, &["--per-class", "--class", "Bag"]),
+        "leave out --class",
+    );
 }
 
 #[test]

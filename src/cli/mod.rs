@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod bench;
 mod daed;
+mod per_class;
 mod quality;
 mod recon;
 mod sample;

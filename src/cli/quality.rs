@@ -64,8 +64,8 @@ pub struct EvaluateArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// IDX folder with the train split (the FID floor uses its first --n images).
-    #[arg(long)]
-    pub data: PathBuf,
+    #[arg(long, required_unless_present = "per_class")]
+    pub data: Option<PathBuf>,
     /// Classifier weights (default: the shipped one).
     #[arg(long)]
     pub classifier: Option<PathBuf>,
@@ -75,6 +75,11 @@ pub struct EvaluateArgs {
     /// Also write the samples here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Instead of FID: sample --n images of each of the ten classes (with --guidance, default
+    /// the app's) and report how often the classifier recognises the class asked for, against
+    /// real test images of it.
+    #[arg(long, conflicts_with = "out")]
+    pub per_class: bool,
 }
 
 /// Runs `noisescope fid`.
@@ -159,6 +164,9 @@ fn image_folder(dir: &Path, limit: usize) -> anyhow::Result<Vec<f32>> {
 
 /// Runs `noisescope evaluate`: samples, FID to the test set, the floor, and confidence.
 pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    if args.per_class {
+        return super::per_class::run_per_class(args, out);
+    }
     let size = checked_size(args.n, args.batch, args.seed)?;
     let condition = args.condition.condition()?;
     let (loaded, device) = args.model.load()?;
@@ -177,7 +185,7 @@ pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result
     }
     let test = image_set("test-set", None, None)?;
     // FID's bias depends on the number of images: the floor takes as many as the samples.
-    let train = image_set("train-set", Some(&args.data), Some(args.n))?;
+    let train = image_set("train-set", args.data.as_deref(), Some(args.n))?;
     let sample_view = ClassifierView::of(&classifier, &samples, &device);
     let test_view = ClassifierView::of(&classifier, &test, &device);
     let train_view = ClassifierView::of(&classifier, &train, &device);
@@ -207,20 +215,8 @@ pub fn run_evaluate(args: &EvaluateArgs, out: &mut impl Write) -> anyhow::Result
     });
     let mut report = report;
     if let Some(class) = condition.class {
-        let labels = crate::data::BuiltinDataset::load_shipped()?;
-        let of_class = |view: &ClassifierView| {
-            let n = view.classes.len().max(1);
-            view.classes.iter().filter(|&&c| c == class).count() as f64 / n as f64
-        };
-        let real: Vec<usize> = (0..labels.len())
-            .filter(|&i| labels.label(i).map(usize::from) == Some(class))
-            .collect();
-        let real_share = real
-            .iter()
-            .filter(|&&i| test_view.classes[i] == class)
-            .count() as f64
-            / real.len().max(1) as f64;
-        let share = of_class(&sample_view);
+        let real_share = super::per_class::real_class_shares(&test_view)?[class];
+        let share = super::per_class::class_share(&sample_view, class);
         report["class"] = json!(crate::data::FASHION_CLASSES[class]);
         report["guidance"] = json!(condition.guidance);
         report["class_share_samples"] = json!(share);

@@ -161,3 +161,42 @@ fn a_class_with_guidance_changes_the_samples_and_an_unconditional_model_refuses_
         "guidance towards a class changes the images"
     );
 }
+
+#[test]
+fn the_autoencoder_of_its_own_is_chosen_in_the_panel_and_a_missing_one_is_named() {
+    use noisescope::app::DaeChoice;
+    use noisescope::schedule::{ScheduleKind, ScheduleSpec};
+    let models = common::tiny_models_dir();
+    let mut harness = harness(models.path());
+    harness.state_mut().settings_mut().daed.dae = DaeChoice::Separate;
+    click(&mut harness, "Sample");
+    run_until(&mut harness, "the refusal", |app| !app.daed_running());
+    let error = harness.state().daed_error().unwrap_or_default().to_owned();
+    assert!(error.contains("dae-linear-separate.nsw"), "{error}");
+
+    // Another network than the fine-tuned one: other DAED images from the same chain.
+    let path = models.path().join("dae-linear-separate.nsw");
+    common::tiny_network_of(
+        &path,
+        ScheduleSpec::new(ScheduleKind::Linear),
+        Some(250),
+        (0, false),
+    );
+    let mut images = Vec::new();
+    for choice in [DaeChoice::FineTuned, DaeChoice::Separate] {
+        harness.state_mut().settings_mut().daed.dae = choice;
+        click(&mut harness, "Sample");
+        run_until(&mut harness, "the samples", |app| {
+            !app.daed_running() && app.daed_shown_s().is_some()
+        });
+        assert!(harness.state().daed_error().is_none());
+        images.push(
+            harness
+                .state()
+                .daed_shown_images()
+                .expect("images")
+                .to_vec(),
+        );
+    }
+    assert_ne!(images[0], images[1]);
+}

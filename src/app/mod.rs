@@ -23,7 +23,7 @@ pub use forward::SourceImage;
 pub use reverse::ModelHistory;
 pub use schedules::ScheduleSlot;
 pub use settings::{
-    AnalysisAxis, AnalysisSettings, ConditionSettings, DaedSettings, ForwardSettings,
+    AnalysisAxis, AnalysisSettings, ConditionSettings, DaeChoice, DaedSettings, ForwardSettings,
     MAX_SCHEDULES, ModelsShown, ProbeChoice, ReverseSettings, SamplerChoice, SamplingChoice,
     SchedulesSettings, Settings, ShippedPair, Tab, XAxis,
 };

@@ -41,6 +41,8 @@ pub enum ShippedPair {
 pub struct DaedSettings {
     /// Which model and autoencoder.
     pub model: ShippedPair,
+    /// Which kind of autoencoder.
+    pub dae: DaeChoice,
     /// Images shown per method.
     pub batch: usize,
     /// Seed of x_T and the chain's noise.
@@ -64,6 +66,7 @@ impl Default for DaedSettings {
     fn default() -> Self {
         Self {
             model: ShippedPair::default(),
+            dae: DaeChoice::default(),
             batch: 16,
             seed: 0,
             sampler: DefaultSampler::DAED.family,
@@ -122,6 +125,16 @@ impl Default for ConditionSettings {
             sampling: SamplingChoice::Trained,
         }
     }
+}
+
+/// Which denoising autoencoder finishes DAED's chain.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DaeChoice {
+    /// The diffusion model fine-tuned for small t (`train-dae --init`).
+    #[default]
+    FineTuned,
+    /// A network of its own, trained from scratch for small t, as in Deja et al.'s code.
+    Separate,
 }
 
 /// The Reverse panel's settings.

@@ -248,6 +248,10 @@ pub mod shipped {
     pub const DAE_LINEAR: &str = "models/dae-linear.nsw";
     /// The denoising autoencoder for the cosine schedule.
     pub const DAE_COSINE: &str = "models/dae-cosine.nsw";
+    /// The denoising autoencoder for the linear schedule trained as a network of its own.
+    pub const DAE_LINEAR_SEPARATE: &str = "models/dae-linear-separate.nsw";
+    /// The denoising autoencoder for the cosine schedule trained as a network of its own.
+    pub const DAE_COSINE_SEPARATE: &str = "models/dae-cosine-separate.nsw";
 
     /// The path of a shipped file (which may be missing; loading says so).
     pub fn path(relative: &str) -> Result<PathBuf, AssetError> {

@@ -14,7 +14,9 @@ use super::job::{DaedEvent, DaedSamples, DaedSetup};
 use crate::app::condition::resolve;
 use crate::app::job::Update;
 use crate::app::reverse::shipped_file;
-use crate::app::settings::{ConditionSettings, DaedSettings, SamplingChoice, ShippedPair};
+use crate::app::settings::{
+    ConditionSettings, DaeChoice, DaedSettings, SamplingChoice, ShippedPair,
+};
 
 /// The most images per method the panel shows.
 pub const MAX_SHOWN: usize = 64;
@@ -120,11 +122,22 @@ impl DaedState {
     }
 }
 
-/// The weights files of a shipped pair, from `dir` when given (tests), else the assets.
-pub fn pair_files(pair: ShippedPair, dir: Option<&Path>) -> Result<(PathBuf, PathBuf), String> {
-    let (unet, dae) = match pair {
-        ShippedPair::Linear => (shipped::UNET_LINEAR, shipped::DAE_LINEAR),
-        ShippedPair::Cosine => (shipped::UNET_COSINE, shipped::DAE_COSINE),
+/// The weights files of a shipped pair with the chosen autoencoder, from `dir` when given
+/// (tests), else the assets.
+pub fn pair_files(
+    pair: ShippedPair,
+    choice: DaeChoice,
+    dir: Option<&Path>,
+) -> Result<(PathBuf, PathBuf), String> {
+    let (unet, dae) = match (pair, choice) {
+        (ShippedPair::Linear, DaeChoice::FineTuned) => (shipped::UNET_LINEAR, shipped::DAE_LINEAR),
+        (ShippedPair::Linear, DaeChoice::Separate) => {
+            (shipped::UNET_LINEAR, shipped::DAE_LINEAR_SEPARATE)
+        }
+        (ShippedPair::Cosine, DaeChoice::FineTuned) => (shipped::UNET_COSINE, shipped::DAE_COSINE),
+        (ShippedPair::Cosine, DaeChoice::Separate) => {
+            (shipped::UNET_COSINE, shipped::DAE_COSINE_SEPARATE)
+        }
     };
     Ok((shipped_file(unet, dir)?, shipped_file(dae, dir)?))
 }
@@ -141,7 +154,7 @@ pub fn setup(settings: &DaedSettings, dir: Option<&Path>) -> Result<DaedSetup, S
             "the number of images must be between 1 and {MAX_SHOWN}"
         ));
     }
-    let (ddgm, dae) = pair_files(settings.model, dir)?;
+    let (ddgm, dae) = pair_files(settings.model, settings.dae, dir)?;
     // The autoencoder knows the steps of the model's own schedule only.
     let own_schedule = ConditionSettings {
         sampling: SamplingChoice::Trained,

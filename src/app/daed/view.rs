@@ -10,7 +10,7 @@ use super::state::{DaedTask, MAX_SHOWN, MAX_SWEEP_IMAGES};
 use crate::app::condition::{Offer, condition_ui};
 use crate::app::image_view::{ImageStyle, image_view};
 use crate::app::panel::{Command, Shared};
-use crate::app::settings::ShippedPair;
+use crate::app::settings::{DaeChoice, ShippedPair};
 use crate::app::widgets::{busy_indicator, labelled_drag, sampler_picker, switch_slider};
 use crate::render::{Colormap, ValueRange};
 
@@ -73,17 +73,38 @@ fn controls_ui(
         ui.label("model:");
         ui.selectable_value(&mut s.model, ShippedPair::Linear, "linear");
         ui.selectable_value(&mut s.model, ShippedPair::Cosine, "cosine");
+        egui::ComboBox::from_label("autoencoder")
+            .selected_text(dae_name(s.dae))
+            .show_ui(ui, |ui| {
+                for choice in [DaeChoice::FineTuned, DaeChoice::Separate] {
+                    ui.selectable_value(&mut s.dae, choice, dae_name(choice));
+                }
+            })
+            .response
+            .on_hover_text(
+                "fine-tuned: the diffusion model trained further on t ≤ t_max only; own network: \
+                 a U-Net trained from scratch on t ≤ t_max, as in Deja et al.'s code",
+            );
         labelled_drag(ui, "images", &mut s.batch, 1..=MAX_SHOWN);
         labelled_drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
         let _ = sampler_picker(ui, "sampler", &mut s.sampler, &mut s.steps);
-        condition_ui(ui, &mut s.condition, &[], Offer::Class);
         match job_status_ui(ui, panel, progress, DaedTask::Samples) {
             Some(cancel) => action = cancel,
             None if job_button(ui, running, "Sample") => action = Action::Sample,
             None => {}
         }
     });
+    ui.horizontal_wrapped(|ui| {
+        condition_ui(ui, &mut panel.settings.condition, &[], Offer::Class);
+    });
     action
+}
+
+fn dae_name(choice: DaeChoice) -> &'static str {
+    match choice {
+        DaeChoice::FineTuned => "fine-tuned from the diffusion model",
+        DaeChoice::Separate => "its own network",
+    }
 }
 
 /// While `task` runs: Cancel, a spinner and the progress; `None` when it does not run, else

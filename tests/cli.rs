@@ -1018,4 +1018,31 @@ fn recon_reconstructs_under_another_schedule_and_daed_generates_a_class() {
     assert!(out.join("daed.png").is_file());
     assert_fails_with(&daed(&plain, "Sneaker"), "not class-conditioned");
     assert_fails_with(&daed(&conditioned, "Hat"), "not a Fashion-MNIST class");
+
+    // Under the cosine schedule: s counts its steps, the autoencoder serves its nearest λ.
+    let under_cosine = |model: &PathBuf| {
+        noisescope(&[
+            "daed",
+            "--model",
+            &path(model),
+            "--dae",
+            &path(&dae),
+            "--switch",
+            "5",
+            "--steps",
+            "5",
+            "--n",
+            "1",
+            "--sampling-schedule",
+            "cosine",
+            "--out",
+            &path(&out),
+        ])
+    };
+    let output = under_cosine(&conditioned);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
+    let log_snr = report["log_snr"].as_f64().expect("λ");
+    assert!((log_snr - cosine.log_snr()[4]).abs() < 1e-9, "{report}");
+    assert_fails_with(&under_cosine(&plain), "conditioned on the log-SNR");
 }

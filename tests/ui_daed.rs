@@ -200,3 +200,36 @@ fn the_autoencoder_of_its_own_is_chosen_in_the_panel_and_a_missing_one_is_named(
     }
     assert_ne!(images[0], images[1]);
 }
+
+#[test]
+fn a_log_snr_model_samples_under_a_compared_schedule_with_the_autoencoder_at_the_same_noise() {
+    use noisescope::app::SamplingChoice;
+    use noisescope::schedule::{ScheduleKind, ScheduleSpec};
+    let models = common::tiny_models_dir();
+    let path = models.path().join("unet-linear.nsw");
+    common::tiny_network_of(
+        &path,
+        ScheduleSpec::new(ScheduleKind::Linear),
+        None,
+        (0, true),
+    );
+    let mut harness = harness(models.path());
+    harness.state_mut().settings_mut().daed.condition.sampling = SamplingChoice::Compared(1);
+    click(&mut harness, "Sample");
+    run_until(&mut harness, "the samples", |app| {
+        !app.daed_running() && app.daed_shown_s().is_some()
+    });
+    assert!(harness.state().daed_error().is_none());
+    let (schedule, t_max, note) = harness.state().daed_shown_schedule().expect("samples");
+    assert_eq!(schedule.kind, ScheduleKind::Cosine);
+    // The linear schedule's step 250 has the λ of a much later cosine step.
+    assert!(t_max > 400 && t_max < 600, "t_max {t_max} in cosine steps");
+    assert!(note.is_some_and(|n| n.contains("nearest trained λ")));
+
+    // A step-conditioned model cannot.
+    harness.state_mut().settings_mut().daed.model = noisescope::app::ShippedPair::Cosine;
+    click(&mut harness, "Sample");
+    run_until(&mut harness, "the refusal", |app| !app.daed_running());
+    let error = harness.state().daed_error().unwrap_or_default().to_owned();
+    assert!(error.contains("conditioned on the log-SNR"), "{error}");
+}

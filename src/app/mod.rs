@@ -375,6 +375,19 @@ impl App {
         self.panels.daed.sweep_points()
     }
 
+    /// The schedule the DAED samples on screen were drawn under, the autoencoder's t_max in
+    /// its steps, and the note on a clamped λ range.
+    pub fn daed_shown_schedule(
+        &self,
+    ) -> Option<(crate::schedule::ScheduleSpec, usize, Option<&str>)> {
+        let samples = self.panels.daed.samples()?;
+        Some((
+            samples.schedule.spec().clone(),
+            samples.t_max,
+            samples.note.as_deref(),
+        ))
+    }
+
     /// Why the last DAED request failed, while that is shown.
     pub fn daed_error(&self) -> Option<&str> {
         self.panels.daed.error()

@@ -9,16 +9,19 @@ use clap::Args;
 
 use super::progress_printer;
 use super::quality::{classifier, image_set};
-use super::sample::{ClassArgs, ImageCount, SamplerArgs, apply_noting, model_path, save_grid};
+use super::sample::{
+    ClassArgs, ImageCount, SamplerArgs, SamplingScheduleArg, apply_noting, model_path, save_grid,
+};
 use super::{DeviceArg, save_png};
 use crate::data::IMAGE_PIXELS;
 use crate::diffusion::{DaedModels, DefaultSampler, SampleSize};
 use crate::experiment::{daed_sweep, sweep_csv};
 use crate::metrics::{FeatureStats, FidReference};
 use crate::model::{
-    Conditioned, Guided, LoadedDae, LoadedUNet, WithinTrainedLogSnr, load_dae, load_unet, shipped,
+    Condition, Conditioned, DaeUnderSchedule, Guided, LoadedDae, LoadedUNet, WithinTrainedLogSnr,
+    load_dae, load_unet, shipped,
 };
-use crate::schedule::{Schedule, ScheduleKind, daed_switch};
+use crate::schedule::{ScheduleKind, daed_switch};
 
 /// The models of a DAED run.
 #[derive(Debug, Args)]
@@ -32,10 +35,13 @@ pub struct DaedModelArgs {
     /// The chain of the diffusion model.
     #[command(flatten)]
     pub sampler: SamplerArgs,
-    /// The class and guidance of the diffusion model (under its own schedule, whose steps
-    /// the autoencoder knows).
+    /// The class and guidance of the diffusion model.
     #[command(flatten)]
     pub class: ClassArgs,
+    /// Sample under another schedule (the autoencoder is asked at its trained step of the
+    /// nearest log-SNR).
+    #[command(flatten)]
+    pub sampling: SamplingScheduleArg,
     /// How many images.
     #[command(flatten)]
     pub count: ImageCount,
@@ -83,7 +89,6 @@ struct Loaded {
     size: SampleSize,
     ddgm: LoadedUNet,
     dae: LoadedDae,
-    schedule: Schedule,
     device: burn::tensor::Device,
 }
 
@@ -98,26 +103,33 @@ impl DaedModelArgs {
             None => shipped_dae(ddgm.schedule.kind)?,
         };
         let dae = load_dae(&dae_path, Some(&ddgm.schedule), &device)?;
-        let schedule = Schedule::new(ddgm.schedule.clone())?;
         Ok(Loaded {
             size,
             ddgm,
             dae,
-            schedule,
             device,
         })
     }
 
-    /// The models as DAED runs them, the diffusion model asked for the class.
+    /// The diffusion model asked for the class, under the sampling schedule.
+    fn conditioned<'a>(&self, loaded: &'a Loaded) -> anyhow::Result<Conditioned<'a>> {
+        let condition = Condition {
+            sampling: self.sampling.spec(&loaded.ddgm),
+            ..self.class.condition()?
+        };
+        apply_noting(&condition, &loaded.ddgm)
+    }
+
+    /// The models as DAED runs them.
     fn models<'a>(
         &self,
-        loaded: &'a Loaded,
         ddgm: &'a Conditioned<'a>,
-    ) -> DaedModels<'a, WithinTrainedLogSnr<Guided<'a>>, LoadedDae> {
+        dae: &'a DaeUnderSchedule<'a>,
+    ) -> DaedModels<'a, WithinTrainedLogSnr<Guided<'a>>, DaeUnderSchedule<'a>> {
         DaedModels {
             ddgm: &ddgm.denoiser,
-            dae: Some(&loaded.dae),
-            schedule: &loaded.schedule,
+            dae: Some(dae),
+            schedule: &ddgm.schedule,
             config: self.sampler.config(DefaultSampler::DAED),
         }
     }
@@ -136,12 +148,15 @@ fn shipped_dae(kind: ScheduleKind) -> anyhow::Result<PathBuf> {
 /// Runs `noisescope daed`.
 pub fn run_daed(args: &DaedArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let loaded = args.run.load()?;
+    let conditioned = args.run.conditioned(&loaded)?;
+    let schedule = &conditioned.schedule;
+    let dae = DaeUnderSchedule::new(&loaded.dae, &conditioned.trained, schedule);
     let (s, auto) = match args.switch.as_str() {
         "auto" => {
             let Some(beta1) = args.beta1 else {
                 bail!("--switch auto needs --beta1: the autoencoder's noise level, in (0, 1)");
             };
-            (daed_switch(&loaded.schedule, beta1)?.t, true)
+            (daed_switch(schedule, beta1)?.t, true)
         }
         text => (
             text.parse::<usize>()
@@ -149,14 +164,13 @@ pub fn run_daed(args: &DaedArgs, out: &mut impl Write) -> anyhow::Result<()> {
             false,
         ),
     };
-    if s > loaded.dae.t_max {
+    if s > dae.t_max() {
         eprintln!(
             "note: s = {s} lies beyond the autoencoder's training range t ≤ {}",
-            loaded.dae.t_max
+            dae.t_max()
         );
     }
-    let conditioned = apply_noting(&args.run.class.condition()?, &loaded.ddgm)?;
-    let images = args.run.models(&loaded, &conditioned).sample_images(
+    let images = args.run.models(&conditioned, &dae).sample_images(
         loaded.size,
         &[s],
         &loaded.device,
@@ -179,11 +193,11 @@ pub fn run_daed(args: &DaedArgs, out: &mut impl Write) -> anyhow::Result<()> {
             ("daed.png", &switch.daed),
         ],
     )?;
-    let steps = loaded.schedule.steps();
+    let steps = schedule.steps();
     let lambda = if s == 0 {
         f64::INFINITY
     } else {
-        loaded.schedule.log_snr()[s - 1]
+        schedule.log_snr()[s - 1]
     };
     writeln!(
         out,
@@ -211,11 +225,12 @@ fn write_grids(dir: &Path, n: usize, grids: [(&str, &Vec<f32>); 3]) -> anyhow::R
 /// Runs `noisescope daed-sweep`: FID of each method against the test set for every s.
 pub fn run_daed_sweep(args: &DaedSweepArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let loaded = args.run.load()?;
-    let steps = loaded.schedule.steps();
+    let conditioned = args.run.conditioned(&loaded)?;
+    let dae = DaeUnderSchedule::new(&loaded.dae, &conditioned.trained, &conditioned.schedule);
+    let steps = conditioned.schedule.steps();
     if let Some(bad) = args.switch_list.iter().find(|&&s| s >= steps) {
         bail!("--switch-list: s = {bad} must lie in 0..{steps}");
     }
-    let conditioned = apply_noting(&args.run.class.condition()?, &loaded.ddgm)?;
     let classifier = classifier(args.classifier.as_deref(), &loaded.device)?;
     let test = image_set("test-set", None, None)?;
     eprintln!("measuring the test images' classifier features");
@@ -226,7 +241,7 @@ pub fn run_daed_sweep(args: &DaedSweepArgs, out: &mut impl Write) -> anyhow::Res
         stats: &stats,
     };
     let points = daed_sweep(
-        &args.run.models(&loaded, &conditioned),
+        &args.run.models(&conditioned, &dae),
         &reference,
         loaded.size,
         &args.switch_list,

@@ -7,6 +7,7 @@ use burn::tensor::Tensor;
 
 use super::{InferenceUNet, LoadedDae, Network, UNet, dae_clean_estimate};
 use crate::diffusion::{CleanImagePredictor, Denoiser};
+use crate::schedule::Schedule;
 
 impl Denoiser for UNet {
     fn predict_noise(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
@@ -125,5 +126,77 @@ impl CleanImagePredictor for LoadedDae {
     fn predict_clean(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
         let batch = x_t.dims()[0];
         dae_clean_estimate(&self.net.model, x_t, &vec![t; batch], &self.alpha_bar).clamp(-1.0, 1.0)
+    }
+}
+
+/// A denoising autoencoder, which knows the steps of the schedule it was trained with, asked at
+/// the steps of a sampling schedule: each sampling step is served by the trained step of nearest
+/// log-SNR (the same noise level, so the same ᾱ, up to the spacing of the trained steps).
+pub struct DaeUnderSchedule<'a> {
+    /// The autoencoder.
+    pub dae: &'a LoadedDae,
+    /// The trained step for each sampling step t (index t − 1).
+    trained_step: Vec<usize>,
+}
+
+impl<'a> DaeUnderSchedule<'a> {
+    /// `dae` (trained under `trained`) asked at the steps of `sampling`.
+    pub fn new(dae: &'a LoadedDae, trained: &Schedule, sampling: &Schedule) -> Self {
+        let trained_log_snr = trained.log_snr();
+        let trained_step = sampling
+            .log_snr()
+            .iter()
+            .map(|&lambda| nearest_step(&trained_log_snr, lambda))
+            .collect();
+        Self { dae, trained_step }
+    }
+
+    /// The largest sampling step the autoencoder serves (its trained t_max, in the sampling
+    /// schedule's steps; 0 when none).
+    pub fn t_max(&self) -> usize {
+        self.trained_step
+            .iter()
+            .rposition(|&t| t <= self.dae.t_max)
+            .map_or(0, |i| i + 1)
+    }
+}
+
+/// The 1-based step whose log-SNR (falling with t) is nearest to `lambda`.
+fn nearest_step(log_snr: &[f64], lambda: f64) -> usize {
+    let after = log_snr.partition_point(|&l| l > lambda);
+    let candidates = [
+        after.checked_sub(1),
+        (after < log_snr.len()).then_some(after),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .min_by(|&a, &b| {
+            let gap = |i: usize| (log_snr[i] - lambda).abs();
+            gap(a).total_cmp(&gap(b))
+        })
+        .map_or(1, |i| i + 1)
+}
+
+impl CleanImagePredictor for DaeUnderSchedule<'_> {
+    fn predict_clean(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
+        let trained = self.trained_step[t.clamp(1, self.trained_step.len()) - 1];
+        self.dae.predict_clean(x_t, trained)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_snr_is_served_by_the_step_of_nearest_log_snr() {
+        let falling = [5.0, 3.0, 1.0, -2.0];
+        assert_eq!(nearest_step(&falling, 6.0), 1);
+        assert_eq!(nearest_step(&falling, 2.1), 2);
+        assert_eq!(nearest_step(&falling, 1.9), 3);
+        assert_eq!(nearest_step(&falling, -0.4), 3);
+        assert_eq!(nearest_step(&falling, -9.0), 4);
+        assert_eq!(nearest_step(&falling, f64::NEG_INFINITY), 4);
     }
 }

@@ -7,7 +7,7 @@ mod dae;
 mod denoisers;
 mod history;
 
-pub use denoisers::{Guided, WithinTrainedLogSnr};
+pub use denoisers::{DaeUnderSchedule, Guided, WithinTrainedLogSnr};
 mod unet;
 mod weights;
 

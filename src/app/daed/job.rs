@@ -11,7 +11,9 @@ use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{DaedModels, RecordedChain, SampleSize, SamplerConfig, tensor_to_vec};
 use crate::experiment::{SweepPoint, daed_sweep};
 use crate::metrics::{FeatureStats, FidReference};
-use crate::model::{Classifier, Condition, LoadedDae, LoadedUNet, load_classifier, shipped};
+use crate::model::{
+    Classifier, Condition, DaeUnderSchedule, LoadedDae, LoadedUNet, load_classifier, shipped,
+};
 use crate::schedule::Schedule;
 
 /// The models and chain of a DAED request.
@@ -27,8 +29,8 @@ pub struct DaedSetup {
     pub batch: usize,
     /// Seed of x_T.
     pub seed: u64,
-    /// The class and guidance of the diffusion model (under its own schedule: the
-    /// autoencoder knows only the steps of that one).
+    /// The class and guidance of the diffusion model and the schedule to sample under (the
+    /// autoencoder is asked at the trained steps of the same log-SNR).
     pub condition: Condition,
 }
 
@@ -62,10 +64,12 @@ pub struct DaedSamples {
     pub t_state: usize,
     /// The share of the sampler's steps saved.
     pub frac_saved: f64,
-    /// The autoencoder's training range.
+    /// The autoencoder's training range, in steps of the schedule sampled under.
     pub t_max: usize,
-    /// The diffusion model's schedule.
+    /// The schedule sampled under.
     pub schedule: Schedule,
+    /// Why the samples may differ from what was asked (a clamped λ range).
+    pub note: Option<String>,
     /// The full chain's x_0.
     pub full: Vec<f32>,
     /// The diffusion model's one-shot x̂0 at s.
@@ -116,17 +120,16 @@ impl Job for DaedJob {
     }
 }
 
-/// The models of `setup` (loaded once for every lane) and the diffusion model's schedule.
+/// The models of `setup` (loaded once for every lane).
 fn load(
     setup: &DaedSetup,
     context: &JobContext<'_, DaedEvent>,
-) -> Result<(Arc<LoadedUNet>, Arc<LoadedDae>, Schedule), String> {
+) -> Result<(Arc<LoadedUNet>, Arc<LoadedDae>), String> {
     let ddgm = context.models.unet(&setup.ddgm, context.device)?;
     let dae = context
         .models
         .dae(&setup.dae, &ddgm.schedule, context.device)?;
-    let schedule = Schedule::new(ddgm.schedule.clone()).map_err(|e| e.to_string())?;
-    Ok((ddgm, dae, schedule))
+    Ok((ddgm, dae))
 }
 
 fn samples(
@@ -135,15 +138,17 @@ fn samples(
     context: &mut JobContext<'_, DaedEvent>,
     memory: &mut DaedMemory,
 ) -> Result<DaedSamples, String> {
-    let (ddgm, dae, schedule) = load(setup, context)?;
+    let (ddgm, dae) = load(setup, context)?;
+    let conditioned = setup.condition.apply(&ddgm)?;
+    let schedule = &conditioned.schedule;
     if s >= schedule.steps() {
         return Err(format!("s = {s} must lie below T = {}", schedule.steps()));
     }
-    let conditioned = setup.condition.apply(&ddgm)?;
+    let dae = DaeUnderSchedule::new(&dae, &conditioned.trained, schedule);
     let daed = DaedModels {
         ddgm: &conditioned.denoiser,
-        dae: Some(dae.as_ref()),
-        schedule: &schedule,
+        dae: Some(&dae),
+        schedule,
         config: setup.config,
     };
     let reusable = memory
@@ -153,7 +158,7 @@ fn samples(
     if !reusable {
         memory.chain = None;
         let shape = [setup.batch, 1, IMAGE_SIDE, IMAGE_SIDE];
-        let total = setup.config.plan(&schedule, schedule.steps())?.len();
+        let total = setup.config.plan(schedule, schedule.steps())?.len();
         let mut done = 0;
         let device = context.device;
         let mut go_on = || {
@@ -163,7 +168,7 @@ fn samples(
             }
             !context.cancelled()
         };
-        let keep = dae.t_max.max(s);
+        let keep = dae.t_max().max(s);
         let chain = daed.record(shape, setup.seed, device, keep, &mut go_on)?;
         memory.chain = Some((setup.clone(), chain));
     }
@@ -174,11 +179,12 @@ fn samples(
         s,
         t_state: handover.t_state,
         frac_saved: handover.frac_saved,
-        t_max: dae.t_max,
+        t_max: dae.t_max(),
         full: flat(&chain.full),
         ddgm_x0: flat(&handover.ddgm_x0),
         daed: flat(&handover.daed_x0),
-        schedule,
+        schedule: schedule.clone(),
+        note: conditioned.note.clone(),
     })
 }
 
@@ -189,17 +195,18 @@ fn sweep(
     context: &mut JobContext<'_, DaedEvent>,
     memory: &mut DaedMemory,
 ) -> Result<Vec<SweepPoint>, String> {
-    let (ddgm, dae, schedule) = load(setup, context)?;
+    let (ddgm, dae) = load(setup, context)?;
     if memory.classifier.is_none() {
         context.emit(DaedEvent::Phase(REFERENCE_PHASE));
         memory.classifier = Some(fid_reference(context.device)?);
     }
     let (classifier, stats) = memory.classifier.as_ref().ok_or("no classifier")?;
     let conditioned = setup.condition.apply(&ddgm)?;
+    let dae = DaeUnderSchedule::new(&dae, &conditioned.trained, &conditioned.schedule);
     let daed = DaedModels {
         ddgm: &conditioned.denoiser,
-        dae: Some(dae.as_ref()),
-        schedule: &schedule,
+        dae: Some(&dae),
+        schedule: &conditioned.schedule,
         config: setup.config,
     };
     let reference = FidReference { classifier, stats };

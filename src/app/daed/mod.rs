@@ -11,9 +11,9 @@ use eframe::egui;
 use super::export_csv;
 use super::job::{Lane, LaneTarget};
 use super::panel::{Command, Panel, Shared};
-use super::settings::{DaedSettings, ShippedPair, Tab};
+use super::settings::{DaedSettings, SamplingChoice, ShippedPair, Tab};
 use crate::schedule::{Schedule, ScheduleKind};
-use job::DaedJob;
+use job::{DaedJob, DaedSamples};
 use state::{DaedState, DaedTask};
 
 /// The panel: its settings, the samples and sweep shown, and the DAED job.
@@ -46,6 +46,11 @@ impl DaedPanel {
     /// The diffusion model's schedule, once samples were computed.
     pub fn schedule(&self) -> Option<&Schedule> {
         self.state.samples.as_ref().map(|s| &s.schedule)
+    }
+
+    /// The samples on screen.
+    pub fn samples(&self) -> Option<&DaedSamples> {
+        self.state.samples.as_ref()
     }
 
     /// Whether a DAED job (samples or sweep) runs.
@@ -84,7 +89,7 @@ impl DaedPanel {
     /// Computes the samples at switching point `s` (re-using the lane's chain when only s
     /// changed).
     fn start_samples(&mut self, shared: &Shared<'_>, s: usize) {
-        let setup = match state::setup(&self.settings, shared.models_dir) {
+        let setup = match state::setup(&self.settings, (shared.models_dir, shared.schedules)) {
             Ok(setup) => setup,
             Err(message) => {
                 self.state.error = Some(message);
@@ -111,8 +116,8 @@ impl DaedPanel {
         if !moved || self.state.running.is_some() || self.state.error.is_some() {
             return;
         }
-        let same_setup =
-            state::setup(&self.settings, shared.models_dir).is_ok_and(|now| now == *setup);
+        let same_setup = state::setup(&self.settings, (shared.models_dir, shared.schedules))
+            .is_ok_and(|now| now == *setup);
         if same_setup {
             self.start_samples(shared, shared.switch_t);
         }
@@ -121,7 +126,7 @@ impl DaedPanel {
     /// Runs the FID sweep from s = 0 to the autoencoder's t_max (from the cache when done
     /// before).
     fn start_sweep(&mut self, shared: &Shared<'_>) {
-        let mut setup = match state::setup(&self.settings, shared.models_dir) {
+        let mut setup = match state::setup(&self.settings, (shared.models_dir, shared.schedules)) {
             Ok(setup) => setup,
             Err(message) => {
                 self.state.error = Some(message);
@@ -186,14 +191,17 @@ impl Panel for DaedPanel {
         for update in self.lane.poll() {
             self.state.apply(update);
         }
-        // The others refer the switching point to this panel's model.
+        // The others refer the switching point to the schedule this panel samples under.
         let model = self.settings.model;
-        let kind = match model {
-            ShippedPair::Linear => ScheduleKind::Linear,
-            ShippedPair::Cosine => ScheduleKind::Cosine,
+        let kind = match (self.settings.condition.sampling, model) {
+            (SamplingChoice::Compared(slot), _) => {
+                shared.schedules.get(slot).map(|s| s.spec().kind)
+            }
+            (SamplingChoice::Trained, ShippedPair::Linear) => Some(ScheduleKind::Linear),
+            (SamplingChoice::Trained, ShippedPair::Cosine) => Some(ScheduleKind::Cosine),
         };
         // The samples on screen may still be another model's.
-        let known = self.schedule().filter(|s| s.spec().kind == kind);
+        let known = self.schedule().filter(|s| Some(s.spec().kind) == kind);
         let reported = shared.daed_schedule.map(Schedule::spec);
         if model != shared.daed_model || known.map(Schedule::spec) != reported {
             commands.push(Command::SetDaedModel(model, known.cloned()));

@@ -9,14 +9,13 @@ use crate::diffusion::SamplerConfig;
 use crate::experiment::SweepPoint;
 use crate::model::shipped;
 use crate::render::ImageStack;
+use crate::schedule::Schedule;
 
 use super::job::{DaedEvent, DaedSamples, DaedSetup};
 use crate::app::condition::resolve;
 use crate::app::job::Update;
 use crate::app::reverse::shipped_file;
-use crate::app::settings::{
-    ConditionSettings, DaeChoice, DaedSettings, SamplingChoice, ShippedPair,
-};
+use crate::app::settings::{DaeChoice, DaedSettings, ShippedPair};
 
 /// The most images per method the panel shows.
 pub const MAX_SHOWN: usize = 64;
@@ -147,26 +146,24 @@ pub fn daed_sampler(settings: &DaedSettings) -> SamplerConfig {
     settings.sampler.chain(settings.steps)
 }
 
-/// The setup the settings describe, checked.
-pub fn setup(settings: &DaedSettings, dir: Option<&Path>) -> Result<DaedSetup, String> {
+/// The setup the settings describe, checked; `schedules` are the Schedules panel's.
+pub fn setup(
+    settings: &DaedSettings,
+    (dir, schedules): (Option<&Path>, &[Schedule]),
+) -> Result<DaedSetup, String> {
     if settings.batch == 0 || settings.batch > MAX_SHOWN {
         return Err(format!(
             "the number of images must be between 1 and {MAX_SHOWN}"
         ));
     }
     let (ddgm, dae) = pair_files(settings.model, settings.dae, dir)?;
-    // The autoencoder knows the steps of the model's own schedule only.
-    let own_schedule = ConditionSettings {
-        sampling: SamplingChoice::Trained,
-        ..settings.condition.clone()
-    };
     Ok(DaedSetup {
         ddgm,
         dae,
         config: daed_sampler(settings),
         batch: settings.batch,
         seed: settings.seed,
-        condition: resolve(&own_schedule, &[])?,
+        condition: resolve(&settings.condition, schedules)?,
     })
 }
 
@@ -180,6 +177,7 @@ pub fn sweep_key(setup: &DaedSetup, images: usize, switches: &[usize]) -> String
         "seed": setup.seed,
         "class": setup.condition.class,
         "guidance": setup.condition.guidance,
+        "sampling": setup.condition.sampling,
         "images": images,
         "switches": switches,
     })

@@ -44,7 +44,7 @@ pub fn daed_ui(
     progress: Option<(usize, usize)>,
     commands: &mut Vec<Command>,
 ) -> Action {
-    let mut action = controls_ui(ui, panel, progress);
+    let mut action = controls_ui(ui, panel, shared, progress);
     switch_ui(ui, panel, shared, commands);
     if let Some(error) = &panel.state.error {
         ui.colored_label(Color32::from_rgb(235, 80, 80), error);
@@ -64,6 +64,7 @@ pub fn daed_ui(
 fn controls_ui(
     ui: &mut egui::Ui,
     panel: &mut DaedPanel,
+    shared: &Shared<'_>,
     progress: Option<(usize, usize)>,
 ) -> Action {
     let running = panel.state.running;
@@ -95,7 +96,13 @@ fn controls_ui(
         }
     });
     ui.horizontal_wrapped(|ui| {
-        condition_ui(ui, &mut panel.settings.condition, &[], Offer::Class);
+        let schedules = shared.schedules;
+        condition_ui(
+            ui,
+            &mut panel.settings.condition,
+            schedules,
+            Offer::ClassAndSchedule,
+        );
     });
     action
 }
@@ -151,7 +158,8 @@ fn switch_ui(
     let schedule = shown.map(|s| &s.schedule);
     ui.horizontal_wrapped(|ui| {
         switch_slider(ui, shared, 0..=t_max, schedule, commands);
-        ui.label(RichText::new(format!("the autoencoder was trained for t ≤ {t_max}")).small());
+        let text = format!("the autoencoder was trained for the noise levels of s ≤ {t_max}");
+        ui.label(RichText::new(text).small());
     });
 }
 
@@ -162,6 +170,9 @@ fn samples_ui(ui: &mut egui::Ui, panel: &DaedPanel, shared: &Shared<'_>) {
         );
         return;
     };
+    if let Some(note) = &samples.note {
+        ui.colored_label(Color32::from_rgb(220, 160, 40), format!("note: {note}"));
+    }
     let steps_run = format!(
         "{:.0} % of the sampler's steps saved",
         100.0 * samples.frac_saved

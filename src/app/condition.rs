@@ -47,6 +47,18 @@ pub fn condition_ui(
     *settings != before
 }
 
+/// The controls on a row of their own.
+pub fn condition_row(
+    ui: &mut egui::Ui,
+    settings: &mut ConditionSettings,
+    schedules: &[Schedule],
+    offer: Offer,
+) {
+    ui.horizontal_wrapped(|ui| {
+        condition_ui(ui, settings, schedules, offer);
+    });
+}
+
 fn class_picker(ui: &mut egui::Ui, class: &mut Option<usize>) {
     let name = |c: Option<usize>| c.map_or("any class", |c| FASHION_CLASSES[c]);
     egui::ComboBox::from_label("class")

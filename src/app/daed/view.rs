@@ -7,7 +7,7 @@ use egui_plot::{AxisHints, HPlacement, Legend, Line, LineStyle, Plot, PlotPoints
 
 use super::DaedPanel;
 use super::state::{DaedTask, MAX_SHOWN, MAX_SWEEP_IMAGES};
-use crate::app::condition::{Offer, condition_ui};
+use crate::app::condition::{Offer, condition_row};
 use crate::app::image_view::{ImageStyle, image_view};
 use crate::app::panel::{Command, Shared};
 use crate::app::settings::{DaeChoice, ShippedPair};
@@ -95,15 +95,8 @@ fn controls_ui(
             None => {}
         }
     });
-    ui.horizontal_wrapped(|ui| {
-        let schedules = shared.schedules;
-        condition_ui(
-            ui,
-            &mut panel.settings.condition,
-            schedules,
-            Offer::ClassAndSchedule,
-        );
-    });
+    let condition = &mut panel.settings.condition;
+    condition_row(ui, condition, shared.schedules, Offer::ClassAndSchedule);
     action
 }
 

@@ -5,7 +5,7 @@ use eframe::egui::{self, Color32, RichText};
 
 use super::history::history_ui;
 use super::{MAX_BATCH, ReversePanel};
-use crate::app::condition::{Offer, condition_ui};
+use crate::app::condition::{Offer, condition_row};
 use crate::app::image_view::{ImageStyle, image_view};
 use crate::app::panel::{Command, Shared};
 use crate::app::settings::{ModelsShown, SamplerChoice};
@@ -32,15 +32,8 @@ pub fn reverse_ui(
     commands: &mut Vec<Command>,
 ) -> Action {
     let action = controls_ui(ui, panel);
-    ui.horizontal_wrapped(|ui| {
-        let schedules = shared.schedules;
-        condition_ui(
-            ui,
-            &mut panel.settings.condition,
-            schedules,
-            Offer::ClassAndSchedule,
-        );
-    });
+    let condition = &mut panel.settings.condition;
+    condition_row(ui, condition, shared.schedules, Offer::ClassAndSchedule);
     history_section_ui(ui, panel, shared);
     ui.separator();
     scrubber_ui(ui, panel, shared.cursor_t, max_t, commands);

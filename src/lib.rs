@@ -23,6 +23,7 @@ pub mod model;
 pub mod noise;
 pub mod render;
 pub mod schedule;
+pub mod toy;
 pub mod train;
 
 pub use app::App;

@@ -1046,3 +1046,63 @@ fn recon_reconstructs_under_another_schedule_and_daed_generates_a_class() {
     assert!((log_snr - cosine.log_snr()[4]).abs() < 1e-9, "{report}");
     assert_fails_with(&under_cosine(&plain), "conditioned on the log-SNR");
 }
+
+#[test]
+fn toy_trains_samples_and_writes_its_files_and_refuses_bad_data() {
+    let temp = common::temp_dir("toy");
+    let dir = temp.path();
+    let out = dir.join("out");
+    let toy = |data: &str, extra: &[&str]| {
+        let mut args = vec![
+            "toy",
+            "--data",
+            data,
+            "--steps",
+            "40",
+            "--n",
+            "30",
+            "--sampler",
+            "ddim",
+            "--sampler-steps",
+            "10",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ];
+        args.extend(extra);
+        noisescope(&args)
+    };
+    for objective in ["eps", "flow"] {
+        let output = toy("moons", &["--objective", objective]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let report: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
+        assert_eq!(report["objective"], objective);
+        for key in [
+            "energy_distance",
+            "energy_distance_floor",
+            "chamfer_distance_ratio",
+        ] {
+            assert!(
+                report[key].as_f64().is_some_and(|d| d > 0.0),
+                "{key}: {report}"
+            );
+        }
+        let lines = |name: &str| {
+            let text = std::fs::read_to_string(out.join(name)).expect(name);
+            (text.lines().next().map(str::to_owned), text.lines().count())
+        };
+        assert_eq!(lines("data.csv"), (Some("x,y".into()), 5001));
+        assert_eq!(lines("samples.csv"), (Some("x,y".into()), 31));
+        assert_eq!(lines("loss.csv"), (Some("step,loss".into()), 41));
+        assert!(out.join("data-vs-samples.png").is_file());
+    }
+    // The written data are read back as a CSV distribution.
+    let csv = out.join("data.csv");
+    let again = toy(csv.to_str().expect("utf-8"), &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "x,y\n1,2\n3,NaN\n").expect("write");
+    assert_fails_with(&toy(bad.to_str().expect("utf-8"), &[]), "line 3");
+    std::fs::write(&bad, "x,y\n1,2\n").expect("write");
+    assert_fails_with(&toy(bad.to_str().expect("utf-8"), &[]), "at least two");
+    assert_fails_with(&toy("spirals", &[]), "neither a built-in distribution");
+}

@@ -15,6 +15,8 @@ mod per_class;
 mod quality;
 mod recon;
 mod sample;
+mod toy;
+mod toy_plot;
 mod train;
 
 pub use bench::BenchArgs;
@@ -23,6 +25,7 @@ pub use quality::{EvaluateArgs, FidArgs, fid_between, sample_many};
 
 pub use recon::{ReconArgs, run_recon};
 pub use sample::{ModelChoice, SampleArgs, SamplerArgs, save_grid};
+pub use toy::ToyArgs;
 pub use train::{
     ArchitectureArgs, ModelScheduleArgs, TrainArgs, TrainClassifierArgs, TrainDaeArgs,
 };
@@ -117,6 +120,9 @@ pub enum Command {
     Daed(Box<DaedArgs>),
     /// FID against s for DAED, the diffusion model's one-shot x̂0 at s, and the full chain.
     DaedSweep(Box<DaedSweepArgs>),
+    /// The 2D playground from the command line: train a small MLP on 2D points, sample, and
+    /// measure the energy distance to the data.
+    Toy(Box<ToyArgs>),
 }
 
 /// Parameters shared by every schedule kind; each kind reads the ones it uses.
@@ -301,6 +307,7 @@ pub fn run(command: Command, out: &mut impl Write) -> anyhow::Result<()> {
         Command::Recon(args) => recon::run_recon(&args, out)?,
         Command::Daed(args) => daed::run_daed(&args, out)?,
         Command::DaedSweep(args) => daed::run_daed_sweep(&args, out)?,
+        Command::Toy(args) => toy::run_toy(&args, out)?,
     }
     Ok(())
 }

@@ -67,3 +67,8 @@ fn the_analysis_panel_looks_as_before() {
 fn the_daed_panel_looks_as_before() {
     panel_matches_its_snapshot("DAED", "daed");
 }
+
+#[test]
+fn the_playground_panel_looks_as_before() {
+    panel_matches_its_snapshot("Playground", "playground");
+}

@@ -11,6 +11,7 @@ mod forward;
 mod image_view;
 mod job;
 mod panel;
+mod playground;
 mod reverse;
 mod schedules;
 mod settings;
@@ -20,12 +21,13 @@ use eframe::egui;
 
 pub use analysis::CurveSchedule;
 pub use forward::SourceImage;
+pub use playground::PlaygroundState;
 pub use reverse::ModelHistory;
 pub use schedules::ScheduleSlot;
 pub use settings::{
     AnalysisAxis, AnalysisSettings, ConditionSettings, DaeChoice, DaedSettings, ForwardSettings,
-    MAX_SCHEDULES, ModelsShown, ProbeChoice, ReverseSettings, SamplerChoice, SamplingChoice,
-    SchedulesSettings, Settings, ShippedPair, Tab, XAxis,
+    MAX_SCHEDULES, ModelsShown, PlaygroundSettings, ProbeChoice, ReverseSettings, SamplerChoice,
+    SamplingChoice, SchedulesSettings, Settings, ShippedPair, Tab, XAxis,
 };
 
 use crate::data::BuiltinDataset;
@@ -44,28 +46,31 @@ struct Panels {
     reverse: reverse::ReversePanel,
     analysis: analysis::AnalysisPanel,
     daed: daed::DaedPanel,
+    playground: playground::PlaygroundPanel,
 }
 
 impl Panels {
     /// Every panel, in tab order.
-    fn all(&self) -> [&dyn Panel; 5] {
+    fn all(&self) -> [&dyn Panel; 6] {
         [
             &self.schedules,
             &self.forward,
             &self.reverse,
             &self.analysis,
             &self.daed,
+            &self.playground,
         ]
     }
 
     /// Every panel, in tab order, to change.
-    fn all_mut(&mut self) -> [&mut dyn Panel; 5] {
+    fn all_mut(&mut self) -> [&mut dyn Panel; 6] {
         [
             &mut self.schedules,
             &mut self.forward,
             &mut self.reverse,
             &mut self.analysis,
             &mut self.daed,
+            &mut self.playground,
         ]
     }
 }
@@ -132,6 +137,8 @@ pub struct SettingsMut<'a> {
     pub analysis: &'a mut AnalysisSettings,
     /// The DAED panel's settings.
     pub daed: &'a mut DaedSettings,
+    /// The Playground panel's settings.
+    pub playground: &'a mut PlaygroundSettings,
 }
 
 impl App {
@@ -163,6 +170,7 @@ impl App {
             reverse: reverse::ReversePanel::new(settings.reverse, &target),
             analysis: analysis::AnalysisPanel::new(settings.analysis, &target),
             daed: daed::DaedPanel::new(settings.daed, &target),
+            playground: playground::PlaygroundPanel::new(settings.playground, &target),
             schedules,
         };
         let shared = SharedValues {
@@ -210,6 +218,7 @@ impl App {
             reverse: self.panels.reverse.settings().clone(),
             analysis: self.panels.analysis.settings().clone(),
             daed: self.panels.daed.settings().clone(),
+            playground: self.panels.playground.settings().clone(),
         }
     }
 
@@ -222,6 +231,7 @@ impl App {
             reverse: self.panels.reverse.settings_mut(),
             analysis: self.panels.analysis.settings_mut(),
             daed: self.panels.daed.settings_mut(),
+            playground: self.panels.playground.settings_mut(),
         }
     }
 
@@ -386,6 +396,16 @@ impl App {
             samples.t_max,
             samples.note.as_deref(),
         ))
+    }
+
+    /// The Playground's results.
+    pub fn playground(&self) -> &PlaygroundState {
+        self.panels.playground.state()
+    }
+
+    /// Whether the Playground trains or samples.
+    pub fn playground_running(&self) -> bool {
+        self.panels.playground.running()
     }
 
     /// Why the last DAED request failed, while that is shown.

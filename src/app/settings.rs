@@ -23,6 +23,8 @@ pub enum Tab {
     Analysis,
     /// The diffusion model to a switching point, then the denoising autoencoder.
     Daed,
+    /// Train a small model on 2D points and watch them travel.
+    Playground,
 }
 
 /// One of the two shipped diffusion models.
@@ -135,6 +137,43 @@ pub enum DaeChoice {
     FineTuned,
     /// A network of its own, trained from scratch for small t, as in Deja et al.'s code.
     Separate,
+}
+
+/// The Playground panel's settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlaygroundSettings {
+    /// The distribution.
+    pub data: crate::toy::ToyData,
+    /// What the network learns.
+    pub objective: crate::toy::Objective,
+    /// The compared schedule (0-based slot of the Schedules panel) to train and sample under.
+    pub schedule_slot: usize,
+    /// Training steps.
+    pub steps: u64,
+    /// Seed of the data, the weights, the batches and the samples.
+    pub seed: u64,
+    /// The sampler (diffusion objectives).
+    pub sampler: SamplerChoice,
+    /// Its steps (all samplers but DDPM; flow matching's Euler steps).
+    pub sampler_steps: usize,
+    /// Points to sample.
+    pub n: usize,
+}
+
+impl Default for PlaygroundSettings {
+    fn default() -> Self {
+        Self {
+            data: crate::toy::ToyData::Moons,
+            objective: crate::toy::Objective::Eps,
+            schedule_slot: 0,
+            steps: crate::toy::DEFAULT_TOY_STEPS,
+            seed: 0,
+            sampler: SamplerChoice::Ddpm,
+            sampler_steps: 100,
+            n: 1000,
+        }
+    }
 }
 
 /// The Reverse panel's settings.
@@ -347,6 +386,8 @@ pub struct Settings {
     pub analysis: AnalysisSettings,
     /// The DAED panel.
     pub daed: DaedSettings,
+    /// The Playground panel.
+    pub playground: PlaygroundSettings,
 }
 
 impl Default for Settings {
@@ -361,6 +402,7 @@ impl Default for Settings {
             reverse: ReverseSettings::default(),
             analysis: AnalysisSettings::default(),
             daed: DaedSettings::default(),
+            playground: PlaygroundSettings::default(),
         }
     }
 }

@@ -1,0 +1,73 @@
+//! The Playground's results: the data, the loss so far, and the samples with their paths.
+
+use super::job::{TRAINING_POINTS, ToyEvent};
+use crate::app::job::Update;
+use crate::toy::{Point, Standardiser, ToyData, ToySamples};
+
+/// What the panel shows.
+#[derive(Default)]
+pub struct PlaygroundState {
+    /// The standardised training points.
+    pub data: Vec<Point>,
+    /// (step, loss) of every training step so far.
+    pub losses: Vec<(u64, f64)>,
+    /// The samples once drawn.
+    pub samples: Option<ToySamples>,
+    /// The state of the path shown (0: the noise; the last: the samples).
+    pub shown_state: usize,
+    /// Why the last run failed.
+    pub error: Option<String>,
+    /// Wall time of the last finished run.
+    pub seconds: Option<f64>,
+    /// The longest UI frame (CPU time, seconds) while a run was going.
+    pub slowest_frame: f32,
+    /// The distribution as the settings pick it, shown before a run (standardised).
+    preview: Option<((ToyData, u64), Vec<Point>)>,
+}
+
+impl PlaygroundState {
+    /// Takes one update of the running job.
+    pub fn apply(&mut self, update: Update<ToyEvent>) {
+        let Some(event) = update.event_or_end(&mut self.seconds, &mut self.error) else {
+            return;
+        };
+        match event {
+            ToyEvent::Data(points) => self.data = points,
+            ToyEvent::Loss(losses) => self.losses.extend(losses),
+            ToyEvent::Samples(samples) => {
+                self.shown_state = samples.path.len().saturating_sub(1);
+                self.samples = Some(samples);
+            }
+        }
+    }
+
+    /// The points to show as the data: the run's, or a preview of the chosen distribution.
+    pub fn data_or_preview(&mut self, data: ToyData, seed: u64) -> &[Point] {
+        if !self.data.is_empty() {
+            return &self.data;
+        }
+        if self
+            .preview
+            .as_ref()
+            .is_none_or(|(key, _)| *key != (data, seed))
+        {
+            let raw = data.sample(TRAINING_POINTS, seed);
+            let standardiser = Standardiser::fit(&raw);
+            let points = raw.iter().map(|&p| standardiser.apply(p)).collect();
+            self.preview = Some(((data, seed), points));
+        }
+        self.preview
+            .as_ref()
+            .map_or(&[], |(_, points)| points.as_slice())
+    }
+
+    /// The points at the path state shown, if sampled.
+    pub fn shown_points(&self) -> Option<&[Point]> {
+        let samples = self.samples.as_ref()?;
+        let last = samples.path.len().checked_sub(1)?;
+        samples
+            .path
+            .get(self.shown_state.min(last))
+            .map(Vec::as_slice)
+    }
+}

@@ -1,0 +1,186 @@
+//! The Playground panel's controls and plots: the data and the sampled points (scrubbed from
+//! noise to samples) side by side with the loss curve.
+
+use eframe::egui::{self, Color32, RichText};
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
+
+use super::PlaygroundPanel;
+use crate::app::panel::Shared;
+use crate::app::widgets::{busy_indicator, labelled_drag, sampler_picker};
+use crate::toy::{Objective, Point, ToyData};
+
+/// What the person asked for.
+pub enum Action {
+    /// Nothing.
+    None,
+    /// Train and sample.
+    Run,
+    /// Stop the run.
+    Cancel,
+}
+
+const DATA_COLOR: Color32 = Color32::from_rgb(70, 130, 230);
+const SAMPLE_COLOR: Color32 = Color32::from_rgb(240, 140, 40);
+
+/// Draws the panel.
+pub fn playground_ui(
+    ui: &mut egui::Ui,
+    panel: &mut PlaygroundPanel,
+    shared: &Shared<'_>,
+    progress: Option<(usize, usize)>,
+) -> Action {
+    let action = controls_ui(ui, panel, shared, progress);
+    if let Some(error) = &panel.state.error {
+        ui.colored_label(Color32::from_rgb(235, 80, 80), error);
+    }
+    ui.separator();
+    path_slider_ui(ui, panel);
+    let height = (ui.available_height() - 20.0).clamp(200.0, 520.0);
+    ui.columns(2, |columns| {
+        points_plot_ui(&mut columns[0], panel, height);
+        loss_plot_ui(&mut columns[1], panel, height);
+    });
+    action
+}
+
+fn controls_ui(
+    ui: &mut egui::Ui,
+    panel: &mut PlaygroundPanel,
+    shared: &Shared<'_>,
+    progress: Option<(usize, usize)>,
+) -> Action {
+    let running = panel.running();
+    let mut action = Action::None;
+    ui.horizontal_wrapped(|ui| {
+        let s = &mut panel.settings;
+        egui::ComboBox::from_label("data")
+            .selected_text(s.data.name())
+            .show_ui(ui, |ui| {
+                for data in ToyData::ALL {
+                    ui.selectable_value(&mut s.data, data, data.name());
+                }
+            });
+        egui::ComboBox::from_label("objective")
+            .selected_text(objective_name(s.objective))
+            .show_ui(ui, |ui| {
+                for objective in Objective::ALL {
+                    ui.selectable_value(&mut s.objective, objective, objective_name(objective));
+                }
+            });
+        let slot_name = |slot: usize| match shared.schedules.get(slot) {
+            Some(schedule) => format!("schedule {}: {}", slot + 1, schedule.spec().label()),
+            None => format!("schedule {} (no longer compared)", slot + 1),
+        };
+        if s.objective != Objective::Flow {
+            egui::ComboBox::from_label("schedule")
+                .selected_text(slot_name(s.schedule_slot))
+                .show_ui(ui, |ui| {
+                    for slot in 0..shared.schedules.len() {
+                        ui.selectable_value(&mut s.schedule_slot, slot, slot_name(slot));
+                    }
+                });
+        }
+        labelled_drag(ui, "training steps", &mut s.steps, 1..=100_000);
+        labelled_drag(ui, "points", &mut s.n, 1..=crate::toy::MAX_POINTS);
+        labelled_drag(ui, "seed", &mut s.seed, 0..=u64::MAX);
+        if s.objective == Objective::Flow {
+            labelled_drag(ui, "Euler steps", &mut s.sampler_steps, 1..=1000);
+        } else {
+            let _ = sampler_picker(ui, "sampler", &mut s.sampler, &mut s.sampler_steps);
+        }
+        ui.separator();
+        if running {
+            busy_indicator(ui);
+            if let Some((done, total)) = progress {
+                ui.label(format!("training: step {done}/{total}"));
+            }
+            if ui.button("Cancel").clicked() {
+                action = Action::Cancel;
+            }
+        } else if ui.button("Train and sample").clicked() {
+            action = Action::Run;
+        }
+        if let Some(seconds) = panel.state.seconds {
+            ui.label(
+                RichText::new(format!("last run {seconds:.1} s"))
+                    .small()
+                    .weak(),
+            );
+        }
+    });
+    action
+}
+
+fn objective_name(objective: Objective) -> &'static str {
+    match objective {
+        Objective::Eps => "ε-prediction",
+        Objective::X0 => "x0-prediction",
+        Objective::V => "v-prediction",
+        Objective::Flow => "flow matching",
+    }
+}
+
+fn path_slider_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel) {
+    let Some(samples) = &panel.state.samples else {
+        ui.label("Train and sample: the model learns the data, then carries noise to it.");
+        return;
+    };
+    let last = samples.path.len().saturating_sub(1);
+    ui.add(
+        egui::Slider::new(&mut panel.state.shown_state, 0..=last)
+            .text(format!("sampler state (0: noise, {last}: samples)")),
+    );
+}
+
+fn scatter(name: &str, points: &[Point], color: Color32, radius: f32) -> Points<'static> {
+    let plotted: PlotPoints<'static> = points.iter().map(|p| [p[0], p[1]]).collect();
+    Points::new(name.to_owned(), plotted)
+        .color(color)
+        .radius(radius)
+}
+
+fn points_plot_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel, height: f32) {
+    ui.label(RichText::new("data and samples (standardised)").strong());
+    let (data, seed) = (panel.settings.data, panel.settings.seed);
+    let data = scatter(
+        "data",
+        panel.state.data_or_preview(data, seed),
+        DATA_COLOR,
+        1.0,
+    );
+    Plot::new("playground points")
+        .height(height)
+        .data_aspect(1.0)
+        .legend(Legend::default())
+        .show(ui, |plot_ui| {
+            plot_ui.points(data);
+            if let Some(points) = panel.state.shown_points() {
+                plot_ui.points(scatter("samples", points, SAMPLE_COLOR, 1.5));
+            }
+        });
+}
+
+fn loss_plot_ui(ui: &mut egui::Ui, panel: &PlaygroundPanel, height: f32) {
+    ui.label(RichText::new("training loss (log₁₀; raw and smoothed)").strong());
+    let losses = &panel.state.losses;
+    let raw: PlotPoints<'_> = losses
+        .iter()
+        .filter(|(_, l)| *l > 0.0)
+        .map(|&(s, l)| [s as f64, l.log10()])
+        .collect();
+    let mut smoothed = Vec::with_capacity(losses.len());
+    let mut average = None;
+    for &(step, loss) in losses.iter().filter(|(_, l)| *l > 0.0) {
+        let a = average.map_or(loss, |a: f64| 0.98 * a + 0.02 * loss);
+        average = Some(a);
+        smoothed.push([step as f64, a.log10()]);
+    }
+    Plot::new("playground loss")
+        .height(height)
+        .legend(Legend::default())
+        .x_axis_label("training step")
+        .show(ui, |plot_ui| {
+            plot_ui.line(Line::new("raw", raw).color(Color32::from_gray(110)));
+            plot_ui.line(Line::new("smoothed", PlotPoints::from(smoothed)).color(SAMPLE_COLOR));
+        });
+}

@@ -1,0 +1,75 @@
+//! The Playground panel driven through egui_kittest: train and sample, cancel, a missing slot.
+
+mod common;
+
+use std::time::Duration;
+
+use eframe::egui;
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use noisescope::App;
+use noisescope::app::{SamplerChoice, Tab};
+
+use common::click;
+
+fn harness() -> Harness<'static, App> {
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 950.0))
+        .build_eframe(|cc| App::new(cc));
+    harness
+        .get_by_role_and_label(Role::Button, "Playground")
+        .click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings().tab, Tab::Playground);
+    let settings = harness.state_mut().settings_mut().playground;
+    settings.steps = 200;
+    settings.n = 100;
+    settings.sampler = SamplerChoice::Ddim;
+    settings.sampler_steps = 20;
+    harness
+}
+
+fn run_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
+    common::run_until(harness, what, Duration::from_secs(120), done);
+}
+
+#[test]
+fn training_streams_the_loss_and_sampling_keeps_every_state_of_the_path() {
+    let mut harness = harness();
+    click(&mut harness, "Train and sample");
+    run_until(&mut harness, "the samples", |app| {
+        !app.playground_running() && app.playground().samples.is_some()
+    });
+    let state = harness.state().playground();
+    assert!(state.error.is_none(), "{:?}", state.error);
+    assert_eq!(state.data.len(), 5000);
+    assert_eq!(state.losses.len(), 200);
+    let samples = state.samples.as_ref().expect("samples");
+    assert_eq!(samples.points.len(), 100);
+    assert_eq!(samples.path.len(), 21, "x_T and the 20 DDIM states");
+    assert_eq!(state.shown_points(), Some(samples.points.as_slice()));
+}
+
+#[test]
+fn cancel_stops_training_and_a_missing_schedule_slot_is_named() {
+    let mut harness = harness();
+    harness.state_mut().settings_mut().playground.steps = 100_000;
+    click(&mut harness, "Train and sample");
+    run_until(&mut harness, "some training", |app| {
+        app.playground().losses.len() >= 50
+    });
+    click(&mut harness, "Cancel");
+    assert!(!harness.state().playground_running());
+    assert!(harness.state().playground().samples.is_none());
+
+    harness.state_mut().settings_mut().playground.schedule_slot = 3;
+    click(&mut harness, "Train and sample");
+    let error = harness
+        .state()
+        .playground()
+        .error
+        .clone()
+        .unwrap_or_default();
+    assert!(error.contains("compares 2 schedules, not 4"), "{error}");
+}

@@ -47,7 +47,7 @@ impl Job for ToyJob {
         let device = context.device.clone();
         let mut report = |step: u64, loss: f64| {
             pending.push((step, loss));
-            if step % 50 == 0 || step == total {
+            if step.is_multiple_of(50) || step == total {
                 context.emit(ToyEvent::Loss(std::mem::take(&mut pending)));
                 context.progress(step as usize, total as usize);
             }

@@ -126,6 +126,7 @@ fn path_slider_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel) {
         return;
     };
     let last = samples.path.len().saturating_sub(1);
+    ui.spacing_mut().slider_width = (ui.available_width() - 320.0).max(200.0);
     ui.add(
         egui::Slider::new(&mut panel.state.shown_state, 0..=last)
             .text(format!("sampler state (0: noise, {last}: samples)")),

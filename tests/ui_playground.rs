@@ -52,13 +52,26 @@ fn training_streams_the_loss_and_sampling_keeps_every_state_of_the_path() {
 }
 
 #[test]
-fn cancel_stops_training_and_a_missing_schedule_slot_is_named() {
+fn training_shows_previews_cancel_stops_it_and_a_missing_schedule_slot_is_named() {
     let mut harness = harness();
     harness.state_mut().settings_mut().playground.steps = 100_000;
     click(&mut harness, "Train and sample");
-    run_until(&mut harness, "some training", |app| {
-        app.playground().losses.len() >= 50
+    // A quick sample of the model so far arrives every two seconds.
+    run_until(&mut harness, "a preview", |app| {
+        app.playground().preview.is_some()
     });
+    let (step, preview) = harness
+        .state()
+        .playground()
+        .preview
+        .clone()
+        .expect("preview");
+    assert!(step > 0 && step < 100_000);
+    assert_eq!(
+        preview.points.len(),
+        100,
+        "as many points as asked, at most 500"
+    );
     click(&mut harness, "Cancel");
     assert!(!harness.state().playground_running());
     assert!(harness.state().playground().samples.is_none());

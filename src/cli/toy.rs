@@ -158,7 +158,7 @@ pub fn run_toy(args: &ToyArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let device = burn::tensor::Device::flex();
     let started = Instant::now();
     let mut losses = Vec::with_capacity(args.steps as usize);
-    let net = train_toy(&standard, &options, &device, &mut |step, loss| {
+    let net = train_toy(&standard, &options, &device, &mut |step, loss, _| {
         losses.push((step, loss));
         true
     })

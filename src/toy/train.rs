@@ -60,13 +60,14 @@ struct ToyBatch {
     target: Vec<f32>,
 }
 
-/// Trains on `points` (standardised), calling `report(step, loss)` after every step; stops early
-/// (keeping what was learned) when `go_on` says no. Returns the network on the plain device.
+/// Trains on `points` (standardised), calling `report(step, loss, network)` after every step
+/// (the network as trained so far; `valid()` gives a copy to sample with); stops early, keeping
+/// what was learned, when it returns false. Returns the network on the plain device.
 pub fn train_toy(
     points: &[Point],
     options: &ToyTraining,
     device: &Device,
-    report: &mut dyn FnMut(u64, f64) -> bool,
+    report: &mut dyn FnMut(u64, f64, &ToyNet) -> bool,
 ) -> Result<ToyNet, String> {
     super::data::check_points(points)?;
     if options.batch == 0 || !(options.learning_rate > 0.0 && options.learning_rate.is_finite()) {
@@ -95,7 +96,7 @@ pub fn train_toy(
         let progress = step as f64 / options.steps as f64;
         let lr = options.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
         net = optimizer.step(lr, net, grads);
-        if !report(step + 1, value) {
+        if !report(step + 1, value, &net) {
             break;
         }
     }
@@ -197,7 +198,7 @@ mod tests {
         o.steps = 150;
         o.batch = 128;
         let mut losses = Vec::new();
-        train_toy(&points, &o, &Device::flex(), &mut |_, l| {
+        train_toy(&points, &o, &Device::flex(), &mut |_, l, _| {
             losses.push(l);
             true
         })
@@ -205,13 +206,13 @@ mod tests {
         let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
         assert!(mean(&losses[120..]) < mean(&losses[..30]), "the loss falls");
         o.learning_rate = 0.0;
-        assert!(train_toy(&points, &o, &Device::flex(), &mut |_, _| true).is_err());
+        assert!(train_toy(&points, &o, &Device::flex(), &mut |_, _, _| true).is_err());
         assert!(
             train_toy(
                 &points[..1],
                 &options(Objective::Eps),
                 &Device::flex(),
-                &mut |_, _| true
+                &mut |_, _, _| true
             )
             .is_err()
         );

@@ -1,10 +1,14 @@
 //! The Playground's job: draw the data, train the MLP (streaming the loss), then sample and
 //! keep every point's path.
 
+use std::time::{Duration, Instant};
+
+use burn::module::Module;
+
 use crate::app::job::{Job, JobContext};
 use crate::toy::{
-    Objective, Point, Standardiser, ToyData, ToySampler, ToySamples, ToyTraining, sample_toy,
-    train_toy,
+    Objective, Point, Standardiser, ToyData, ToyNet, ToySampler, ToySamples, ToyTraining,
+    sample_toy, train_toy,
 };
 
 /// Points drawn from the distribution to train on.
@@ -31,6 +35,29 @@ pub enum ToyEvent {
     Loss(Vec<(u64, f64)>),
     /// The samples and their paths.
     Samples(ToySamples),
+    /// A quick sample of the model as trained so far.
+    Preview {
+        /// The training step.
+        step: u64,
+        /// The points (DDIM-20 or 20 Euler steps).
+        samples: ToySamples,
+    },
+}
+
+/// How often training stops for a preview.
+const PREVIEW_INTERVAL: Duration = Duration::from_secs(2);
+/// Points of a preview.
+const PREVIEW_POINTS: usize = 500;
+
+/// A cheap sampler for previews: 20 deterministic steps.
+fn preview_sampler(objective: Objective) -> ToySampler {
+    if objective == Objective::Flow {
+        ToySampler::FlowEuler { steps: 20 }
+    } else {
+        let mut config = crate::diffusion::SamplerFamily::Ddim.chain(20);
+        config.clip_x0 = false;
+        ToySampler::Diffusion(config)
+    }
 }
 
 impl Job for ToyJob {
@@ -45,11 +72,27 @@ impl Job for ToyJob {
         let total = self.training.steps;
         let mut pending = Vec::new();
         let device = context.device.clone();
-        let mut report = |step: u64, loss: f64| {
+        let objective: Objective = self.training.objective;
+        let schedule = &self.training.schedule;
+        let seed = self.training.seed;
+        let mut last_preview = Instant::now();
+        let mut report = |step: u64, loss: f64, net: &ToyNet| {
             pending.push((step, loss));
             if step.is_multiple_of(50) || step == total {
                 context.emit(ToyEvent::Loss(std::mem::take(&mut pending)));
                 context.progress(step as usize, total as usize);
+            }
+            // Every few seconds, a quick look at what the model has learned so far.
+            if last_preview.elapsed() >= PREVIEW_INTERVAL && step < total {
+                let size = (self.n.min(PREVIEW_POINTS), seed);
+                let quick = preview_sampler(objective);
+                let snapshot = net.valid();
+                if let Ok(samples) =
+                    sample_toy(&snapshot, objective, schedule, quick, size, &device)
+                {
+                    context.emit(ToyEvent::Preview { step, samples });
+                }
+                last_preview = Instant::now();
             }
             !context.cancelled()
         };
@@ -57,17 +100,8 @@ impl Job for ToyJob {
         if context.cancelled() {
             return Ok(());
         }
-        let objective: Objective = self.training.objective;
-        let schedule = &self.training.schedule;
-        let seed = self.training.seed;
-        let samples = sample_toy(
-            &net,
-            objective,
-            schedule,
-            self.sampler,
-            (self.n, seed),
-            &device,
-        )?;
+        let size = (self.n, seed);
+        let samples = sample_toy(&net, objective, schedule, self.sampler, size, &device)?;
         context.emit(ToyEvent::Samples(samples));
         Ok(())
     }

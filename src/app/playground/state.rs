@@ -13,6 +13,8 @@ pub struct PlaygroundState {
     pub losses: Vec<(u64, f64)>,
     /// The samples once drawn.
     pub samples: Option<ToySamples>,
+    /// The latest quick sample during training, with its step.
+    pub preview: Option<(u64, ToySamples)>,
     /// The state of the path shown (0: the noise; the last: the samples).
     pub shown_state: usize,
     /// Why the last run failed.
@@ -22,7 +24,7 @@ pub struct PlaygroundState {
     /// The longest UI frame (CPU time, seconds) while a run was going.
     pub slowest_frame: f32,
     /// The distribution as the settings pick it, shown before a run (standardised).
-    preview: Option<((ToyData, u64), Vec<Point>)>,
+    data_preview: Option<((ToyData, u64), Vec<Point>)>,
 }
 
 impl PlaygroundState {
@@ -37,7 +39,9 @@ impl PlaygroundState {
             ToyEvent::Samples(samples) => {
                 self.shown_state = samples.path.len().saturating_sub(1);
                 self.samples = Some(samples);
+                self.preview = None;
             }
+            ToyEvent::Preview { step, samples } => self.preview = Some((step, samples)),
         }
     }
 
@@ -46,19 +50,15 @@ impl PlaygroundState {
         if !self.data.is_empty() {
             return &self.data;
         }
-        if self
-            .preview
-            .as_ref()
-            .is_none_or(|(key, _)| *key != (data, seed))
-        {
+        let key = (data, seed);
+        if self.data_preview.as_ref().is_none_or(|(k, _)| *k != key) {
             let raw = data.sample(TRAINING_POINTS, seed);
             let standardiser = Standardiser::fit(&raw);
             let points = raw.iter().map(|&p| standardiser.apply(p)).collect();
-            self.preview = Some(((data, seed), points));
+            self.data_preview = Some((key, points));
         }
-        self.preview
-            .as_ref()
-            .map_or(&[], |(_, points)| points.as_slice())
+        let preview = self.data_preview.as_ref();
+        preview.map_or(&[], |(_, points)| points.as_slice())
     }
 
     /// The points at the path state shown, if sampled.

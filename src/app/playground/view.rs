@@ -157,9 +157,36 @@ fn points_plot_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel, height: f32) {
             plot_ui.points(data);
             if let Some(points) = panel.state.shown_points() {
                 plot_ui.points(scatter("samples", points, SAMPLE_COLOR, 1.5));
+                add_trails(plot_ui, &panel.state);
+            } else if let Some((step, preview)) = &panel.state.preview {
+                let name = format!("samples after {step} steps");
+                plot_ui.points(scatter(&name, &preview.points, SAMPLE_COLOR, 1.5));
             }
         });
 }
+
+/// Trails shown: the paths of this many points, up to the state shown, fading into the past.
+const TRAILS: usize = 40;
+
+fn add_trails(plot_ui: &mut egui_plot::PlotUi<'_>, state: &super::PlaygroundState) {
+    let Some(samples) = &state.samples else {
+        return;
+    };
+    let upto = state.shown_state.min(samples.path.len().saturating_sub(1));
+    let points = samples.points.len().min(TRAILS);
+    let first = upto.saturating_sub(TRAIL_STATES);
+    for index in 0..points {
+        let trail: PlotPoints<'_> = samples.path[first..=upto]
+            .iter()
+            .map(|state| [state[index][0], state[index][1]])
+            .collect();
+        let color = SAMPLE_COLOR.gamma_multiply(0.35);
+        plot_ui.line(Line::new("trails", trail).color(color).width(1.0));
+    }
+}
+
+/// States of the path a trail reaches back.
+const TRAIL_STATES: usize = 400;
 
 fn loss_plot_ui(ui: &mut egui::Ui, panel: &PlaygroundPanel, height: f32) {
     ui.label(RichText::new("training loss (log₁₀; raw and smoothed)").strong());

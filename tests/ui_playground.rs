@@ -86,3 +86,46 @@ fn training_shows_previews_cancel_stops_it_and_a_missing_schedule_slot_is_named(
         .unwrap_or_default();
     assert!(error.contains("compares 2 schedules, not 4"), "{error}");
 }
+
+#[test]
+fn drawn_points_are_learned_in_their_own_units_and_a_drawing_on_one_spot_is_refused() {
+    use noisescope::app::PlaygroundSource;
+    let mut harness = harness();
+    {
+        let settings = harness.state_mut().settings_mut().playground;
+        settings.source = PlaygroundSource::Drawn;
+        // Two blobs far from the origin, as a person might paint them.
+        settings.drawn = (0..200)
+            .map(|i| {
+                let a = f64::from(i) * 2.4;
+                let centre = if i % 2 == 0 { 10.0 } else { 14.0 };
+                [centre + 0.3 * a.cos(), 5.0 + 0.3 * a.sin()]
+            })
+            .collect();
+        settings.strokes = vec![0];
+    }
+    click(&mut harness, "Train and sample");
+    run_until(&mut harness, "the samples", |app| {
+        !app.playground_running() && app.playground().samples.is_some()
+    });
+    let state = harness.state().playground();
+    assert!(state.error.is_none(), "{:?}", state.error);
+    assert_eq!(state.data.len(), 200, "the drawn points, as drawn");
+    let samples = &state.samples.as_ref().expect("samples").points;
+    let mean_x = samples.iter().map(|p| p[0]).sum::<f64>() / samples.len() as f64;
+    assert!(
+        (mean_x - 12.0).abs() < 2.0,
+        "samples in the drawing's units: {mean_x}"
+    );
+
+    harness.state_mut().settings_mut().playground.drawn = vec![[1.0, 1.0]; 30];
+    click(&mut harness, "Train and sample");
+    run_until(&mut harness, "the refusal", |app| !app.playground_running());
+    let error = harness
+        .state()
+        .playground()
+        .error
+        .clone()
+        .unwrap_or_default();
+    assert!(error.contains("one spot"), "{error}");
+}

@@ -26,8 +26,8 @@ pub use reverse::ModelHistory;
 pub use schedules::ScheduleSlot;
 pub use settings::{
     AnalysisAxis, AnalysisSettings, ConditionSettings, DaeChoice, DaedSettings, ForwardSettings,
-    MAX_SCHEDULES, ModelsShown, PlaygroundSettings, ProbeChoice, ReverseSettings, SamplerChoice,
-    SamplingChoice, SchedulesSettings, Settings, ShippedPair, Tab, XAxis,
+    MAX_SCHEDULES, ModelsShown, PlaygroundSettings, PlaygroundSource, ProbeChoice, ReverseSettings,
+    SamplerChoice, SamplingChoice, SchedulesSettings, Settings, ShippedPair, Tab, XAxis,
 };
 
 use crate::data::BuiltinDataset;

@@ -139,12 +139,28 @@ pub enum DaeChoice {
     Separate,
 }
 
+/// Where the Playground's points come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PlaygroundSource {
+    /// A built-in distribution.
+    #[default]
+    BuiltIn,
+    /// The points the person drew.
+    Drawn,
+}
+
 /// The Playground panel's settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PlaygroundSettings {
-    /// The distribution.
+    /// Built-in or drawn points.
+    pub source: PlaygroundSource,
+    /// The built-in distribution.
     pub data: crate::toy::ToyData,
+    /// The drawn points (kept between runs of the app).
+    pub drawn: Vec<crate::toy::Point>,
+    /// Where each drawn stroke begins in `drawn`, for Undo.
+    pub strokes: Vec<usize>,
     /// What the network learns.
     pub objective: crate::toy::Objective,
     /// The compared schedule (0-based slot of the Schedules panel) to train and sample under.
@@ -164,7 +180,10 @@ pub struct PlaygroundSettings {
 impl Default for PlaygroundSettings {
     fn default() -> Self {
         Self {
+            source: PlaygroundSource::BuiltIn,
             data: crate::toy::ToyData::Moons,
+            drawn: Vec::new(),
+            strokes: Vec::new(),
             objective: crate::toy::Objective::Eps,
             schedule_slot: 0,
             steps: crate::toy::DEFAULT_TOY_STEPS,

@@ -14,11 +14,20 @@ use crate::toy::{
 /// Points drawn from the distribution to train on.
 pub const TRAINING_POINTS: usize = 5000;
 
+/// The points to train on.
+#[derive(Clone, Debug)]
+pub enum ToySource {
+    /// [`TRAINING_POINTS`] drawn from a built-in distribution with the run's seed.
+    BuiltIn(ToyData),
+    /// Points the person drew.
+    Drawn(Vec<Point>),
+}
+
 /// Train on a distribution, then sample.
 #[derive(Clone, Debug)]
 pub struct ToyJob {
-    /// The distribution.
-    pub data: ToyData,
+    /// The points.
+    pub data: ToySource,
     /// The training run (its seed also draws the data and the samples).
     pub training: ToyTraining,
     /// How to sample.
@@ -29,8 +38,9 @@ pub struct ToyJob {
 
 /// What the job reports besides progress and its end.
 pub enum ToyEvent {
-    /// The standardised training points.
-    Data(Vec<Point>),
+    /// The training points (in their own units) and the standardisation the model sees them
+    /// through.
+    Data(Vec<Point>, Standardiser),
     /// Newly logged (step, loss) pairs.
     Loss(Vec<(u64, f64)>),
     /// The samples and their paths.
@@ -65,10 +75,14 @@ impl Job for ToyJob {
     type Memory = ();
 
     fn run(self, context: &mut JobContext<'_, ToyEvent>, (): &mut ()) -> Result<(), String> {
-        let raw = self.data.sample(TRAINING_POINTS, self.training.seed);
+        let raw = match &self.data {
+            ToySource::BuiltIn(data) => data.sample(TRAINING_POINTS, self.training.seed),
+            ToySource::Drawn(points) => points.clone(),
+        };
+        crate::toy::check_points(&raw).map_err(|e| format!("the drawn points: {e}"))?;
         let standardiser = Standardiser::fit(&raw);
         let points: Vec<Point> = raw.iter().map(|&p| standardiser.apply(p)).collect();
-        context.emit(ToyEvent::Data(points.clone()));
+        context.emit(ToyEvent::Data(raw.clone(), standardiser));
         let total = self.training.steps;
         let mut pending = Vec::new();
         let device = context.device.clone();
@@ -90,6 +104,7 @@ impl Job for ToyJob {
                 if let Ok(samples) =
                     sample_toy(&snapshot, objective, schedule, quick, size, &device)
                 {
+                    let samples = in_data_units(samples, &standardiser);
                     context.emit(ToyEvent::Preview { step, samples });
                 }
                 last_preview = Instant::now();
@@ -102,7 +117,16 @@ impl Job for ToyJob {
         }
         let size = (self.n, seed);
         let samples = sample_toy(&net, objective, schedule, self.sampler, size, &device)?;
-        context.emit(ToyEvent::Samples(samples));
+        context.emit(ToyEvent::Samples(in_data_units(samples, &standardiser)));
         Ok(())
+    }
+}
+
+/// Samples (and their paths) back in the data's own units.
+fn in_data_units(samples: ToySamples, standardiser: &Standardiser) -> ToySamples {
+    let back = |points: Vec<Point>| points.into_iter().map(|p| standardiser.invert(p)).collect();
+    ToySamples {
+        points: back(samples.points),
+        path: samples.path.into_iter().map(back).collect(),
     }
 }

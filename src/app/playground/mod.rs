@@ -9,9 +9,9 @@ use eframe::egui;
 
 use super::job::{Lane, LaneTarget};
 use super::panel::{Command, Panel, Shared};
-use super::settings::{PlaygroundSettings, SamplerChoice, Tab};
+use super::settings::{PlaygroundSettings, PlaygroundSource, SamplerChoice, Tab};
 use crate::toy::{Objective, ToySampler, ToyTraining};
-use job::ToyJob;
+use job::{ToyJob, ToySource};
 pub use state::PlaygroundState;
 
 /// The panel: its settings, its results and the training lane.
@@ -93,8 +93,12 @@ fn job_for(settings: &PlaygroundSettings, shared: &Shared<'_>) -> Result<ToyJob,
         }
         ToySampler::Diffusion(config)
     };
+    let data = match settings.source {
+        PlaygroundSource::BuiltIn => ToySource::BuiltIn(settings.data),
+        PlaygroundSource::Drawn => ToySource::Drawn(settings.drawn.clone()),
+    };
     Ok(ToyJob {
-        data: settings.data,
+        data,
         training: ToyTraining {
             steps: settings.steps,
             seed: settings.seed,

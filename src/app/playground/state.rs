@@ -7,8 +7,10 @@ use crate::toy::{Point, Standardiser, ToyData, ToySamples};
 /// What the panel shows.
 #[derive(Default)]
 pub struct PlaygroundState {
-    /// The standardised training points.
+    /// The training points of the last run (in their own units).
     pub data: Vec<Point>,
+    /// How the model saw them.
+    pub standardiser: Option<Standardiser>,
     /// (step, loss) of every training step so far.
     pub losses: Vec<(u64, f64)>,
     /// The samples once drawn.
@@ -34,7 +36,10 @@ impl PlaygroundState {
             return;
         };
         match event {
-            ToyEvent::Data(points) => self.data = points,
+            ToyEvent::Data(points, standardiser) => {
+                self.data = points;
+                self.standardiser = Some(standardiser);
+            }
             ToyEvent::Loss(losses) => self.losses.extend(losses),
             ToyEvent::Samples(samples) => {
                 self.shown_state = samples.path.len().saturating_sub(1);
@@ -45,6 +50,15 @@ impl PlaygroundState {
         }
     }
 
+    /// Forgets the last run's results (its data changed).
+    pub fn clear_results(&mut self) {
+        let data_preview = self.data_preview.take();
+        *self = Self {
+            data_preview,
+            ..Self::default()
+        };
+    }
+
     /// The points to show as the data: the run's, or a preview of the chosen distribution.
     pub fn data_or_preview(&mut self, data: ToyData, seed: u64) -> &[Point] {
         if !self.data.is_empty() {
@@ -52,10 +66,7 @@ impl PlaygroundState {
         }
         let key = (data, seed);
         if self.data_preview.as_ref().is_none_or(|(k, _)| *k != key) {
-            let raw = data.sample(TRAINING_POINTS, seed);
-            let standardiser = Standardiser::fit(&raw);
-            let points = raw.iter().map(|&p| standardiser.apply(p)).collect();
-            self.data_preview = Some((key, points));
+            self.data_preview = Some((key, data.sample(TRAINING_POINTS, seed)));
         }
         let preview = self.data_preview.as_ref();
         preview.map_or(&[], |(_, points)| points.as_slice())

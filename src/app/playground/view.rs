@@ -6,6 +6,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
 use super::PlaygroundPanel;
 use crate::app::panel::Shared;
+use crate::app::settings::{PlaygroundSettings, PlaygroundSource};
 use crate::app::widgets::{busy_indicator, labelled_drag, sampler_picker};
 use crate::toy::{Objective, Point, ToyData};
 
@@ -33,6 +34,13 @@ pub fn playground_ui(
     if let Some(error) = &panel.state.error {
         ui.colored_label(Color32::from_rgb(235, 80, 80), error);
     }
+    if let Some(t) = &panel.state.standardiser {
+        let text = format!(
+            "the model sees the points standardised: x′ = (x − {:.3}) / {:.3}, y′ = (y − {:.3}) / {:.3}",
+            t.mean[0], t.scale[0], t.mean[1], t.scale[1]
+        );
+        ui.label(RichText::new(text).small().weak());
+    }
     ui.separator();
     path_slider_ui(ui, panel);
     let height = (ui.available_height() - 20.0).clamp(200.0, 520.0);
@@ -53,13 +61,41 @@ fn controls_ui(
     let mut action = Action::None;
     ui.horizontal_wrapped(|ui| {
         let s = &mut panel.settings;
+        let before = (s.source, s.data, s.drawn.len());
+        let source_name = |s: &PlaygroundSettings| match s.source {
+            PlaygroundSource::BuiltIn => s.data.name(),
+            PlaygroundSource::Drawn => "drawn by hand",
+        };
         egui::ComboBox::from_label("data")
-            .selected_text(s.data.name())
+            .selected_text(source_name(s))
             .show_ui(ui, |ui| {
                 for data in ToyData::ALL {
-                    ui.selectable_value(&mut s.data, data, data.name());
+                    let chosen = s.source == PlaygroundSource::BuiltIn && s.data == data;
+                    if ui.selectable_label(chosen, data.name()).clicked() {
+                        (s.source, s.data) = (PlaygroundSource::BuiltIn, data);
+                    }
+                }
+                let drawn = s.source == PlaygroundSource::Drawn;
+                if ui.selectable_label(drawn, "drawn by hand").clicked() {
+                    s.source = PlaygroundSource::Drawn;
                 }
             });
+        if s.source == PlaygroundSource::Drawn {
+            if ui.button("Undo stroke").clicked()
+                && let Some(start) = s.strokes.pop()
+            {
+                s.drawn.truncate(start);
+            }
+            if ui.button("Clear").clicked() {
+                s.drawn.clear();
+                s.strokes.clear();
+            }
+            ui.label(RichText::new(format!("{} points", s.drawn.len())).small());
+        }
+        if (s.source, s.data, s.drawn.len()) != before {
+            panel.state.clear_results();
+        }
+        let s = &mut panel.settings;
         egui::ComboBox::from_label("objective")
             .selected_text(objective_name(s.objective))
             .show_ui(ui, |ui| {
@@ -141,18 +177,30 @@ fn scatter(name: &str, points: &[Point], color: Color32, radius: f32) -> Points<
 }
 
 fn points_plot_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel, height: f32) {
-    ui.label(RichText::new("data and samples (standardised)").strong());
+    let drawn = panel.settings.source == PlaygroundSource::Drawn;
+    let drawing = drawn && !panel.running();
+    let title = if drawing {
+        "drag to paint points, then Train and sample"
+    } else {
+        "data and samples"
+    };
+    ui.label(RichText::new(title).strong());
     let (data, seed) = (panel.settings.data, panel.settings.seed);
-    let data = scatter(
-        "data",
-        panel.state.data_or_preview(data, seed),
-        DATA_COLOR,
-        1.0,
-    );
-    Plot::new("playground points")
+    let shown = if drawn {
+        panel.settings.drawn.as_slice()
+    } else {
+        panel.state.data_or_preview(data, seed)
+    };
+    let data = scatter("data", shown, DATA_COLOR, 1.0);
+    let response = Plot::new("playground points")
         .height(height)
         .data_aspect(1.0)
         .legend(Legend::default())
+        .allow_drag(!drawing)
+        .include_x(-2.0)
+        .include_x(2.0)
+        .include_y(-2.0)
+        .include_y(2.0)
         .show(ui, |plot_ui| {
             plot_ui.points(data);
             if let Some(points) = panel.state.shown_points() {
@@ -162,7 +210,41 @@ fn points_plot_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel, height: f32) {
                 let name = format!("samples after {step} steps");
                 plot_ui.points(scatter(&name, &preview.points, SAMPLE_COLOR, 1.5));
             }
+            let response = plot_ui.response();
+            let started = response.drag_started() || response.clicked();
+            let pressed = response.is_pointer_button_down_on();
+            (started, plot_ui.pointer_coordinate().filter(|_| pressed))
         });
+    if drawing {
+        let (started, at) = response.inner;
+        if paint(&mut panel.settings, started, at.map(|p| [p.x, p.y])) {
+            panel.state.clear_results();
+        }
+    }
+}
+
+/// Adds a few points around `at` (a spray, so that a stroke has some width); a new stroke
+/// starts where the button went down. True when points were added.
+fn paint(settings: &mut PlaygroundSettings, started: bool, at: Option<Point>) -> bool {
+    let Some([x, y]) = at else {
+        return false;
+    };
+    if started || settings.strokes.is_empty() {
+        settings.strokes.push(settings.drawn.len());
+    }
+    if settings.drawn.len() >= crate::toy::MAX_POINTS {
+        return false;
+    }
+    let n = settings.drawn.len() as f64;
+    for k in 0..3 {
+        // A deterministic spray: points on a small spiral around the pointer.
+        let angle = 2.399_963 * (n + f64::from(k));
+        let radius = 0.03 * (1.0 + f64::from(k));
+        settings
+            .drawn
+            .push([x + radius * angle.cos(), y + radius * angle.sin()]);
+    }
+    true
 }
 
 /// Trails shown: the paths of this many points, up to the state shown, fading into the past.

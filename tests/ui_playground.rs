@@ -129,3 +129,16 @@ fn drawn_points_are_learned_in_their_own_units_and_a_drawing_on_one_spot_is_refu
         .unwrap_or_default();
     assert!(error.contains("one spot"), "{error}");
 }
+
+#[test]
+fn the_forward_view_noises_the_cloud_to_the_shared_cursor_under_each_schedule() {
+    let mut harness = harness();
+    harness
+        .get_by_label_contains("Forward: the data diffusing")
+        .click();
+    harness.run_steps(2);
+    *harness.state_mut().settings_mut().cursor_t = 400;
+    harness.run_steps(2);
+    harness.get_by_label_contains("linear T=1000 at t = 400");
+    harness.get_by_label_contains("cosine T=1000 at t = 400");
+}

@@ -1,6 +1,7 @@
 //! The Playground panel: train a small model on 2D points on a background thread, watch the
 //! loss fall, then scrub the sampled points from noise to data.
 
+mod forward;
 mod job;
 mod state;
 mod view;
@@ -129,9 +130,9 @@ impl Panel for PlaygroundPanel {
         }
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui, shared: &Shared<'_>, _commands: &mut Vec<Command>) {
+    fn ui(&mut self, ui: &mut egui::Ui, shared: &Shared<'_>, commands: &mut Vec<Command>) {
         let progress = self.lane.progress();
-        match view::playground_ui(ui, self, shared, progress) {
+        match view::playground_ui(ui, self, shared, (progress, commands)) {
             view::Action::Run => self.start(shared),
             view::Action::Cancel => self.lane.cancel(),
             view::Action::None => {}

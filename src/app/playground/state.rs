@@ -25,7 +25,9 @@ pub struct PlaygroundState {
     pub seconds: Option<f64>,
     /// The longest UI frame (CPU time, seconds) while a run was going.
     pub slowest_frame: f32,
-    /// The distribution as the settings pick it, shown before a run (standardised).
+    /// The forward view's ε.
+    pub forward_noise: super::forward::ForwardNoise,
+    /// The distribution as the settings pick it, shown before a run.
     data_preview: Option<((ToyData, u64), Vec<Point>)>,
 }
 
@@ -53,8 +55,10 @@ impl PlaygroundState {
     /// Forgets the last run's results (its data changed).
     pub fn clear_results(&mut self) {
         let data_preview = self.data_preview.take();
+        let forward_noise = std::mem::take(&mut self.forward_noise);
         *self = Self {
             data_preview,
+            forward_noise,
             ..Self::default()
         };
     }

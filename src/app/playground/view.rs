@@ -5,7 +5,8 @@ use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
 use super::PlaygroundPanel;
-use crate::app::panel::Shared;
+use super::forward::forward_ui;
+use crate::app::panel::{Command, Shared};
 use crate::app::settings::{PlaygroundSettings, PlaygroundSource};
 use crate::app::widgets::{busy_indicator, labelled_drag, sampler_picker};
 use crate::toy::{Objective, Point, ToyData};
@@ -28,7 +29,7 @@ pub fn playground_ui(
     ui: &mut egui::Ui,
     panel: &mut PlaygroundPanel,
     shared: &Shared<'_>,
-    progress: Option<(usize, usize)>,
+    (progress, commands): (Option<(usize, usize)>, &mut Vec<Command>),
 ) -> Action {
     let action = controls_ui(ui, panel, shared, progress);
     if let Some(error) = &panel.state.error {
@@ -42,11 +43,26 @@ pub fn playground_ui(
         ui.label(RichText::new(text).small().weak());
     }
     ui.separator();
-    path_slider_ui(ui, panel);
-    let height = (ui.available_height() - 20.0).clamp(200.0, 520.0);
-    ui.columns(2, |columns| {
-        points_plot_ui(&mut columns[0], panel, height);
-        loss_plot_ui(&mut columns[1], panel, height);
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        path_slider_ui(ui, panel);
+        let height = (ui.available_height() - 40.0).clamp(200.0, 520.0);
+        ui.columns(2, |columns| {
+            points_plot_ui(&mut columns[0], panel, height);
+            loss_plot_ui(&mut columns[1], panel, height);
+        });
+        egui::CollapsingHeader::new("Forward: the data diffusing under each compared schedule")
+            .id_salt("playground forward")
+            .show(ui, |ui| {
+                let s = &panel.settings;
+                let points = match s.source {
+                    PlaygroundSource::Drawn => s.drawn.clone(),
+                    PlaygroundSource::BuiltIn => {
+                        panel.state.data_or_preview(s.data, s.seed).to_vec()
+                    }
+                };
+                let noise = &mut panel.state.forward_noise;
+                forward_ui(ui, (&points, panel.settings.seed), noise, shared, commands);
+            });
     });
     action
 }
@@ -197,6 +213,7 @@ fn points_plot_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel, height: f32) {
         .data_aspect(1.0)
         .legend(Legend::default())
         .allow_drag(!drawing)
+        .allow_scroll(false)
         .include_x(-2.0)
         .include_x(2.0)
         .include_y(-2.0)
@@ -287,6 +304,7 @@ fn loss_plot_ui(ui: &mut egui::Ui, panel: &PlaygroundPanel, height: f32) {
     }
     Plot::new("playground loss")
         .height(height)
+        .allow_scroll(false)
         .legend(Legend::default())
         .x_axis_label("training step")
         .show(ui, |plot_ui| {

@@ -142,3 +142,33 @@ fn the_forward_view_noises_the_cloud_to_the_shared_cursor_under_each_schedule() 
     harness.get_by_label_contains("linear T=1000 at t = 400");
     harness.get_by_label_contains("cosine T=1000 at t = 400");
 }
+
+#[test]
+fn a_csv_file_becomes_the_persons_points_and_a_bad_one_changes_nothing() {
+    use noisescope::app::PlaygroundSource;
+    let temp = common::temp_dir("playground-csv");
+    let good = temp.path().join("points.csv");
+    std::fs::write(&good, "x,y\n0,0\n1,2\n3,1\n").expect("write");
+    let bad = temp.path().join("bad.csv");
+    std::fs::write(&bad, "x,y\n0,0\n1,inf\n").expect("write");
+    let mut harness = harness();
+    harness.state_mut().load_points_file(&good);
+    harness.run_steps(2);
+    let settings = harness.state().settings().playground;
+    assert_eq!(settings.source, PlaygroundSource::Drawn);
+    assert_eq!(settings.drawn, vec![[0.0, 0.0], [1.0, 2.0], [3.0, 1.0]]);
+    harness.state_mut().load_points_file(&bad);
+    harness.run_steps(2);
+    let error = harness
+        .state()
+        .playground()
+        .error
+        .clone()
+        .unwrap_or_default();
+    assert!(error.contains("line 3"), "{error}");
+    assert_eq!(
+        harness.state().settings().playground.drawn.len(),
+        3,
+        "nothing lost"
+    );
+}

@@ -34,14 +34,39 @@ pub enum DialogAnswer {
     Unavailable,
 }
 
+/// What the dialog asks for.
+pub struct FileKind {
+    /// The dialog's title.
+    pub title: &'static str,
+    /// The filter's name.
+    pub name: &'static str,
+    /// The file extensions offered.
+    pub extensions: &'static [&'static str],
+}
+
+/// An image to noise (Forward).
+pub const IMAGE_FILE: FileKind = FileKind {
+    title: "Open an image to noise",
+    name: "images",
+    extensions: &IMAGE_EXTENSIONS,
+};
+
+/// A CSV file of x,y points (Playground).
+pub const POINTS_FILE: FileKind = FileKind {
+    title: "Open a CSV file of x,y points",
+    name: "CSV",
+    extensions: &["csv", "txt"],
+};
+
 impl PendingDialog {
-    /// Opens the dialog for an image file.
-    pub fn open(ctx: &egui::Context) -> Self {
+    /// Opens the dialog for a file of `kind`.
+    pub fn open(ctx: &egui::Context, kind: &FileKind) -> Self {
         let (sender, receiver) = channel();
+        let (title, name, extensions) = (kind.title, kind.name, kind.extensions);
         let ask = move || {
             rfd::FileDialog::new()
-                .set_title("Open an image to noise")
-                .add_filter("images", &IMAGE_EXTENSIONS)
+                .set_title(title)
+                .add_filter(name, extensions)
                 .pick_file()
         };
         if cfg!(target_os = "linux") {

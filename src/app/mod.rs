@@ -403,6 +403,11 @@ impl App {
         self.panels.playground.state()
     }
 
+    /// Loads x,y points from a CSV file into the Playground, as a dropped file is.
+    pub fn load_points_file(&mut self, path: &std::path::Path) {
+        self.panels.playground.load_points_file(path);
+    }
+
     /// Whether the Playground trains or samples.
     pub fn playground_running(&self) -> bool {
         self.panels.playground.running()
@@ -473,8 +478,16 @@ impl App {
     fn handle_input(&mut self, ctx: &egui::Context) {
         let dropped = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
         if let Some(path) = dropped {
-            self.shared.tab = Tab::Forward;
-            self.panels.forward.load_image_file(path);
+            let csv = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+            if csv {
+                self.shared.tab = Tab::Playground;
+                self.panels.playground.load_points_file(&path);
+            } else {
+                self.shared.tab = Tab::Forward;
+                self.panels.forward.load_image_file(path);
+            }
         }
         // Text fields and the t slider handle the arrows themselves.
         let focused = ctx.memory(|m| m.focused());

@@ -4,7 +4,7 @@ use eframe::egui::{self, Color32, RichText};
 use egui_plot::{AxisHints, Legend, Line, LineStyle, Plot, PlotPoints};
 
 use super::{ForwardPanel, row_for};
-use crate::app::file_dialog::PendingDialog;
+use crate::app::file_dialog::{IMAGE_FILE, PendingDialog};
 use crate::app::image_view::{ImageStyle, image_view};
 use crate::app::panel::{Command, Shared};
 use crate::app::schedules::SLOT_COLORS;
@@ -93,7 +93,7 @@ fn source_ui(ui: &mut egui::Ui, panel: &mut ForwardPanel, shared: &Shared<'_>) {
             .add_enabled(!waiting, egui::Button::new("Open image…"))
             .clicked()
         {
-            panel.file_dialog = Some(PendingDialog::open(ui.ctx()));
+            panel.file_dialog = Some(PendingDialog::open(ui.ctx(), &IMAGE_FILE));
         }
         if waiting {
             busy_indicator(ui);

@@ -8,6 +8,7 @@ mod view;
 
 use eframe::egui;
 
+use super::file_dialog::{DialogAnswer, PendingDialog};
 use super::job::{Lane, LaneTarget};
 use super::panel::{Command, Panel, Shared};
 use super::settings::{PlaygroundSettings, PlaygroundSource, SamplerChoice, Tab};
@@ -20,6 +21,7 @@ pub struct PlaygroundPanel {
     settings: PlaygroundSettings,
     state: PlaygroundState,
     lane: Lane<ToyJob>,
+    file_dialog: Option<PendingDialog>,
 }
 
 impl PlaygroundPanel {
@@ -29,6 +31,7 @@ impl PlaygroundPanel {
             settings,
             state: PlaygroundState::default(),
             lane: Lane::spawn("noisescope-playground", target),
+            file_dialog: None,
         }
     }
 
@@ -45,6 +48,43 @@ impl PlaygroundPanel {
     /// The results.
     pub fn state(&self) -> &PlaygroundState {
         &self.state
+    }
+
+    /// Takes x,y points from a CSV file as the person's points (replacing a drawing); a bad
+    /// file is refused with the reason and changes nothing.
+    pub fn load_points_file(&mut self, path: &std::path::Path) {
+        match crate::toy::read_csv(path) {
+            Ok(points) => {
+                self.settings.source = PlaygroundSource::Drawn;
+                self.settings.drawn = points;
+                self.settings.strokes = vec![0];
+                self.state.clear_results();
+            }
+            Err(message) => self.state.error = Some(message),
+        }
+    }
+
+    fn poll_file_dialog(&mut self) {
+        let Some(dialog) = &self.file_dialog else {
+            return;
+        };
+        match dialog.poll() {
+            DialogAnswer::Waiting => {}
+            DialogAnswer::Closed(path) => {
+                self.file_dialog = None;
+                if let Some(path) = path {
+                    self.load_points_file(&path);
+                }
+            }
+            DialogAnswer::Unavailable => {
+                self.file_dialog = None;
+                self.state.error = Some(
+                    "no file dialog could be shown (on Linux it needs xdg-desktop-portal): drop \
+                     the CSV file on the window instead"
+                        .to_owned(),
+                );
+            }
+        }
     }
 
     /// Whether a run (training, then sampling) is going.
@@ -128,6 +168,7 @@ impl Panel for PlaygroundPanel {
         for update in self.lane.poll() {
             self.state.apply(update);
         }
+        self.poll_file_dialog();
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, shared: &Shared<'_>, commands: &mut Vec<Command>) {

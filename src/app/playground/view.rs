@@ -6,6 +6,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
 use super::PlaygroundPanel;
 use super::forward::forward_ui;
+use crate::app::file_dialog::{POINTS_FILE, PendingDialog};
 use crate::app::panel::{Command, Shared};
 use crate::app::settings::{PlaygroundSettings, PlaygroundSource};
 use crate::app::widgets::{busy_indicator, labelled_drag, sampler_picker};
@@ -80,7 +81,7 @@ fn controls_ui(
         let before = (s.source, s.data, s.drawn.len());
         let source_name = |s: &PlaygroundSettings| match s.source {
             PlaygroundSource::BuiltIn => s.data.name(),
-            PlaygroundSource::Drawn => "drawn by hand",
+            PlaygroundSource::Drawn => "your points",
         };
         egui::ComboBox::from_label("data")
             .selected_text(source_name(s))
@@ -92,7 +93,7 @@ fn controls_ui(
                     }
                 }
                 let drawn = s.source == PlaygroundSource::Drawn;
-                if ui.selectable_label(drawn, "drawn by hand").clicked() {
+                if ui.selectable_label(drawn, "your points (drawn or from a CSV)").clicked() {
                     s.source = PlaygroundSource::Drawn;
                 }
             });
@@ -105,6 +106,13 @@ fn controls_ui(
             if ui.button("Clear").clicked() {
                 s.drawn.clear();
                 s.strokes.clear();
+            }
+            if ui
+                .add_enabled(panel.file_dialog.is_none(), egui::Button::new("Open CSV…"))
+                .on_hover_text("x,y points, one per line (a header line is allowed); or drop the file on the window")
+                .clicked()
+            {
+                panel.file_dialog = Some(PendingDialog::open(ui.ctx(), &POINTS_FILE));
             }
             ui.label(RichText::new(format!("{} points", s.drawn.len())).small());
         }

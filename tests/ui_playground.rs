@@ -49,6 +49,21 @@ fn training_streams_the_loss_and_sampling_keeps_every_state_of_the_path() {
     assert_eq!(samples.points.len(), 100);
     assert_eq!(samples.path.len(), 21, "x_T and the 20 DDIM states");
     assert_eq!(state.shown_points(), Some(samples.points.as_slice()));
+    let field = state.field.as_ref().expect("the learned field");
+    assert_eq!(field.grid.len(), 21 * 21);
+    assert_eq!(field.levels.len(), 40);
+    assert!(field.levels.iter().all(|(share, d)| *share > 0.0
+        && *share <= 1.0
+        && d.len() == 441
+        && d.iter().flatten().all(|v| v.is_finite())));
+    // At much noise the score at the grid's corner points back towards the data's centre.
+    let (_, far) = field.levels.last().expect("a level");
+    let n = state.data.len() as f64;
+    let centre = [0, 1].map(|a| state.data.iter().map(|p| p[a]).sum::<f64>() / n);
+    let (corner, arrow) = (field.grid[0], far[0]);
+    let inward = arrow[0] * (centre[0] - corner[0]) + arrow[1] * (centre[1] - corner[1]);
+    assert!(inward > 0.0, "{arrow:?} at {corner:?}");
+    harness.get_by_label_contains("show the learned field");
 }
 
 #[test]

@@ -4,12 +4,14 @@
 
 pub mod data;
 mod distance;
+mod field;
 mod net;
 mod sample;
 mod train;
 
 pub use data::{MAX_POINTS, Point, Standardiser, ToyData, check_points, parse_csv, read_csv};
 pub use distance::{MAX_DISTANCE_POINTS, chamfer_distance, energy_distance};
+pub use field::{FIELD_LEVELS, FIELD_SIDE, ToyField, learned_field};
 pub use net::{
     Objective, ToyDenoiser, ToyNet, ToyNetConfig, diffusion_position, flow_position,
     noise_from_output,

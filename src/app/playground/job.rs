@@ -7,8 +7,8 @@ use burn::module::Module;
 
 use crate::app::job::{Job, JobContext};
 use crate::toy::{
-    Objective, Point, Standardiser, ToyData, ToyNet, ToySampler, ToySamples, ToyTraining,
-    sample_toy, train_toy,
+    Objective, Point, Standardiser, ToyData, ToyField, ToyNet, ToySampler, ToySamples, ToyTraining,
+    learned_field, sample_toy, train_toy,
 };
 
 /// Points drawn from the distribution to train on.
@@ -45,6 +45,8 @@ pub enum ToyEvent {
     Loss(Vec<(u64, f64)>),
     /// The samples and their paths.
     Samples(ToySamples),
+    /// The learned field (grid and directions in the data's own units).
+    Field(ToyField),
     /// A quick sample of the model as trained so far.
     Preview {
         /// The training step.
@@ -118,6 +120,8 @@ impl Job for ToyJob {
         let size = (self.n, seed);
         let samples = sample_toy(&net, objective, schedule, self.sampler, size, &device)?;
         context.emit(ToyEvent::Samples(in_data_units(samples, &standardiser)));
+        let field = learned_field(&net, objective, schedule, &device);
+        context.emit(ToyEvent::Field(field_in_data_units(field, &standardiser)));
         Ok(())
     }
 }
@@ -128,5 +132,29 @@ fn in_data_units(samples: ToySamples, standardiser: &Standardiser) -> ToySamples
     ToySamples {
         points: back(samples.points),
         path: samples.path.into_iter().map(back).collect(),
+    }
+}
+
+/// A field in the data's own units: grid points mapped back, directions stretched per axis.
+fn field_in_data_units(field: ToyField, standardiser: &Standardiser) -> ToyField {
+    let scale = standardiser.scale.map(|s| if s > 0.0 { s } else { 1.0 });
+    ToyField {
+        grid: field
+            .grid
+            .into_iter()
+            .map(|p| standardiser.invert(p))
+            .collect(),
+        levels: field
+            .levels
+            .into_iter()
+            .map(|(share, d)| {
+                (
+                    share,
+                    d.into_iter()
+                        .map(|v| [v[0] * scale[0], v[1] * scale[1]])
+                        .collect(),
+                )
+            })
+            .collect(),
     }
 }

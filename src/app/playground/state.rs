@@ -2,7 +2,7 @@
 
 use super::job::{TRAINING_POINTS, ToyEvent};
 use crate::app::job::Update;
-use crate::toy::{Point, Standardiser, ToyData, ToySamples};
+use crate::toy::{Point, Standardiser, ToyData, ToyField, ToySamples};
 
 /// What the panel shows.
 #[derive(Default)]
@@ -15,6 +15,12 @@ pub struct PlaygroundState {
     pub losses: Vec<(u64, f64)>,
     /// The samples once drawn.
     pub samples: Option<ToySamples>,
+    /// The learned field after training.
+    pub field: Option<ToyField>,
+    /// The field's level shown (index into its levels).
+    pub field_level: usize,
+    /// Whether the field is drawn over the points.
+    pub show_field: bool,
     /// The latest quick sample during training, with its step.
     pub preview: Option<(u64, ToySamples)>,
     /// The state of the path shown (0: the noise; the last: the samples).
@@ -49,6 +55,7 @@ impl PlaygroundState {
                 self.preview = None;
             }
             ToyEvent::Preview { step, samples } => self.preview = Some((step, samples)),
+            ToyEvent::Field(field) => self.field = Some(field),
         }
     }
 

@@ -185,7 +185,24 @@ fn path_slider_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel) {
         ui.label("Train and sample: the model learns the data, then carries noise to it.");
         return;
     };
-    let last = samples.path.len().saturating_sub(1);
+    let path_states = samples.path.len();
+    if let Some(field) = &panel.state.field {
+        let last = field.levels.len().saturating_sub(1);
+        let shares: Vec<f64> = field.levels.iter().map(|l| l.0).collect();
+        ui.horizontal(|ui| {
+            let state = &mut panel.state;
+            ui.checkbox(&mut state.show_field, "show the learned field at noise level");
+            let share = shares.get(state.field_level.min(last)).copied().unwrap_or(0.0);
+            ui.add_enabled(
+                state.show_field,
+                egui::Slider::new(&mut state.field_level, 0..=last)
+                    .custom_formatter(move |_, _| format!("{:.0} % of the way to noise", 100.0 * share))
+                    .show_value(true),
+            )
+            .on_hover_text("arrows: where the model moves a point there (the score −ε̂/σ, or against the flow's velocity), scaled to fit");
+        });
+    }
+    let last = path_states.saturating_sub(1);
     ui.spacing_mut().slider_width = (ui.available_width() - 320.0).max(200.0);
     ui.add(
         egui::Slider::new(&mut panel.state.shown_state, 0..=last)
@@ -231,6 +248,9 @@ fn points_plot_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel, height: f32) {
             if let Some(points) = panel.state.shown_points() {
                 plot_ui.points(scatter("samples", points, SAMPLE_COLOR, 1.5));
                 add_trails(plot_ui, &panel.state);
+                if panel.state.show_field {
+                    add_field(plot_ui, &panel.state);
+                }
             } else if let Some((step, preview)) = &panel.state.preview {
                 let name = format!("samples after {step} steps");
                 plot_ui.points(scatter(&name, &preview.points, SAMPLE_COLOR, 1.5));
@@ -270,6 +290,41 @@ fn paint(settings: &mut PlaygroundSettings, started: bool, at: Option<Point>) ->
             .push([x + radius * angle.cos(), y + radius * angle.sin()]);
     }
     true
+}
+
+/// The learned field at the level chosen, the longest arrow as long as a twentieth of the
+/// grid's extent.
+fn add_field(plot_ui: &mut egui_plot::PlotUi<'_>, state: &super::PlaygroundState) {
+    let Some(field) = &state.field else {
+        return;
+    };
+    let Some((_, directions)) = field
+        .levels
+        .get(state.field_level.min(field.levels.len().saturating_sub(1)))
+    else {
+        return;
+    };
+    let extent = field
+        .grid
+        .iter()
+        .fold(0.0_f64, |m, p| m.max(p[0].abs()).max(p[1].abs()));
+    let longest = directions
+        .iter()
+        .fold(0.0_f64, |m, d| m.max(d[0].hypot(d[1])));
+    if longest <= 0.0 {
+        return;
+    }
+    let scale = extent / 20.0 / longest;
+    let origins: PlotPoints<'_> = field.grid.iter().map(|p| [p[0], p[1]]).collect();
+    let tips: PlotPoints<'_> = field
+        .grid
+        .iter()
+        .zip(directions)
+        .map(|(p, d)| [p[0] + scale * d[0], p[1] + scale * d[1]])
+        .collect();
+    let arrows =
+        egui_plot::Arrows::new("learned field", origins, tips).color(Color32::from_gray(170));
+    plot_ui.arrows(arrows);
 }
 
 /// Trails shown: the paths of this many points, up to the state shown, fading into the past.

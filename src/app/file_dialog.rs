@@ -42,6 +42,8 @@ pub struct FileKind {
     pub name: &'static str,
     /// The file extensions offered.
     pub extensions: &'static [&'static str],
+    /// What to drop on the window when no dialog can be shown.
+    pub dropped: &'static str,
 }
 
 /// An image to noise (Forward).
@@ -49,6 +51,7 @@ pub const IMAGE_FILE: FileKind = FileKind {
     title: "Open an image to noise",
     name: "images",
     extensions: &IMAGE_EXTENSIONS,
+    dropped: "image file",
 };
 
 /// A CSV file of x,y points (Playground).
@@ -56,6 +59,7 @@ pub const POINTS_FILE: FileKind = FileKind {
     title: "Open a CSV file of x,y points",
     name: "CSV",
     extensions: &["csv", "txt"],
+    dropped: "CSV file",
 };
 
 impl PendingDialog {
@@ -96,6 +100,29 @@ impl PendingDialog {
             Ok(path) => DialogAnswer::Closed(path),
             Err(TryRecvError::Empty) => DialogAnswer::Waiting,
             Err(TryRecvError::Disconnected) => DialogAnswer::Unavailable,
+        }
+    }
+}
+
+/// Polls the dialog in `slot` (opened for `kind`) and empties the slot once it is answered: the
+/// chosen file, the message for a dialog that could not be shown, or nothing yet / none chosen.
+pub fn take_answer(
+    slot: &mut Option<PendingDialog>,
+    kind: &FileKind,
+) -> Option<Result<PathBuf, String>> {
+    match slot.as_ref()?.poll() {
+        DialogAnswer::Waiting => None,
+        DialogAnswer::Closed(path) => {
+            *slot = None;
+            path.map(Ok)
+        }
+        DialogAnswer::Unavailable => {
+            *slot = None;
+            Some(Err(format!(
+                "no file dialog could be shown (on Linux it needs xdg-desktop-portal): drop the \
+                 {} on the window instead",
+                kind.dropped
+            )))
         }
     }
 }

@@ -11,7 +11,7 @@ use eframe::egui;
 
 pub use source::SourceImage;
 
-use super::file_dialog::{DialogAnswer, PendingDialog};
+use super::file_dialog::{IMAGE_FILE, PendingDialog, take_answer};
 use super::job::{Lane, LaneTarget, Update};
 use super::panel::{Command, Panel, Shared};
 use super::settings::{ForwardSettings, Tab};
@@ -148,25 +148,10 @@ impl ForwardPanel {
     }
 
     fn poll_file_dialog(&mut self) {
-        let Some(dialog) = &self.file_dialog else {
-            return;
-        };
-        match dialog.poll() {
-            DialogAnswer::Waiting => {}
-            DialogAnswer::Closed(path) => {
-                self.file_dialog = None;
-                if let Some(path) = path {
-                    self.load_image_file(path);
-                }
-            }
-            DialogAnswer::Unavailable => {
-                self.file_dialog = None;
-                self.image_error = Some(
-                    "no file dialog could be shown (on Linux it needs xdg-desktop-portal): drop \
-                     the image file on the window instead"
-                        .to_owned(),
-                );
-            }
+        match take_answer(&mut self.file_dialog, &IMAGE_FILE) {
+            Some(Ok(path)) => self.load_image_file(path),
+            Some(Err(message)) => self.image_error = Some(message),
+            None => {}
         }
     }
 }

@@ -8,7 +8,7 @@ mod view;
 
 use eframe::egui;
 
-use super::file_dialog::{DialogAnswer, PendingDialog};
+use super::file_dialog::{POINTS_FILE, PendingDialog, take_answer};
 use super::job::{Lane, LaneTarget};
 use super::panel::{Command, Panel, Shared};
 use super::settings::{PlaygroundSettings, PlaygroundSource, SamplerChoice, Tab};
@@ -65,25 +65,10 @@ impl PlaygroundPanel {
     }
 
     fn poll_file_dialog(&mut self) {
-        let Some(dialog) = &self.file_dialog else {
-            return;
-        };
-        match dialog.poll() {
-            DialogAnswer::Waiting => {}
-            DialogAnswer::Closed(path) => {
-                self.file_dialog = None;
-                if let Some(path) = path {
-                    self.load_points_file(&path);
-                }
-            }
-            DialogAnswer::Unavailable => {
-                self.file_dialog = None;
-                self.state.error = Some(
-                    "no file dialog could be shown (on Linux it needs xdg-desktop-portal): drop \
-                     the CSV file on the window instead"
-                        .to_owned(),
-                );
-            }
+        match take_answer(&mut self.file_dialog, &POINTS_FILE) {
+            Some(Ok(path)) => self.load_points_file(&path),
+            Some(Err(message)) => self.state.error = Some(message),
+            None => {}
         }
     }
 

@@ -323,6 +323,13 @@ impl<J: Job> Lane<J> {
         self.running
     }
 
+    /// Raises `slowest` to the last frame's CPU time while a job runs (for the status line).
+    pub fn note_frame(&self, frame_cpu: Option<f32>, slowest: &mut f32) {
+        if let (true, Some(seconds)) = (self.running, frame_cpu) {
+            *slowest = slowest.max(seconds);
+        }
+    }
+
     /// The running job's last progress report.
     pub fn progress(&self) -> Option<(usize, usize)> {
         self.progress

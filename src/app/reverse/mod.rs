@@ -152,11 +152,7 @@ impl Panel for ReversePanel {
     }
 
     fn poll(&mut self, shared: &Shared<'_>, _commands: &mut Vec<Command>) {
-        if self.lane.running()
-            && let Some(seconds) = shared.frame_cpu
-        {
-            self.state.slowest_frame = self.state.slowest_frame.max(seconds);
-        }
+        (self.lane).note_frame(shared.frame_cpu, &mut self.state.slowest_frame);
         for update in self.lane.poll() {
             self.state.apply(update);
         }

@@ -152,7 +152,8 @@ impl Panel for ReversePanel {
     }
 
     fn poll(&mut self, shared: &Shared<'_>, _commands: &mut Vec<Command>) {
-        (self.lane).note_frame(shared.frame_cpu, &mut self.state.slowest_frame);
+        self.lane
+            .note_frame(shared.frame_cpu, &mut self.state.slowest_frame);
         for update in self.lane.poll() {
             self.state.apply(update);
         }

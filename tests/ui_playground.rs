@@ -30,6 +30,12 @@ fn harness() -> Harness<'static, App> {
     harness
 }
 
+/// Whether model `index` of the last run has its samples.
+fn sampled(app: &App, index: usize) -> bool {
+    let models = &app.playground().models;
+    models.get(index).is_some_and(|m| m.samples.is_some())
+}
+
 fn run_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
     common::run_until(harness, what, Duration::from_secs(120), done);
 }
@@ -39,17 +45,19 @@ fn training_streams_the_loss_and_sampling_keeps_every_state_of_the_path() {
     let mut harness = harness();
     click(&mut harness, "Train and sample");
     run_until(&mut harness, "the samples", |app| {
-        !app.playground_running() && app.playground().samples.is_some()
+        !app.playground_running() && sampled(app, 0)
     });
     let state = harness.state().playground();
     assert!(state.error.is_none(), "{:?}", state.error);
     assert_eq!(state.data.len(), 5000);
-    assert_eq!(state.losses.len(), 200);
-    let samples = state.samples.as_ref().expect("samples");
+    assert_eq!(state.models.len(), 1);
+    let model = &state.models[0];
+    assert_eq!(model.losses.len(), 200);
+    let samples = model.samples.as_ref().expect("samples");
     assert_eq!(samples.points.len(), 100);
     assert_eq!(samples.path.len(), 21, "x_T and the 20 DDIM states");
-    assert_eq!(state.shown_points(), Some(samples.points.as_slice()));
-    let field = state.field.as_ref().expect("the learned field");
+    assert_eq!(state.shown_points(0), Some(samples.points.as_slice()));
+    let field = model.field.as_ref().expect("the learned field");
     assert_eq!(field.grid.len(), 21 * 21);
     assert_eq!(field.levels.len(), 40);
     assert!(field.levels.iter().all(|(share, d)| *share > 0.0
@@ -72,24 +80,39 @@ fn training_shows_previews_cancel_stops_it_and_a_missing_schedule_slot_is_named(
     harness.state_mut().settings_mut().playground.steps = 100_000;
     click(&mut harness, "Train and sample");
     // A quick sample of the model so far arrives every two seconds.
-    run_until(&mut harness, "a preview", |app| {
-        app.playground().preview.is_some()
+    run_until(&mut harness, "a preview and its field", |app| {
+        let model = &app.playground().models[0];
+        model.preview.is_some() && model.field.is_some()
     });
-    let (step, preview) = harness
-        .state()
-        .playground()
-        .preview
-        .clone()
-        .expect("preview");
+    let model = &harness.state().playground().models[0];
+    let (step, preview) = model.preview.clone().expect("preview");
     assert!(step > 0 && step < 100_000);
     assert_eq!(
         preview.points.len(),
         100,
         "as many points as asked, at most 500"
     );
-    click(&mut harness, "Cancel");
+    // Paused, the training stands still; resumed, it goes on.
+    click(&mut harness, "Pause");
+    harness.get_by_label_contains("paused at step");
+    std::thread::sleep(Duration::from_millis(300));
+    harness.run_steps(2);
+    let losses = |app: &App| app.playground().models[0].losses.len();
+    let at_pause = losses(harness.state());
+    std::thread::sleep(Duration::from_millis(800));
+    harness.run_steps(2);
+    assert_eq!(losses(harness.state()), at_pause, "no step while paused");
+    click(&mut harness, "Resume");
+    run_until(&mut harness, "more steps", |app| losses(app) > at_pause);
+    click(&mut harness, "Stop");
     assert!(!harness.state().playground_running());
-    assert!(harness.state().playground().samples.is_none());
+    assert!(!sampled(harness.state(), 0));
+    assert!(losses(harness.state()) > 0, "what it showed stays");
+    click(&mut harness, "Reset");
+    assert!(
+        harness.state().playground().models.is_empty(),
+        "reset forgets it"
+    );
 
     harness.state_mut().settings_mut().playground.schedule_slot = 3;
     click(&mut harness, "Train and sample");
@@ -121,12 +144,12 @@ fn drawn_points_are_learned_in_their_own_units_and_a_drawing_on_one_spot_is_refu
     }
     click(&mut harness, "Train and sample");
     run_until(&mut harness, "the samples", |app| {
-        !app.playground_running() && app.playground().samples.is_some()
+        !app.playground_running() && sampled(app, 0)
     });
     let state = harness.state().playground();
     assert!(state.error.is_none(), "{:?}", state.error);
     assert_eq!(state.data.len(), 200, "the drawn points, as drawn");
-    let samples = &state.samples.as_ref().expect("samples").points;
+    let samples = &state.models[0].samples.as_ref().expect("samples").points;
     let mean_x = samples.iter().map(|p| p[0]).sum::<f64>() / samples.len() as f64;
     assert!(
         (mean_x - 12.0).abs() < 2.0,
@@ -143,6 +166,52 @@ fn drawn_points_are_learned_in_their_own_units_and_a_drawing_on_one_spot_is_refu
         .clone()
         .unwrap_or_default();
     assert!(error.contains("one spot"), "{error}");
+}
+
+#[test]
+fn two_models_train_side_by_side_on_the_same_points_and_seed() {
+    use noisescope::app::ToyModelChoice;
+    use noisescope::toy::Objective;
+    let mut harness = harness();
+    {
+        let settings = harness.state_mut().settings_mut().playground;
+        settings.compare = true;
+        settings.second = ToyModelChoice {
+            objective: Objective::Flow,
+            schedule_slot: 0,
+        };
+    }
+    harness.run_steps(2);
+    harness.get_by_label("second objective");
+    click(&mut harness, "Train and sample");
+    run_until(&mut harness, "both models' samples", |app| {
+        !app.playground_running() && sampled(app, 0) && sampled(app, 1)
+    });
+    let state = harness.state().playground();
+    assert!(state.error.is_none(), "{:?}", state.error);
+    let [diffusion, flow] = [&state.models[0], &state.models[1]];
+    assert!(
+        diffusion.label.contains("ε-prediction"),
+        "{}",
+        diffusion.label
+    );
+    assert_eq!(flow.label, "flow matching");
+    assert_eq!((diffusion.losses.len(), flow.losses.len()), (200, 200));
+    let paths = [diffusion, flow].map(|m| m.samples.as_ref().map_or(0, |s| s.path.len()));
+    assert_eq!(paths, [21, 21], "DDIM-20 and 20 Euler steps");
+    // The same seed: both start from the same noise.
+    assert_eq!(state.shown_fraction, 1.0);
+    let start = |m: &noisescope::app::ModelResults| m.samples.as_ref().map(|s| s.path[0].clone());
+    assert_eq!(start(diffusion), start(flow));
+    harness.get_by_label_contains("data and samples: flow matching");
+
+    // Played, the path runs from the noise to the samples.
+    click(&mut harness, "▶ Play");
+    assert!(harness.state().playground().shown_fraction < 0.5);
+    run_until(&mut harness, "the end of the path", |app| {
+        !app.playground().playing
+    });
+    assert_eq!(harness.state().playground().shown_fraction, 1.0);
 }
 
 #[test]

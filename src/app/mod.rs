@@ -21,13 +21,14 @@ use eframe::egui;
 
 pub use analysis::CurveSchedule;
 pub use forward::SourceImage;
-pub use playground::PlaygroundState;
+pub use playground::{ModelResults, PlaygroundState};
 pub use reverse::ModelHistory;
 pub use schedules::ScheduleSlot;
 pub use settings::{
     AnalysisAxis, AnalysisSettings, ConditionSettings, DaeChoice, DaedSettings, ForwardSettings,
     MAX_SCHEDULES, ModelsShown, PlaygroundSettings, PlaygroundSource, ProbeChoice, ReverseSettings,
-    SamplerChoice, SamplingChoice, SchedulesSettings, Settings, ShippedPair, Tab, XAxis,
+    SamplerChoice, SamplingChoice, SchedulesSettings, Settings, ShippedPair, Tab, ToyModelChoice,
+    XAxis,
 };
 
 use crate::data::BuiltinDataset;

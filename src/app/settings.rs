@@ -175,6 +175,30 @@ pub struct PlaygroundSettings {
     pub sampler_steps: usize,
     /// Points to sample.
     pub n: usize,
+    /// Whether a second model trains beside the first, on the same points and seed.
+    pub compare: bool,
+    /// The second model.
+    pub second: ToyModelChoice,
+}
+
+/// What a compared Playground model learns, and under which compared schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ToyModelChoice {
+    /// What the network learns.
+    pub objective: crate::toy::Objective,
+    /// The compared schedule (0-based slot of the Schedules panel).
+    pub schedule_slot: usize,
+}
+
+impl Default for ToyModelChoice {
+    /// Flow matching: the comparison a first look asks for.
+    fn default() -> Self {
+        Self {
+            objective: crate::toy::Objective::Flow,
+            schedule_slot: 0,
+        }
+    }
 }
 
 impl Default for PlaygroundSettings {
@@ -191,6 +215,8 @@ impl Default for PlaygroundSettings {
             sampler: SamplerChoice::Ddpm,
             sampler_steps: 100,
             n: 1000,
+            compare: false,
+            second: ToyModelChoice::default(),
         }
     }
 }

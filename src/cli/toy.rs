@@ -14,7 +14,8 @@ use crate::diffusion::SamplerFamily;
 use crate::schedule::{Schedule, ScheduleKind, ScheduleSpec};
 use crate::toy::{
     DEFAULT_TOY_BATCH, DEFAULT_TOY_LR, DEFAULT_TOY_STEPS, Objective, Point, Standardiser, ToyData,
-    ToySampler, ToyTraining, chamfer_distance, energy_distance, read_csv, sample_toy, train_toy,
+    ToyNetConfig, ToySampler, ToyTraining, chamfer_distance, energy_distance, read_csv, sample_toy,
+    train_toy,
 };
 
 /// Points drawn from a built-in distribution to train on.
@@ -57,6 +58,15 @@ pub struct ToyArgs {
     /// Adam's learning rate at the start (it falls along half a cosine to zero).
     #[arg(long, default_value_t = DEFAULT_TOY_LR)]
     pub lr: f64,
+    /// Width of the MLP's hidden layers.
+    #[arg(long, default_value_t = ToyNetConfig::new().hidden)]
+    pub width: usize,
+    /// Hidden layers of the MLP.
+    #[arg(long, default_value_t = ToyNetConfig::new().depth)]
+    pub depth: usize,
+    /// Frequencies of the sine and cosine features of each coordinate (0: the raw point only).
+    #[arg(long, default_value_t = ToyNetConfig::new().frequencies)]
+    pub frequencies: usize,
     /// Seed of the data, the weights, the batches and the samples.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -153,6 +163,10 @@ pub fn run_toy(args: &ToyArgs, out: &mut impl Write) -> anyhow::Result<()> {
         seed: args.seed,
         batch: args.batch,
         learning_rate: args.lr,
+        net: ToyNetConfig::new()
+            .with_hidden(args.width)
+            .with_depth(args.depth)
+            .with_frequencies(args.frequencies),
         ..ToyTraining::new(args.objective(), schedule.clone())
     };
     let device = burn::tensor::Device::flex();

@@ -19,6 +19,9 @@ pub const DEFAULT_TOY_BATCH: usize = 256;
 /// The default run's starting learning rate (it falls along half a cosine to zero).
 pub const DEFAULT_TOY_LR: f64 = 1e-2;
 
+/// Held while a network's initial weights are drawn.
+static INITIALISING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A toy training run.
 #[derive(Clone, Debug)]
 pub struct ToyTraining {
@@ -74,8 +77,15 @@ pub fn train_toy(
         return Err("the batch must hold a point and the learning rate be positive".into());
     }
     let train_device = device.clone().autodiff();
-    train_device.seed(options.seed);
-    let mut net = options.net.init(&train_device);
+    let mut net = {
+        // The backend's random generator is one for the process: two runs starting at once
+        // (the Playground's comparison) must not draw from it in between.
+        let _alone = INITIALISING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        train_device.seed(options.seed);
+        options.net.init(&train_device)
+    };
     let mut optimizer = AdamConfig::new().init();
     for step in 0..options.steps {
         let batch = toy_batch(points, options, step);

@@ -1,9 +1,13 @@
-//! The Playground's job: draw the data, train the MLP (streaming the loss), then sample and
-//! keep every point's path.
+//! The Playground's job: draw the data, train the MLP — or two, side by side, one thread each —
+//! streaming the loss, then sample and keep every point's path.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use burn::module::Module;
+use burn::tensor::Device;
 
 use crate::app::job::{Job, JobContext};
 use crate::toy::{
@@ -23,29 +27,45 @@ pub enum ToySource {
     Drawn(Vec<Point>),
 }
 
-/// Train on a distribution, then sample.
+/// One model of a run: how it trains and how it samples.
 #[derive(Clone, Debug)]
-pub struct ToyJob {
-    /// The points.
-    pub data: ToySource,
+pub struct ToyModelRun {
     /// The training run (its seed also draws the data and the samples).
     pub training: ToyTraining,
     /// How to sample.
     pub sampler: ToySampler,
+}
+
+/// Train one model, or two side by side on the same points and seed, then sample.
+#[derive(Clone, Debug)]
+pub struct ToyJob {
+    /// The points.
+    pub data: ToySource,
+    /// The models, each trained on its own thread.
+    pub models: Vec<ToyModelRun>,
     /// Points to sample.
     pub n: usize,
+    /// While set, training waits (the panel's Pause).
+    pub pause: Arc<AtomicBool>,
 }
 
 /// What the job reports besides progress and its end.
 pub enum ToyEvent {
-    /// The training points (in their own units) and the standardisation the model sees them
+    /// The training points (in their own units) and the standardisation the models see them
     /// through.
     Data(Vec<Point>, Standardiser),
+    /// Something about the model of this index.
+    Model(usize, ModelEvent),
+}
+
+/// What one model's training and sampling report.
+pub enum ModelEvent {
     /// Newly logged (step, loss) pairs.
     Loss(Vec<(u64, f64)>),
     /// The samples and their paths.
     Samples(ToySamples),
-    /// The learned field (grid and directions in the data's own units).
+    /// The learned field (grid and directions in the data's own units), after training and
+    /// with every preview.
     Field(ToyField),
     /// A quick sample of the model as trained so far.
     Preview {
@@ -60,6 +80,8 @@ pub enum ToyEvent {
 const PREVIEW_INTERVAL: Duration = Duration::from_secs(2);
 /// Points of a preview.
 const PREVIEW_POINTS: usize = 500;
+/// How often a paused training looks whether it may go on.
+const PAUSE_POLL: Duration = Duration::from_millis(50);
 
 /// A cheap sampler for previews: 20 deterministic steps.
 fn preview_sampler(objective: Objective) -> ToySampler {
@@ -72,57 +94,157 @@ fn preview_sampler(objective: Objective) -> ToySampler {
     }
 }
 
+/// What a model's thread shares with the job: the points and the flags that stop or pause it.
+struct Workbench<'a> {
+    points: &'a [Point],
+    standardiser: &'a Standardiser,
+    n: usize,
+    device: &'a Device,
+    stop: &'a AtomicBool,
+    pause: &'a AtomicBool,
+}
+
+impl Workbench<'_> {
+    /// Waits while paused; false once the job should stop.
+    fn may_go_on(&self) -> bool {
+        while self.pause.load(Ordering::SeqCst) && !self.stop.load(Ordering::SeqCst) {
+            std::thread::sleep(PAUSE_POLL);
+        }
+        !self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Trains `model`, with a preview (samples and field) every few seconds, then samples it.
+    fn train_and_sample(
+        &self,
+        model: &ToyModelRun,
+        emit: &mut dyn FnMut(ModelEvent),
+    ) -> Result<(), String> {
+        let (objective, schedule) = (model.training.objective, &model.training.schedule);
+        let (total, seed) = (model.training.steps, model.training.seed);
+        let mut pending = Vec::new();
+        let mut last_preview = Instant::now();
+        let mut report = |step: u64, loss: f64, net: &ToyNet| {
+            pending.push((step, loss));
+            if step.is_multiple_of(50) || step == total {
+                emit(ModelEvent::Loss(std::mem::take(&mut pending)));
+            }
+            // Every few seconds, a quick look at what the model has learned so far.
+            if last_preview.elapsed() >= PREVIEW_INTERVAL && step < total {
+                let snapshot = net.valid();
+                let size = (self.n.min(PREVIEW_POINTS), seed);
+                let quick = preview_sampler(objective);
+                if let Ok(samples) =
+                    sample_toy(&snapshot, objective, schedule, quick, size, self.device)
+                {
+                    let samples = in_data_units(samples, self.standardiser);
+                    emit(ModelEvent::Preview { step, samples });
+                }
+                let field = learned_field(&snapshot, objective, schedule, self.device);
+                emit(ModelEvent::Field(field_in_data_units(
+                    field,
+                    self.standardiser,
+                )));
+                last_preview = Instant::now();
+            }
+            self.may_go_on()
+        };
+        let net = train_toy(self.points, &model.training, self.device, &mut report)?;
+        if !self.may_go_on() {
+            return Ok(());
+        }
+        let size = (self.n, seed);
+        let samples = sample_toy(&net, objective, schedule, model.sampler, size, self.device)?;
+        emit(ModelEvent::Samples(in_data_units(
+            samples,
+            self.standardiser,
+        )));
+        let field = learned_field(&net, objective, schedule, self.device);
+        emit(ModelEvent::Field(field_in_data_units(
+            field,
+            self.standardiser,
+        )));
+        Ok(())
+    }
+}
+
 impl Job for ToyJob {
     type Event = ToyEvent;
     type Memory = ();
 
     fn run(self, context: &mut JobContext<'_, ToyEvent>, (): &mut ()) -> Result<(), String> {
+        let seed = self.models.first().map_or(0, |m| m.training.seed);
         let raw = match &self.data {
-            ToySource::BuiltIn(data) => data.sample(TRAINING_POINTS, self.training.seed),
+            ToySource::BuiltIn(data) => data.sample(TRAINING_POINTS, seed),
             ToySource::Drawn(points) => points.clone(),
         };
         crate::toy::check_points(&raw).map_err(|e| format!("the drawn points: {e}"))?;
         let standardiser = Standardiser::fit(&raw);
         let points: Vec<Point> = raw.iter().map(|&p| standardiser.apply(p)).collect();
-        context.emit(ToyEvent::Data(raw.clone(), standardiser));
-        let total = self.training.steps;
-        let mut pending = Vec::new();
+        context.emit(ToyEvent::Data(raw, standardiser));
+        let stop = AtomicBool::new(false);
         let device = context.device.clone();
-        let objective: Objective = self.training.objective;
-        let schedule = &self.training.schedule;
-        let seed = self.training.seed;
-        let mut last_preview = Instant::now();
-        let mut report = |step: u64, loss: f64, net: &ToyNet| {
-            pending.push((step, loss));
-            if step.is_multiple_of(50) || step == total {
-                context.emit(ToyEvent::Loss(std::mem::take(&mut pending)));
-                context.progress(step as usize, total as usize);
-            }
-            // Every few seconds, a quick look at what the model has learned so far.
-            if last_preview.elapsed() >= PREVIEW_INTERVAL && step < total {
-                let size = (self.n.min(PREVIEW_POINTS), seed);
-                let quick = preview_sampler(objective);
-                let snapshot = net.valid();
-                if let Ok(samples) =
-                    sample_toy(&snapshot, objective, schedule, quick, size, &device)
-                {
-                    let samples = in_data_units(samples, &standardiser);
-                    context.emit(ToyEvent::Preview { step, samples });
-                }
-                last_preview = Instant::now();
-            }
-            !context.cancelled()
+        let bench = Workbench {
+            points: &points,
+            standardiser: &standardiser,
+            n: self.n,
+            device: &device,
+            stop: &stop,
+            pause: &self.pause,
         };
-        let net = train_toy(&points, &self.training, &device, &mut report)?;
-        if context.cancelled() {
-            return Ok(());
+        let (send, receive) = channel();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = self
+                .models
+                .iter()
+                .enumerate()
+                .map(|(index, model)| {
+                    let send = send.clone();
+                    let bench = &bench;
+                    scope.spawn(move || {
+                        let mut emit = |event| drop(send.send((index, event)));
+                        bench.train_and_sample(model, &mut emit)
+                    })
+                })
+                .collect();
+            drop(send);
+            relay(context, &receive, &self.models, &stop);
+            workers.into_iter().try_for_each(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|_| Err("a training thread failed".into()))
+            })
+        })
+    }
+}
+
+/// Passes the models' events to the panel, with the training steps done of all of them as
+/// progress, until every model is done; a cancelled job stops them.
+fn relay(
+    context: &mut JobContext<'_, ToyEvent>,
+    receive: &Receiver<(usize, ModelEvent)>,
+    models: &[ToyModelRun],
+    stop: &AtomicBool,
+) {
+    let total: u64 = models.iter().map(|m| m.training.steps).sum();
+    let mut steps_done = vec![0_u64; models.len()];
+    loop {
+        match receive.recv_timeout(PAUSE_POLL) {
+            Ok((index, event)) => {
+                if let ModelEvent::Loss(losses) = &event
+                    && let Some(&(step, _)) = losses.last()
+                {
+                    steps_done[index] = step;
+                    let done: u64 = steps_done.iter().sum();
+                    context.progress(done as usize, total as usize);
+                }
+                context.emit(ToyEvent::Model(index, event));
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
         }
-        let size = (self.n, seed);
-        let samples = sample_toy(&net, objective, schedule, self.sampler, size, &device)?;
-        context.emit(ToyEvent::Samples(in_data_units(samples, &standardiser)));
-        let field = learned_field(&net, objective, schedule, &device);
-        context.emit(ToyEvent::Field(field_in_data_units(field, &standardiser)));
-        Ok(())
+        if context.cancelled() {
+            stop.store(true, Ordering::SeqCst);
+        }
     }
 }
 

@@ -6,15 +6,19 @@ mod job;
 mod state;
 mod view;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use eframe::egui;
 
 use super::file_dialog::{POINTS_FILE, PendingDialog, take_answer};
 use super::job::{Lane, LaneTarget};
 use super::panel::{Command, Panel, Shared};
-use super::settings::{PlaygroundSettings, PlaygroundSource, SamplerChoice, Tab};
+use super::settings::{PlaygroundSettings, PlaygroundSource, SamplerChoice, Tab, ToyModelChoice};
+use crate::schedule::Schedule;
 use crate::toy::{Objective, ToySampler, ToyTraining};
-use job::{ToyJob, ToySource};
-pub use state::PlaygroundState;
+use job::{ToyJob, ToyModelRun, ToySource};
+pub use state::{ModelResults, PlaygroundState};
 
 /// The panel: its settings, its results and the training lane.
 pub struct PlaygroundPanel {
@@ -22,6 +26,8 @@ pub struct PlaygroundPanel {
     state: PlaygroundState,
     lane: Lane<ToyJob>,
     file_dialog: Option<PendingDialog>,
+    /// Shared with the running job: while set, training waits.
+    pause: Arc<AtomicBool>,
 }
 
 impl PlaygroundPanel {
@@ -32,6 +38,7 @@ impl PlaygroundPanel {
             state: PlaygroundState::default(),
             lane: Lane::spawn("noisescope-playground", target),
             file_dialog: None,
+            pause: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -77,37 +84,101 @@ impl PlaygroundPanel {
         self.lane.running()
     }
 
+    /// Whether the running training waits.
+    pub fn paused(&self) -> bool {
+        self.running() && self.pause.load(Ordering::SeqCst)
+    }
+
     /// Trains and samples with the settings, replacing any run.
     fn start(&mut self, shared: &Shared<'_>) {
-        match job_for(&self.settings, shared) {
-            Ok(job) => {
-                let total = job.training.steps as usize;
+        self.pause.store(false, Ordering::SeqCst);
+        match job_for(&self.settings, shared, &self.pause) {
+            Ok((job, labels)) => {
+                let total = job.models.iter().map(|m| m.training.steps as usize).sum();
                 if self.lane.start_counting(job, total) {
-                    self.state = PlaygroundState::default();
+                    self.state.start(labels);
                 }
             }
             Err(message) => self.state.error = Some(message),
         }
     }
+
+    /// Stops any run and forgets its results.
+    fn reset(&mut self) {
+        self.lane.cancel();
+        self.pause.store(false, Ordering::SeqCst);
+        self.state.clear_results();
+    }
 }
 
-/// The run the settings describe, under the chosen compared schedule.
-fn job_for(settings: &PlaygroundSettings, shared: &Shared<'_>) -> Result<ToyJob, String> {
-    let schedule = shared
-        .schedules
-        .get(settings.schedule_slot)
-        .ok_or_else(|| {
-            format!(
-                "the Schedules panel compares {} schedules, not {}: choose another",
-                shared.schedules.len(),
-                settings.schedule_slot + 1
-            )
-        })?
-        .clone();
+/// The run the settings describe — one model, or two compared — with each model's label.
+fn job_for(
+    settings: &PlaygroundSettings,
+    shared: &Shared<'_>,
+    pause: &Arc<AtomicBool>,
+) -> Result<(ToyJob, Vec<String>), String> {
     if !(1..=crate::toy::MAX_POINTS).contains(&settings.n) || settings.steps == 0 {
         return Err("sample at least one point and train at least one step".into());
     }
-    let sampler = if settings.objective == Objective::Flow {
+    let first = ToyModelChoice {
+        objective: settings.objective,
+        schedule_slot: settings.schedule_slot,
+    };
+    let choices = if settings.compare {
+        vec![first, settings.second]
+    } else {
+        vec![first]
+    };
+    let mut models = Vec::new();
+    let mut labels = Vec::new();
+    for choice in choices {
+        let schedule = compared_schedule(shared, choice.schedule_slot)?;
+        labels.push(model_label(choice.objective, &schedule));
+        models.push(model_run(settings, choice.objective, schedule)?);
+    }
+    let data = match settings.source {
+        PlaygroundSource::BuiltIn => ToySource::BuiltIn(settings.data),
+        PlaygroundSource::Drawn => ToySource::Drawn(settings.drawn.clone()),
+    };
+    let job = ToyJob {
+        data,
+        models,
+        n: settings.n,
+        pause: Arc::clone(pause),
+    };
+    Ok((job, labels))
+}
+
+/// The Schedules panel's schedule in `slot`, or why there is none.
+fn compared_schedule(shared: &Shared<'_>, slot: usize) -> Result<Schedule, String> {
+    shared.schedules.get(slot).cloned().ok_or_else(|| {
+        format!(
+            "the Schedules panel compares {} schedules, not {}: choose another",
+            shared.schedules.len(),
+            slot + 1
+        )
+    })
+}
+
+/// A model's objective and, for diffusion, its schedule, in words.
+fn model_label(objective: Objective, schedule: &Schedule) -> String {
+    match objective {
+        Objective::Flow => view::objective_name(objective).to_owned(),
+        _ => format!(
+            "{}, {}",
+            view::objective_name(objective),
+            schedule.spec().label()
+        ),
+    }
+}
+
+/// How one model trains and samples under the settings.
+fn model_run(
+    settings: &PlaygroundSettings,
+    objective: Objective,
+    schedule: Schedule,
+) -> Result<ToyModelRun, String> {
+    let sampler = if objective == Objective::Flow {
         ToySampler::FlowEuler {
             steps: settings.sampler_steps,
         }
@@ -119,20 +190,12 @@ fn job_for(settings: &PlaygroundSettings, shared: &Shared<'_>) -> Result<ToyJob,
         }
         ToySampler::Diffusion(config)
     };
-    let data = match settings.source {
-        PlaygroundSource::BuiltIn => ToySource::BuiltIn(settings.data),
-        PlaygroundSource::Drawn => ToySource::Drawn(settings.drawn.clone()),
+    let training = ToyTraining {
+        steps: settings.steps,
+        seed: settings.seed,
+        ..ToyTraining::new(objective, schedule)
     };
-    Ok(ToyJob {
-        data,
-        training: ToyTraining {
-            steps: settings.steps,
-            seed: settings.seed,
-            ..ToyTraining::new(settings.objective, schedule)
-        },
-        sampler,
-        n: settings.n,
-    })
+    Ok(ToyModelRun { training, sampler })
 }
 
 impl Panel for PlaygroundPanel {
@@ -158,6 +221,8 @@ impl Panel for PlaygroundPanel {
         match view::playground_ui(ui, self, shared, (progress, commands)) {
             view::Action::Run => self.start(shared),
             view::Action::Cancel => self.lane.cancel(),
+            view::Action::Pause(paused) => self.pause.store(paused, Ordering::SeqCst),
+            view::Action::Reset => self.reset(),
             view::Action::None => {}
         }
     }

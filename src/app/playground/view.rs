@@ -18,12 +18,24 @@ pub enum Action {
     None,
     /// Train and sample.
     Run,
-    /// Stop the run.
+    /// Stop the run, keeping what it gave.
     Cancel,
+    /// Pause (true) or resume (false) the training.
+    Pause(bool),
+    /// Stop the run and forget its results.
+    Reset,
 }
 
 const DATA_COLOR: Color32 = Color32::from_rgb(70, 130, 230);
-const SAMPLE_COLOR: Color32 = Color32::from_rgb(240, 140, 40);
+/// The samples' colour of each model (the second one's when two are compared).
+const SAMPLE_COLORS: [Color32; 2] = [
+    Color32::from_rgb(240, 140, 40),
+    Color32::from_rgb(200, 90, 200),
+];
+
+fn sample_color(model: usize) -> Color32 {
+    SAMPLE_COLORS[model.min(SAMPLE_COLORS.len() - 1)]
+}
 
 /// Draws the panel.
 pub fn playground_ui(
@@ -47,10 +59,24 @@ pub fn playground_ui(
     egui::ScrollArea::vertical().show(ui, |ui| {
         path_slider_ui(ui, panel);
         let height = (ui.available_height() - 40.0).clamp(200.0, 520.0);
-        ui.columns(2, |columns| {
-            points_plot_ui(&mut columns[0], panel, height);
-            loss_plot_ui(&mut columns[1], panel, height);
-        });
+        let panes = panel
+            .state
+            .models
+            .len()
+            .max(if panel.settings.compare { 2 } else { 1 });
+        if panes == 1 {
+            ui.columns(2, |columns| {
+                points_plot_ui(&mut columns[0], panel, 0, height);
+                loss_plot_ui(&mut columns[1], panel, height);
+            });
+        } else {
+            ui.columns(panes, |columns| {
+                for (model, column) in columns.iter_mut().enumerate() {
+                    points_plot_ui(column, panel, model, height);
+                }
+            });
+            loss_plot_ui(ui, panel, (height * 0.6).max(180.0));
+        }
         egui::CollapsingHeader::new("Forward: the data diffusing under each compared schedule")
             .id_salt("playground forward")
             .show(ui, |ui| {
@@ -120,25 +146,12 @@ fn controls_ui(
             panel.state.clear_results();
         }
         let s = &mut panel.settings;
-        egui::ComboBox::from_label("objective")
-            .selected_text(objective_name(s.objective))
-            .show_ui(ui, |ui| {
-                for objective in Objective::ALL {
-                    ui.selectable_value(&mut s.objective, objective, objective_name(objective));
-                }
-            });
-        let slot_name = |slot: usize| match shared.schedules.get(slot) {
-            Some(schedule) => format!("schedule {}: {}", slot + 1, schedule.spec().label()),
-            None => format!("schedule {} (no longer compared)", slot + 1),
-        };
-        if s.objective != Objective::Flow {
-            egui::ComboBox::from_label("schedule")
-                .selected_text(slot_name(s.schedule_slot))
-                .show_ui(ui, |ui| {
-                    for slot in 0..shared.schedules.len() {
-                        ui.selectable_value(&mut s.schedule_slot, slot, slot_name(slot));
-                    }
-                });
+        model_picker(ui, "", (&mut s.objective, &mut s.schedule_slot), shared);
+        ui.checkbox(&mut s.compare, "compare with")
+            .on_hover_text("train a second model beside the first, on the same points and seed (one thread each)");
+        if s.compare {
+            let second = &mut s.second;
+            model_picker(ui, "second ", (&mut second.objective, &mut second.schedule_slot), shared);
         }
         labelled_drag(ui, "training steps", &mut s.steps, 1..=100_000);
         labelled_drag(ui, "points", &mut s.n, 1..=crate::toy::MAX_POINTS);
@@ -150,15 +163,28 @@ fn controls_ui(
         }
         ui.separator();
         if running {
-            busy_indicator(ui);
-            if let Some((done, total)) = progress {
-                ui.label(format!("training: step {done}/{total}"));
+            let paused = panel.paused();
+            if !paused {
+                busy_indicator(ui);
             }
-            if ui.button("Cancel").clicked() {
+            if let Some((done, total)) = progress {
+                let state = if paused { "paused at" } else { "training:" };
+                ui.label(format!("{state} step {done}/{total}"));
+            }
+            let (label, pause) = if paused { ("Resume", false) } else { ("Pause", true) };
+            if ui.button(label).clicked() {
+                action = Action::Pause(pause);
+            }
+            if ui.button("Stop").on_hover_text("stop training; what it showed stays").clicked() {
                 action = Action::Cancel;
             }
         } else if ui.button("Train and sample").clicked() {
             action = Action::Run;
+        }
+        if (running || !panel.state.models.is_empty())
+            && ui.button("Reset").on_hover_text("stop and clear the loss, samples and field").clicked()
+        {
+            action = Action::Reset;
         }
         if let Some(seconds) = panel.state.seconds {
             ui.label(
@@ -171,7 +197,38 @@ fn controls_ui(
     action
 }
 
-fn objective_name(objective: Objective) -> &'static str {
+/// Pickers of what a model learns and, for diffusion, under which compared schedule; `prefix`
+/// tells a second model's pickers apart.
+fn model_picker(
+    ui: &mut egui::Ui,
+    prefix: &str,
+    (objective, slot): (&mut Objective, &mut usize),
+    shared: &Shared<'_>,
+) {
+    egui::ComboBox::from_label(format!("{prefix}objective"))
+        .selected_text(objective_name(*objective))
+        .show_ui(ui, |ui| {
+            for choice in Objective::ALL {
+                ui.selectable_value(objective, choice, objective_name(choice));
+            }
+        });
+    let slot_name = |slot: usize| match shared.schedules.get(slot) {
+        Some(schedule) => format!("schedule {}: {}", slot + 1, schedule.spec().label()),
+        None => format!("schedule {} (no longer compared)", slot + 1),
+    };
+    if *objective != Objective::Flow {
+        egui::ComboBox::from_label(format!("{prefix}schedule"))
+            .selected_text(slot_name(*slot))
+            .show_ui(ui, |ui| {
+                for choice in 0..shared.schedules.len() {
+                    ui.selectable_value(slot, choice, slot_name(choice));
+                }
+            });
+    }
+}
+
+/// An objective in words.
+pub fn objective_name(objective: Objective) -> &'static str {
     match objective {
         Objective::Eps => "ε-prediction",
         Objective::X0 => "x0-prediction",
@@ -181,14 +238,13 @@ fn objective_name(objective: Objective) -> &'static str {
 }
 
 fn path_slider_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel) {
-    let Some(samples) = &panel.state.samples else {
+    let path_states = panel.state.path_states();
+    if path_states == 0 {
         ui.label("Train and sample: the model learns the data, then carries noise to it.");
         return;
-    };
-    let path_states = samples.path.len();
-    if let Some(field) = &panel.state.field {
-        let last = field.levels.len().saturating_sub(1);
-        let shares: Vec<f64> = field.levels.iter().map(|l| l.0).collect();
+    }
+    if let Some(shares) = field_shares(&panel.state) {
+        let last = shares.len().saturating_sub(1);
         ui.horizontal(|ui| {
             let state = &mut panel.state;
             ui.checkbox(&mut state.show_field, "show the learned field at noise level");
@@ -202,12 +258,48 @@ fn path_slider_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel) {
             .on_hover_text("arrows: where the model moves a point there (the score −ε̂/σ, or against the flow's velocity), scaled to fit");
         });
     }
-    let last = path_states.saturating_sub(1);
-    ui.spacing_mut().slider_width = (ui.available_width() - 320.0).max(200.0);
-    ui.add(
-        egui::Slider::new(&mut panel.state.shown_state, 0..=last)
-            .text(format!("sampler state (0: noise, {last}: samples)")),
-    );
+    let state = &mut panel.state;
+    ui.horizontal(|ui| {
+        let label = if state.playing {
+            "■ Hold"
+        } else {
+            "▶ Play"
+        };
+        if ui
+            .button(label)
+            .on_hover_text("run the sampler's path from the noise to the samples")
+            .clicked()
+        {
+            if !state.playing && state.shown_fraction >= 1.0 {
+                state.shown_fraction = 0.0;
+            }
+            state.playing = !state.playing;
+        }
+        ui.spacing_mut().slider_width = (ui.available_width() - 320.0).max(200.0);
+        let changed = ui
+            .add(
+                egui::Slider::new(&mut state.shown_fraction, 0.0..=1.0)
+                    .custom_formatter(|f, _| format!("{:.0} %", 100.0 * f))
+                    .text("along the sampler's path (0: noise, 100 %: samples)"),
+            )
+            .changed();
+        if changed {
+            state.playing = false;
+        }
+    });
+    if state.playing {
+        // About four seconds from the noise to the samples.
+        let frame = ui.input(|i| i.stable_dt).clamp(0.001, 0.1);
+        let states = ((path_states as f32 * frame / 4.0).ceil() as usize).max(1);
+        state.advance_play(states);
+        ui.ctx().request_repaint();
+    }
+}
+
+/// The noise levels of the learned field (the same for every model), once there is one.
+fn field_shares(state: &super::PlaygroundState) -> Option<Vec<f64>> {
+    let field = state.models.iter().find_map(|m| m.field.as_ref())?;
+    Some(field.levels.iter().map(|l| l.0).collect())
 }
 
 fn scatter(name: &str, points: &[Point], color: Color32, radius: f32) -> Points<'static> {
@@ -217,13 +309,13 @@ fn scatter(name: &str, points: &[Point], color: Color32, radius: f32) -> Points<
         .radius(radius)
 }
 
-fn points_plot_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel, height: f32) {
+fn points_plot_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel, model: usize, height: f32) {
     let drawn = panel.settings.source == PlaygroundSource::Drawn;
     let drawing = drawn && !panel.running();
-    let title = if drawing {
-        "drag to paint points, then Train and sample"
-    } else {
-        "data and samples"
+    let title = match panel.state.models.get(model) {
+        _ if drawing => "drag to paint points, then Train and sample".to_owned(),
+        Some(results) => format!("data and samples: {}", results.label),
+        None => "data and samples".to_owned(),
     };
     ui.label(RichText::new(title).strong());
     let (data, seed) = (panel.settings.data, panel.settings.seed);
@@ -233,10 +325,13 @@ fn points_plot_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel, height: f32) {
         panel.state.data_or_preview(data, seed)
     };
     let data = scatter("data", shown, DATA_COLOR, 1.0);
-    let response = Plot::new("playground points")
+    let color = sample_color(model);
+    let state = &panel.state;
+    let response = Plot::new(("playground points", model))
         .height(height)
         .data_aspect(1.0)
         .legend(Legend::default())
+        .link_axis(egui::Id::unique("playground points"), [true, true])
         .allow_drag(!drawing)
         .allow_scroll(false)
         .include_x(-2.0)
@@ -245,15 +340,16 @@ fn points_plot_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel, height: f32) {
         .include_y(2.0)
         .show(ui, |plot_ui| {
             plot_ui.points(data);
-            if let Some(points) = panel.state.shown_points() {
-                plot_ui.points(scatter("samples", points, SAMPLE_COLOR, 1.5));
-                add_trails(plot_ui, &panel.state);
-                if panel.state.show_field {
-                    add_field(plot_ui, &panel.state);
-                }
-            } else if let Some((step, preview)) = &panel.state.preview {
+            let results = state.models.get(model);
+            if let Some(points) = state.shown_points(model) {
+                plot_ui.points(scatter("samples", points, color, 1.5));
+                add_trails(plot_ui, state, model);
+            } else if let Some((step, preview)) = results.and_then(|r| r.preview.as_ref()) {
                 let name = format!("samples after {step} steps");
-                plot_ui.points(scatter(&name, &preview.points, SAMPLE_COLOR, 1.5));
+                plot_ui.points(scatter(&name, &preview.points, color, 1.5));
+            }
+            if state.show_field {
+                add_field(plot_ui, state, model);
             }
             let response = plot_ui.response();
             let started = response.drag_started() || response.clicked();
@@ -294,8 +390,8 @@ fn paint(settings: &mut PlaygroundSettings, started: bool, at: Option<Point>) ->
 
 /// The learned field at the level chosen, the longest arrow as long as a twentieth of the
 /// grid's extent.
-fn add_field(plot_ui: &mut egui_plot::PlotUi<'_>, state: &super::PlaygroundState) {
-    let Some(field) = &state.field else {
+fn add_field(plot_ui: &mut egui_plot::PlotUi<'_>, state: &super::PlaygroundState, model: usize) {
+    let Some(field) = state.models.get(model).and_then(|m| m.field.as_ref()) else {
         return;
     };
     let Some((_, directions)) = field
@@ -330,19 +426,21 @@ fn add_field(plot_ui: &mut egui_plot::PlotUi<'_>, state: &super::PlaygroundState
 /// Trails shown: the paths of this many points, up to the state shown, fading into the past.
 const TRAILS: usize = 40;
 
-fn add_trails(plot_ui: &mut egui_plot::PlotUi<'_>, state: &super::PlaygroundState) {
-    let Some(samples) = &state.samples else {
+fn add_trails(plot_ui: &mut egui_plot::PlotUi<'_>, state: &super::PlaygroundState, model: usize) {
+    let (Some(samples), Some(upto)) = (
+        state.models.get(model).and_then(|m| m.samples.as_ref()),
+        state.shown_state(model),
+    ) else {
         return;
     };
-    let upto = state.shown_state.min(samples.path.len().saturating_sub(1));
     let points = samples.points.len().min(TRAILS);
     let first = upto.saturating_sub(TRAIL_STATES);
+    let color = sample_color(model).gamma_multiply(0.35);
     for index in 0..points {
         let trail: PlotPoints<'_> = samples.path[first..=upto]
             .iter()
             .map(|state| [state[index][0], state[index][1]])
             .collect();
-        let color = SAMPLE_COLOR.gamma_multiply(0.35);
         plot_ui.line(Line::new("trails", trail).color(color).width(1.0));
     }
 }
@@ -352,26 +450,40 @@ const TRAIL_STATES: usize = 400;
 
 fn loss_plot_ui(ui: &mut egui::Ui, panel: &PlaygroundPanel, height: f32) {
     ui.label(RichText::new("training loss (log₁₀; raw and smoothed)").strong());
-    let losses = &panel.state.losses;
-    let raw: PlotPoints<'_> = losses
-        .iter()
-        .filter(|(_, l)| *l > 0.0)
-        .map(|&(s, l)| [s as f64, l.log10()])
-        .collect();
-    let mut smoothed = Vec::with_capacity(losses.len());
-    let mut average = None;
-    for &(step, loss) in losses.iter().filter(|(_, l)| *l > 0.0) {
-        let a = average.map_or(loss, |a: f64| 0.98 * a + 0.02 * loss);
-        average = Some(a);
-        smoothed.push([step as f64, a.log10()]);
-    }
+    let models = &panel.state.models;
+    let curves: Vec<_> = models.iter().map(|m| loss_curves(&m.losses)).collect();
     Plot::new("playground loss")
         .height(height)
         .allow_scroll(false)
         .legend(Legend::default())
         .x_axis_label("training step")
         .show(ui, |plot_ui| {
-            plot_ui.line(Line::new("raw", raw).color(Color32::from_gray(110)));
-            plot_ui.line(Line::new("smoothed", PlotPoints::from(smoothed)).color(SAMPLE_COLOR));
+            for (model, ((raw, smoothed), results)) in curves.into_iter().zip(models).enumerate() {
+                let color = sample_color(model);
+                let name = |what: &str| {
+                    if models.len() > 1 {
+                        format!("{} ({what})", results.label)
+                    } else {
+                        what.to_owned()
+                    }
+                };
+                let raw = Line::new(name("raw"), PlotPoints::from(raw));
+                plot_ui.line(raw.color(color.gamma_multiply(0.3)));
+                plot_ui.line(Line::new(name("smoothed"), PlotPoints::from(smoothed)).color(color));
+            }
         });
+}
+
+/// log₁₀ of the raw losses and of their exponential moving average, by step.
+fn loss_curves(losses: &[(u64, f64)]) -> (Vec<[f64; 2]>, Vec<[f64; 2]>) {
+    let mut raw = Vec::with_capacity(losses.len());
+    let mut smoothed = Vec::with_capacity(losses.len());
+    let mut average = None;
+    for &(step, loss) in losses.iter().filter(|(_, l)| *l > 0.0) {
+        let a = average.map_or(loss, |a: f64| 0.98 * a + 0.02 * loss);
+        average = Some(a);
+        raw.push([step as f64, loss.log10()]);
+        smoothed.push([step as f64, a.log10()]);
+    }
+    (raw, smoothed)
 }

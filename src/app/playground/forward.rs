@@ -48,8 +48,8 @@ pub fn noised(points: &[Point], eps: &[Point], schedule: &Schedule, t: usize) ->
 /// Bins of the marginal densities, over −4…4.
 const BINS: usize = 32;
 
-/// The density of one coordinate as a step line over −4…4.
-fn density(values: impl Iterator<Item = f64>, count: usize) -> Vec<[f64; 2]> {
+/// The density of one coordinate (standardised) as a step line over −4…4.
+pub fn density(values: impl Iterator<Item = f64>, count: usize) -> Vec<[f64; 2]> {
     let width = 8.0 / BINS as f64;
     let mut bins = [0usize; BINS];
     for v in values {

@@ -2,10 +2,10 @@
 //! noise to samples) side by side with the loss curve.
 
 use eframe::egui::{self, Color32, RichText};
-use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
+use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints, Points};
 
 use super::PlaygroundPanel;
-use super::forward::forward_ui;
+use super::forward::{density, forward_ui};
 use crate::app::file_dialog::{POINTS_FILE, PendingDialog};
 use crate::app::panel::{Command, Shared};
 use crate::app::settings::{PlaygroundSettings, PlaygroundSource};
@@ -275,12 +275,13 @@ fn path_slider_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel) {
             }
             state.playing = !state.playing;
         }
-        ui.spacing_mut().slider_width = (ui.available_width() - 320.0).max(200.0);
+        // Room for the button, the value and the caption beside the slider.
+        ui.spacing_mut().slider_width = (ui.available_width() - 520.0).max(120.0);
         let changed = ui
             .add(
                 egui::Slider::new(&mut state.shown_fraction, 0.0..=1.0)
                     .custom_formatter(|f, _| format!("{:.0} %", 100.0 * f))
-                    .text("along the sampler's path (0: noise, 100 %: samples)"),
+                    .text("of the sampler's path (0: noise, 100 %: samples)"),
             )
             .changed();
         if changed {
@@ -331,7 +332,6 @@ fn points_plot_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel, model: usize, 
         .height(height)
         .data_aspect(1.0)
         .legend(Legend::default())
-        .link_axis(egui::Id::unique("playground points"), [true, true])
         .allow_drag(!drawing)
         .allow_scroll(false)
         .include_x(-2.0)
@@ -362,6 +362,41 @@ fn points_plot_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel, model: usize, 
             panel.state.clear_results();
         }
     }
+    density_plot_ui(ui, &panel.state, model);
+}
+
+/// The marginal densities of x and y of the samples against the data's (standardised), once
+/// `model` has sampled.
+fn density_plot_ui(ui: &mut egui::Ui, state: &super::PlaygroundState, model: usize) {
+    let (Some(samples), Some(standardiser)) = (
+        state.models.get(model).and_then(|m| m.samples.as_ref()),
+        state.standardiser.as_ref(),
+    ) else {
+        return;
+    };
+    let standard = |points: &[Point]| -> Vec<Point> {
+        points.iter().map(|&p| standardiser.apply(p)).collect()
+    };
+    let sets = [
+        ("data", standard(&state.data), DATA_COLOR),
+        ("samples", standard(&samples.points), sample_color(model)),
+    ];
+    Plot::new(("playground density", model))
+        .height(110.0)
+        .legend(Legend::default())
+        .allow_drag(false)
+        .allow_scroll(false)
+        .x_axis_label("standardised coordinate")
+        .show(ui, |plot_ui| {
+            for (name, points, color) in &sets {
+                for (axis, style) in [("x", LineStyle::Solid), ("y", LineStyle::dashed_loose())] {
+                    let index = usize::from(axis == "y");
+                    let line = density(points.iter().map(|p| p[index]), points.len());
+                    let line = Line::new(format!("{name} {axis}"), PlotPoints::from(line));
+                    plot_ui.line(line.color(*color).style(style));
+                }
+            }
+        });
 }
 
 /// Adds a few points around `at` (a spray, so that a stroke has some width); a new stroke

@@ -389,11 +389,11 @@ fn density_plot_ui(ui: &mut egui::Ui, state: &super::PlaygroundState, model: usi
         .x_axis_label("standardised coordinate")
         .show(ui, |plot_ui| {
             for (name, points, color) in &sets {
-                for (axis, style) in [("x", LineStyle::Solid), ("y", LineStyle::dashed_loose())] {
+                for (axis, style) in [("x", LineStyle::Solid), ("y", LineStyle::dashed_dense())] {
                     let index = usize::from(axis == "y");
                     let line = density(points.iter().map(|p| p[index]), points.len());
                     let line = Line::new(format!("{name} {axis}"), PlotPoints::from(line));
-                    plot_ui.line(line.color(*color).style(style));
+                    plot_ui.line(line.color(*color).style(style).width(1.0));
                 }
             }
         });

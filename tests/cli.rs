@@ -83,6 +83,103 @@ fn schedule_json_has_the_named_arrays() {
     assert_eq!(json["beta"][49], 0.999);
 }
 
+/// A fixture written the way diffusers writes a scheduler_config.json.
+fn diffusers_fixture(name: &str) -> String {
+    format!(
+        "{}/tests/fixtures/diffusers/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn a_diffusers_config_prints_the_schedule_it_names_exactly_as_the_kind_does() {
+    let pairs: [(&str, &[&str]); 4] = [
+        ("ddpm-cifar10", &["linear"]),
+        (
+            "stable-diffusion-v1",
+            &[
+                "scaled-linear",
+                "--beta-start",
+                "0.00085",
+                "--beta-end",
+                "0.012",
+            ],
+        ),
+        ("cosine-ddim", &["cosine"]),
+        (
+            "zero-snr-v-prediction",
+            &[
+                "scaled-linear",
+                "--beta-start",
+                "0.00085",
+                "--beta-end",
+                "0.012",
+                "--zero-terminal-snr",
+            ],
+        ),
+    ];
+    for (fixture, kind) in pairs {
+        let path = diffusers_fixture(fixture);
+        let from_config = noisescope(&["schedule", "--from-config", &path]);
+        assert!(from_config.status.success(), "{}", stderr(&from_config));
+        let own = noisescope(&[&["schedule"], kind].concat());
+        assert_eq!(stdout(&from_config), stdout(&own), "{fixture}");
+    }
+    // Stable Diffusion's terminal signal: √ᾱ_T = 0.068265 (Lin et al. 2023, section 3).
+    let sd = noisescope(&[
+        "schedule",
+        "--from-config",
+        &diffusers_fixture("stable-diffusion-v1"),
+        "--format",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&sd)).expect("valid JSON");
+    let last = json["alpha_bar"][999].as_f64().expect("ᾱ_T");
+    assert!((last.sqrt() - 0.068265).abs() < 5e-7, "{}", last.sqrt());
+    // What belongs to a sampler or a network is said, not silently dropped.
+    let v = noisescope(&[
+        "schedule",
+        "--from-config",
+        &diffusers_fixture("zero-snr-v-prediction"),
+    ]);
+    let notes = stderr(&v);
+    assert!(
+        notes.contains("v_prediction") && notes.contains("trailing"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn a_schedule_written_as_a_diffusers_config_reads_back_as_itself() {
+    let temp = common::temp_dir("diffusers-config");
+    let path = temp.path().join("scheduler_config.json");
+    let args = [
+        "schedule",
+        "sigmoid",
+        "--steps",
+        "400",
+        "--beta-end",
+        "0.03",
+    ];
+    let written = noisescope(&[&args[..], &["--format", "diffusers-config"]].concat());
+    assert!(written.status.success(), "{}", stderr(&written));
+    std::fs::write(&path, stdout(&written)).expect("write");
+    let config: serde_json::Value = serde_json::from_str(&stdout(&written)).expect("JSON");
+    assert_eq!(config["beta_schedule"], "sigmoid");
+    assert_eq!(config["num_train_timesteps"], 400);
+    let path = path.to_string_lossy();
+    let read = noisescope(&["schedule", "--from-config", &path]);
+    assert_eq!(stdout(&read), stdout(&noisescope(&args)));
+
+    let refused = noisescope(&["schedule", "linear-combine", "--format", "diffusers-config"]);
+    assert_fails_with(&refused, "no diffusers beta_schedule");
+    std::fs::write(temp.path().join("bad.json"), r#"{"beta_schedule": "exp"}"#).expect("write");
+    let bad = temp.path().join("bad.json");
+    let bad = noisescope(&["schedule", "--from-config", &bad.to_string_lossy()]);
+    assert_fails_with(&bad, "\"exp\" is not supported");
+    assert_fails_with(&noisescope(&["schedule"]), "<KIND>");
+}
+
 #[test]
 fn zero_terminal_snr_prints_minus_infinity_as_null_in_json() {
     let output = noisescope(&[

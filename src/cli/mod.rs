@@ -32,7 +32,9 @@ pub use train::{
 
 use crate::data::{IMAGE_SIDE, load_user_image, to_bytes};
 use crate::diffusion::{ForwardMode, forward_all_steps, tensor_to_vec};
-use crate::schedule::{SanityReport, Schedule, ScheduleKind, ScheduleSpec, daed_switch};
+use crate::schedule::{
+    DiffusersConfig, SanityReport, Schedule, ScheduleKind, ScheduleSpec, daed_switch,
+};
 
 /// Noisescope: an explorer of denoising diffusion models.
 #[derive(Debug, Parser)]
@@ -49,14 +51,19 @@ pub enum Command {
     /// Print a schedule's per-step table (t = 1..T).
     Schedule {
         /// linear, cosine, scaled-linear, sigmoid or linear-combine.
-        #[arg(value_parser = parse_kind)]
-        kind: ScheduleKind,
+        #[arg(value_parser = parse_kind, required_unless_present = "from_config")]
+        kind: Option<ScheduleKind>,
         /// The schedule's parameters.
         #[command(flatten)]
         params: ScheduleArgs,
-        /// csv (header t,beta,alpha_bar,log_snr,posterior_variance) or json.
-        #[arg(long, value_enum, default_value_t = Format::Csv)]
-        format: Format,
+        /// Read the schedule from a diffusers scheduler_config.json instead (it gives every
+        /// parameter; fields that belong to a sampler or a network are noted on stderr).
+        #[arg(long, conflicts_with = "kind")]
+        from_config: Option<PathBuf>,
+        /// csv (header t,beta,alpha_bar,log_snr,posterior_variance), json, or
+        /// diffusers-config (a scheduler_config.json diffusers reads as this schedule).
+        #[arg(long, value_enum, default_value_t = ScheduleFormat::Csv)]
+        format: ScheduleFormat,
     },
     /// Print DAED's automatic switching point: the t whose ᾱ_t is closest to 1 − β1.
     ///
@@ -194,6 +201,30 @@ pub enum Format {
     Json,
 }
 
+/// Output formats of `schedule`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ScheduleFormat {
+    /// Comma-separated values with a header.
+    Csv,
+    /// One JSON object.
+    Json,
+    /// A diffusers scheduler_config.json.
+    DiffusersConfig,
+}
+
+/// The schedule of a diffusers scheduler config; what it does not take over goes to stderr.
+fn schedule_from_config(path: &Path) -> anyhow::Result<Schedule> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let config = DiffusersConfig::from_json(&text)
+        .and_then(|config| config.to_schedule())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    for note in &config.notes {
+        eprintln!("note: {note}");
+    }
+    Ok(Schedule::new(config.spec)?)
+}
+
 /// Forward modes on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ModeArg {
@@ -255,12 +286,22 @@ pub fn run(command: Command, out: &mut impl Write) -> anyhow::Result<()> {
         Command::Schedule {
             kind,
             params,
+            from_config,
             format,
         } => {
-            let schedule = params.build(kind)?;
+            let schedule = match (kind, from_config) {
+                (_, Some(path)) => schedule_from_config(&path)?,
+                (Some(kind), None) => params.build(kind)?,
+                (None, None) => bail!("give a schedule KIND or --from-config FILE"),
+            };
             match format {
-                Format::Csv => write_csv(&schedule, out)?,
-                Format::Json => writeln!(out, "{}", schedule_json(&schedule))?,
+                ScheduleFormat::Csv => write_csv(&schedule, out)?,
+                ScheduleFormat::Json => writeln!(out, "{}", schedule_json(&schedule))?,
+                ScheduleFormat::DiffusersConfig => {
+                    let config = DiffusersConfig::from_schedule(schedule.spec())
+                        .map_err(anyhow::Error::msg)?;
+                    writeln!(out, "{}", serde_json::to_string_pretty(&config)?)?;
+                }
             }
         }
         Command::DaedSwitch { schedule, params } => {

@@ -5,12 +5,14 @@
 
 mod betas;
 mod daed;
+mod diffusers;
 mod report;
 mod sampling;
 mod solvers;
 mod spec;
 
 pub use daed::{DaedSwitch, daed_switch};
+pub use diffusers::{DiffusersConfig, ImportedSchedule};
 pub use report::SanityReport;
 pub use sampling::{
     DdimStep, DdpmStep, LOG_SNR_SPACING_FLOOR, ReverseVariance, TimestepSpacing, X0Coefficients,

@@ -96,6 +96,42 @@ fn editing_a_parameter_changes_the_schedule_and_bad_values_are_rejected() {
 }
 
 #[test]
+fn a_dropped_diffusers_config_becomes_a_schedule_and_a_bad_one_changes_nothing() {
+    use noisescope::schedule::ScheduleKind;
+    let fixture = |name: &str| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/diffusers/{name}"))
+    };
+    let mut harness = harness();
+    drop_file(&mut harness, fixture("zero-snr-v-prediction.json"));
+    harness.run();
+    let slots = harness.state().slots();
+    assert_eq!(slots.len(), 3, "added beside linear and cosine");
+    let imported = &slots[2];
+    assert_eq!(imported.schedule.spec().kind, ScheduleKind::ScaledLinear);
+    assert!(imported.schedule.spec().zero_terminal_snr);
+    assert_eq!(imported.schedule.spec().beta_start, 0.00085);
+    let note = imported.note.clone().unwrap_or_default();
+    assert!(
+        note.contains("v_prediction") && note.contains("trailing"),
+        "{note}"
+    );
+    harness.get_by_label_contains("from the diffusers config zero-snr-v-prediction.json");
+
+    let temp = tempfile::tempdir().expect("temp dir");
+    let bad = temp.path().join("scheduler_config.json");
+    std::fs::write(&bad, r#"{"trained_betas": [0.1, 0.2]}"#).expect("write");
+    harness.state_mut().import_schedule_config(&bad);
+    harness.run();
+    let error = harness
+        .state()
+        .schedule_import_error()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(error.contains("trained_betas"), "{error}");
+    assert_eq!(harness.state().slots().len(), 3, "nothing changed");
+}
+
+#[test]
 fn adding_schedules_stops_at_four() {
     let mut harness = harness();
     for _ in 0..3 {

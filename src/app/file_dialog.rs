@@ -62,6 +62,14 @@ pub const POINTS_FILE: FileKind = FileKind {
     dropped: "CSV file",
 };
 
+/// A diffusers scheduler configuration (Schedules).
+pub const SCHEDULER_CONFIG_FILE: FileKind = FileKind {
+    title: "Open a diffusers scheduler_config.json",
+    name: "JSON",
+    extensions: &["json"],
+    dropped: "scheduler_config.json",
+};
+
 impl PendingDialog {
     /// Opens the dialog for a file of `kind`.
     pub fn open(ctx: &egui::Context, kind: &FileKind) -> Self {

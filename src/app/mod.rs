@@ -404,6 +404,16 @@ impl App {
         self.panels.playground.state()
     }
 
+    /// Imports a diffusers scheduler config into the Schedules panel, as a dropped file is.
+    pub fn import_schedule_config(&mut self, path: &std::path::Path) {
+        self.panels.schedules.import_config(path);
+    }
+
+    /// Why the last import of a scheduler config failed, if it did.
+    pub fn schedule_import_error(&self) -> Option<&str> {
+        self.panels.schedules.import_error()
+    }
+
     /// Loads x,y points from a CSV file into the Playground, as a dropped file is.
     pub fn load_points_file(&mut self, path: &std::path::Path) {
         self.panels.playground.load_points_file(path);
@@ -482,9 +492,15 @@ impl App {
             let csv = path
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+            let json = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json"));
             if csv {
                 self.shared.tab = Tab::Playground;
                 self.panels.playground.load_points_file(&path);
+            } else if json {
+                self.shared.tab = Tab::Schedules;
+                self.panels.schedules.import_config(&path);
             } else {
                 self.shared.tab = Tab::Forward;
                 self.panels.forward.load_image_file(path);

@@ -9,14 +9,18 @@ use eframe::egui;
 pub use slots::ScheduleSlot;
 pub use view::SLOT_COLORS;
 
+use super::file_dialog::{PendingDialog, SCHEDULER_CONFIG_FILE, take_answer};
 use super::panel::{Command, Panel, Shared};
 use super::settings::{MAX_SCHEDULES, SchedulesSettings, Tab};
-use crate::schedule::Schedule;
+use crate::schedule::{DiffusersConfig, Schedule};
 
 /// The panel: its settings and the compared schedules.
 pub struct SchedulesPanel {
     settings: SchedulesSettings,
     slots: Vec<ScheduleSlot>,
+    file_dialog: Option<PendingDialog>,
+    /// Why the last import failed.
+    import_error: Option<String>,
 }
 
 impl SchedulesPanel {
@@ -32,7 +36,47 @@ impl SchedulesPanel {
             .cloned()
             .map(ScheduleSlot::new)
             .collect();
-        Self { settings, slots }
+        Self {
+            settings,
+            slots,
+            file_dialog: None,
+            import_error: None,
+        }
+    }
+
+    /// Adds the schedule of a diffusers scheduler config as a new slot (the last slot when four
+    /// are compared), noting what was not taken over; a file that cannot be imported changes
+    /// nothing and says why.
+    pub fn import_config(&mut self, path: &std::path::Path) {
+        let imported = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|text| DiffusersConfig::from_json(&text))
+            .and_then(|config| config.to_schedule())
+            .map_err(|e| format!("{}: {e}", path.display()));
+        match imported {
+            Ok(imported) => {
+                let name = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                let mut slot = ScheduleSlot::new(imported.spec);
+                slot.note = Some(format!(
+                    "from the diffusers config {name}. Not part of the schedule: {}.",
+                    imported.notes.join("; ")
+                ));
+                if self.slots.len() >= MAX_SCHEDULES {
+                    self.slots.pop();
+                }
+                self.slots.push(slot);
+                self.import_error = None;
+            }
+            Err(message) => self.import_error = Some(message),
+        }
+    }
+
+    /// Why the last import failed, if it did.
+    pub fn import_error(&self) -> Option<&str> {
+        self.import_error.as_deref()
     }
 
     /// The settings to remember, with the schedules as typed.
@@ -63,16 +107,25 @@ impl Panel for SchedulesPanel {
         "Schedules"
     }
 
-    fn poll(&mut self, _shared: &Shared<'_>, _commands: &mut Vec<Command>) {}
+    fn poll(&mut self, _shared: &Shared<'_>, _commands: &mut Vec<Command>) {
+        match take_answer(&mut self.file_dialog, &SCHEDULER_CONFIG_FILE) {
+            Some(Ok(path)) => self.import_config(&path),
+            Some(Err(message)) => self.import_error = Some(message),
+            None => {}
+        }
+    }
 
     fn ui(&mut self, ui: &mut egui::Ui, shared: &Shared<'_>, commands: &mut Vec<Command>) {
-        view::schedules_ui(
+        let import = view::schedules_ui(
             ui,
-            &mut self.slots,
-            &mut self.settings,
+            (&mut self.slots, &mut self.settings),
+            (self.file_dialog.is_none(), self.import_error.as_deref()),
             shared.cursor_t,
             commands,
         );
+        if import {
+            self.file_dialog = Some(PendingDialog::open(ui.ctx(), &SCHEDULER_CONFIG_FILE));
+        }
         let changed = self.slots.len() != shared.schedules.len()
             || self
                 .slots

@@ -11,6 +11,8 @@ pub struct ScheduleSlot {
     pub schedule: Schedule,
     /// Why the draft is rejected, while it is.
     pub error: Option<String>,
+    /// Where the schedule came from and what of it was not taken over (an imported config).
+    pub note: Option<String>,
 }
 
 impl ScheduleSlot {
@@ -21,6 +23,7 @@ impl ScheduleSlot {
                 draft: spec,
                 schedule,
                 error: None,
+                note: None,
             },
             Err(error) => {
                 let fallback = ScheduleSpec::new(spec.kind);
@@ -31,6 +34,7 @@ impl ScheduleSlot {
                     draft: spec,
                     schedule,
                     error: Some(format!("{error} — using the defaults")),
+                    note: None,
                 }
             }
         }

@@ -22,23 +22,32 @@ const ERROR: Color32 = Color32::from_rgb(235, 80, 80);
 /// Draws the panel: the editors on the left, the plots with the cursor t beside them.
 pub fn schedules_ui(
     ui: &mut egui::Ui,
-    slots: &mut Vec<ScheduleSlot>,
-    settings: &mut SchedulesSettings,
+    (slots, settings): (&mut Vec<ScheduleSlot>, &mut SchedulesSettings),
+    (can_import, import_error): (bool, Option<&str>),
     cursor_t: usize,
     commands: &mut Vec<Command>,
-) {
+) -> bool {
+    let mut import = false;
     egui::Panel::left("schedule_editors")
         .resizable(true)
         .default_size(330.0)
         .show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| editors_ui(ui, slots));
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                import = editors_ui(ui, slots, (can_import, import_error));
+            });
         });
     egui::CentralPanel::default().show(ui, |ui| {
         plots_ui(ui, slots, settings, cursor_t, commands);
     });
+    import
 }
 
-fn editors_ui(ui: &mut egui::Ui, slots: &mut Vec<ScheduleSlot>) {
+/// The editors; true when the person asked to import a diffusers config.
+fn editors_ui(
+    ui: &mut egui::Ui,
+    slots: &mut Vec<ScheduleSlot>,
+    (can_import, import_error): (bool, Option<&str>),
+) -> bool {
     ui.horizontal(|ui| {
         ui.heading("Schedules");
         let can_add = slots.len() < MAX_SCHEDULES;
@@ -52,6 +61,16 @@ fn editors_ui(ui: &mut egui::Ui, slots: &mut Vec<ScheduleSlot>) {
             )));
         }
     });
+    let import = ui
+        .add_enabled(can_import, egui::Button::new("Import diffusers config…"))
+        .on_hover_text(
+            "a scheduler_config.json, as a new schedule (replacing the last when four are \
+             compared); or drop the file on the window",
+        )
+        .clicked();
+    if let Some(error) = import_error {
+        ui.colored_label(ERROR, error);
+    }
     let mut remove = None;
     let removable = slots.len() > 1;
     for (index, slot) in slots.iter_mut().enumerate() {
@@ -63,6 +82,7 @@ fn editors_ui(ui: &mut egui::Ui, slots: &mut Vec<ScheduleSlot>) {
     if let Some(index) = remove {
         slots.remove(index);
     }
+    import
 }
 
 /// One schedule's editor; returns true when the user asked to remove it.
@@ -87,6 +107,9 @@ fn editor_ui(ui: &mut egui::Ui, index: usize, slot: &mut ScheduleSlot, removable
             }
         });
         ui.label(RichText::new(slot.draft.kind.explanation()).small().weak());
+        if let Some(note) = &slot.note {
+            ui.label(RichText::new(note).small());
+        }
         parameters_ui(ui, &mut slot.draft);
         if slot.draft != before {
             slot.apply_draft();

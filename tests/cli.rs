@@ -353,6 +353,118 @@ fn tiny_network(
     path
 }
 
+/// The frames of a GIF file.
+fn gif_frames(path: &std::path::Path) -> Vec<image::RgbaImage> {
+    use image::AnimationDecoder;
+    let file = std::io::BufReader::new(std::fs::File::open(path).expect("the GIF"));
+    let decoder = image::codecs::gif::GifDecoder::new(file).expect("a GIF");
+    let frames = decoder.into_frames().collect_frames().expect("frames");
+    frames.into_iter().map(image::Frame::into_buffer).collect()
+}
+
+#[test]
+fn gif_forward_writes_exactly_the_frames_asked_from_x0_to_x_t() {
+    let temp = common::temp_dir("gif-forward");
+    let out = temp.path().join("forward.gif");
+    let out_arg = out.to_str().expect("utf-8");
+    let args = [
+        "gif",
+        "forward",
+        "--index",
+        "3",
+        "--schedule",
+        "cosine",
+        "--frames",
+        "5",
+        "--scale",
+        "2",
+        "--out",
+        out_arg,
+    ];
+    let output = noisescope(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let frames = gif_frames(&out);
+    assert_eq!(frames.len(), 5);
+    assert_eq!((frames[0].width(), frames[0].height()), (2 * 30, 2 * 30));
+    // The first frame is the image itself, the last nearly pure noise: they differ.
+    assert_ne!(frames[0], frames[4]);
+    assert_fails_with(&noisescope(&args), "--force");
+    let replaced = noisescope(&[&args[..], &["--force"]].concat());
+    assert!(replaced.status.success(), "{}", stderr(&replaced));
+    let too_many = [
+        "gif",
+        "forward",
+        "--index",
+        "3",
+        "--schedule",
+        "linear",
+        "--steps",
+        "10",
+        "--frames",
+        "12",
+        "--out",
+        out_arg,
+        "--force",
+    ];
+    assert_fails_with(&noisescope(&too_many), "at most that many --frames");
+    let no_image = [
+        "gif",
+        "forward",
+        "--index",
+        "99999",
+        "--schedule",
+        "linear",
+        "--out",
+        "x.gif",
+    ];
+    assert_fails_with(&noisescope(&no_image), "--index 99999");
+}
+
+#[test]
+fn gif_reverse_writes_one_grid_per_frame_from_x_t_to_the_samples() {
+    let temp = common::temp_dir("gif-reverse");
+    let model = tiny_model(temp.path());
+    let out = temp.path().join("reverse.gif");
+    let output = noisescope(&[
+        "gif",
+        "reverse",
+        "--model",
+        model.to_str().expect("utf-8"),
+        "--sampler",
+        "ddim",
+        "--steps",
+        "4",
+        "--n",
+        "4",
+        "--frames",
+        "5",
+        "--scale",
+        "1",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let frames = gif_frames(&out);
+    assert_eq!(frames.len(), 5, "x_T, the three states between, and x0");
+    assert_eq!(frames[0].width(), 2 * 29 + 1, "a 2 × 2 grid");
+    let six = noisescope(&[
+        "gif",
+        "reverse",
+        "--model",
+        model.to_str().expect("utf-8"),
+        "--sampler",
+        "ddim",
+        "--steps",
+        "4",
+        "--frames",
+        "6",
+        "--out",
+        temp.path().join("six.gif").to_str().expect("utf-8"),
+    ]);
+    assert_fails_with(&six, "5 states");
+    assert!(!temp.path().join("six.gif").exists(), "nothing written");
+}
+
 #[test]
 fn sample_writes_pngs_and_every_frame() {
     let temp = common::temp_dir("sample");

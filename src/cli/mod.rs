@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod bench;
 mod daed;
+mod gif;
 mod per_class;
 mod quality;
 mod recon;
@@ -21,6 +22,7 @@ mod train;
 
 pub use bench::BenchArgs;
 pub use daed::{DaedArgs, DaedModelArgs, DaedSweepArgs};
+pub use gif::{GifCommand, GifForwardArgs, GifOptions, GifReverseArgs};
 pub use quality::{EvaluateArgs, FidArgs, fid_between, sample_many};
 
 pub use recon::{ReconArgs, run_recon};
@@ -107,6 +109,9 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The forward or reverse process as an animated GIF (exactly --frames frames).
+    #[command(subcommand)]
+    Gif(GifCommand),
     /// Train an ε-prediction U-Net on IDX images (checkpoints, --resume, Ctrl-C saves).
     Train(Box<TrainArgs>),
     /// Train DAED's denoising autoencoder (x0-prediction for t ≤ --t-max), options as `train`.
@@ -349,6 +354,7 @@ pub fn run(command: Command, out: &mut impl Write) -> anyhow::Result<()> {
         Command::Daed(args) => daed::run_daed(&args, out)?,
         Command::DaedSweep(args) => daed::run_daed_sweep(&args, out)?,
         Command::Toy(args) => toy::run_toy(&args, out)?,
+        Command::Gif(command) => gif::run_gif(&command, out)?,
     }
     Ok(())
 }

@@ -434,6 +434,14 @@ fn prepare_out(out: &Path) -> anyhow::Result<()> {
 
 /// Writes `count` images side by side in a near-square grid with 1-pixel gaps.
 pub fn save_grid(values: &[f32], count: usize, path: &Path) -> anyhow::Result<()> {
+    grid_image(values, count)
+        .save(path)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The first `count` images of `values` (each 28×28 in [−1, 1]) in a square-ish grid with
+/// one-pixel black borders.
+pub fn grid_image(values: &[f32], count: usize) -> image::GrayImage {
     let columns = (count as f64).sqrt().ceil().max(1.0) as usize;
     let rows = count.div_ceil(columns);
     let cell = IMAGE_SIDE + 1;
@@ -447,8 +455,7 @@ pub fn save_grid(values: &[f32], count: usize, path: &Path) -> anyhow::Result<()
             grid.put_pixel(x as u32, y as u32, image::Luma([byte]));
         }
     }
-    grid.save(path)
-        .with_context(|| format!("cannot write {}", path.display()))
+    grid
 }
 
 #[cfg(test)]

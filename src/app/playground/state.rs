@@ -47,6 +47,8 @@ pub struct PlaygroundState {
     pub field_level: usize,
     /// Whether the field is drawn over the points.
     pub show_field: bool,
+    /// Whether the person set the field's level (otherwise it follows the path shown).
+    pub field_level_fixed: bool,
     /// How far along the sampling path the view is, 0 (the noise) to 1 (the samples); each
     /// model shows its own state nearest to it.
     pub shown_fraction: f64,

@@ -238,25 +238,11 @@ pub fn objective_name(objective: Objective) -> &'static str {
 }
 
 fn path_slider_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel) {
+    field_controls_ui(ui, &mut panel.state);
     let path_states = panel.state.path_states();
     if path_states == 0 {
         ui.label("Train and sample: the model learns the data, then carries noise to it.");
         return;
-    }
-    if let Some(shares) = field_shares(&panel.state) {
-        let last = shares.len().saturating_sub(1);
-        ui.horizontal(|ui| {
-            let state = &mut panel.state;
-            ui.checkbox(&mut state.show_field, "show the learned field at noise level");
-            let share = shares.get(state.field_level.min(last)).copied().unwrap_or(0.0);
-            ui.add_enabled(
-                state.show_field,
-                egui::Slider::new(&mut state.field_level, 0..=last)
-                    .custom_formatter(move |_, _| format!("{:.0} % of the way to noise", 100.0 * share))
-                    .show_value(true),
-            )
-            .on_hover_text("arrows: where the model moves a point there (the score −ε̂/σ, or against the flow's velocity), scaled to fit");
-        });
     }
     let state = &mut panel.state;
     ui.horizontal(|ui| {
@@ -295,6 +281,38 @@ fn path_slider_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel) {
         state.advance_play(states);
         ui.ctx().request_repaint();
     }
+}
+
+/// The field's switch and noise level, once a model has a field (with its first preview). The
+/// level follows the path shown (the share of the way to noise of its state) until it is moved.
+fn field_controls_ui(ui: &mut egui::Ui, state: &mut super::PlaygroundState) {
+    let Some(shares) = field_shares(state) else {
+        return;
+    };
+    let last = shares.len().saturating_sub(1);
+    if !state.field_level_fixed {
+        let share = 1.0 - state.shown_fraction.clamp(0.0, 1.0);
+        state.field_level = ((share * shares.len() as f64).round() as usize)
+            .saturating_sub(1)
+            .min(last);
+    }
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut state.show_field, "show the learned field at noise level");
+        let share = shares.get(state.field_level.min(last)).copied().unwrap_or(0.0);
+        let moved = ui
+            .add_enabled(
+                state.show_field,
+                egui::Slider::new(&mut state.field_level, 0..=last)
+                    .custom_formatter(move |_, _| format!("{:.0} % of the way to noise", 100.0 * share))
+                    .show_value(true),
+            )
+            .on_hover_text("arrows: where the model moves a point there (the score −ε̂/σ, or against the flow's velocity), scaled to fit")
+            .changed();
+        state.field_level_fixed |= moved;
+        if state.field_level_fixed && ui.button("follow the path").clicked() {
+            state.field_level_fixed = false;
+        }
+    });
 }
 
 /// The noise levels of the learned field (the same for every model), once there is one.

@@ -1,0 +1,278 @@
+//! `noisescope gif`: the forward or the reverse process as an animated GIF of exactly N frames,
+//! evenly spaced in the process's states, the first and the last included.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use image::codecs::gif::{GifEncoder, Repeat};
+use image::{Delay, Frame, GrayImage, RgbaImage};
+
+use super::sample::{ConditionArgs, ImageCount, ModelChoice, SamplerArgs, grid_image};
+use super::{ScheduleArgs, parse_kind};
+use crate::data::{BuiltinDataset, IMAGE_PIXELS, IMAGE_SIDE, load_user_image};
+use crate::diffusion::{DefaultSampler, ForwardMode, Sampler, forward_all_steps, tensor_to_vec};
+use crate::schedule::ScheduleKind;
+
+/// The most frames a GIF gets.
+pub const MAX_FRAMES: usize = 1000;
+
+/// The two processes.
+#[derive(Debug, Subcommand)]
+pub enum GifCommand {
+    /// One image noised from x0 to x_T under a schedule (the closed form, one seeded ε).
+    Forward(Box<GifForwardArgs>),
+    /// A batch sampled from x_T to x0 with a trained U-Net, as a grid.
+    Reverse(Box<GifReverseArgs>),
+}
+
+/// What every GIF takes.
+#[derive(Debug, Args)]
+pub struct GifOptions {
+    /// Frames, evenly spaced over the process, the first and the last included (2–1000).
+    #[arg(long, default_value_t = 50)]
+    pub frames: usize,
+    /// Frames per second (0.1–100).
+    #[arg(long, default_value_t = 10.0)]
+    pub fps: f64,
+    /// Enlarge each pixel to N×N.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=32))]
+    pub scale: u32,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// The GIF to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Options of `noisescope gif forward`.
+#[derive(Debug, Args)]
+pub struct GifForwardArgs {
+    /// An image file (converted to 28×28 grayscale).
+    #[arg(long, conflicts_with = "index", required_unless_present = "index")]
+    pub image: Option<PathBuf>,
+    /// An image of the shipped Fashion-MNIST test split, by index.
+    #[arg(long)]
+    pub index: Option<usize>,
+    /// The schedule.
+    #[arg(long, value_parser = parse_kind)]
+    pub schedule: ScheduleKind,
+    /// The schedule's parameters.
+    #[command(flatten)]
+    pub params: ScheduleArgs,
+    /// Seed of ε.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Frames, speed, size and file.
+    #[command(flatten)]
+    pub gif: GifOptions,
+}
+
+/// Options of `noisescope gif reverse`.
+#[derive(Debug, Args)]
+pub struct GifReverseArgs {
+    /// The model.
+    #[command(flatten)]
+    pub model: ModelChoice,
+    /// The sampler (default: the Reverse panel's).
+    #[command(flatten)]
+    pub sampler: SamplerArgs,
+    /// The images of the grid (one chain: --n at most --batch).
+    #[command(flatten)]
+    pub count: ImageCount,
+    /// Class, guidance and sampling schedule.
+    #[command(flatten)]
+    pub condition: ConditionArgs,
+    /// Frames, speed, size and file.
+    #[command(flatten)]
+    pub gif: GifOptions,
+}
+
+/// Runs `noisescope gif`.
+pub fn run_gif(command: &GifCommand, out: &mut impl Write) -> anyhow::Result<()> {
+    let (options, frames) = match command {
+        GifCommand::Forward(args) => (&args.gif, forward_frames(args)?),
+        GifCommand::Reverse(args) => (&args.gif, reverse_frames(args)?),
+    };
+    write_gif(&frames, options)?;
+    writeln!(
+        out,
+        "wrote {} frames to {}",
+        frames.len(),
+        options.out.display()
+    )?;
+    Ok(())
+}
+
+impl GifOptions {
+    /// Refuses bad options before any work.
+    fn check(&self) -> anyhow::Result<()> {
+        if !(2..=MAX_FRAMES).contains(&self.frames) {
+            bail!("--frames must be between 2 and {MAX_FRAMES}");
+        }
+        if !(0.1..=100.0).contains(&self.fps) {
+            bail!("--fps must be between 0.1 and 100");
+        }
+        if self.out.exists() && !self.force {
+            bail!(
+                "{} exists: choose another --out, or --force to replace it",
+                self.out.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `frames` indices of `states` states, evenly spaced, the first and the last included; an
+/// error when there are fewer states than frames.
+pub fn frame_indices(states: usize, frames: usize) -> anyhow::Result<Vec<usize>> {
+    if frames > states {
+        bail!("the process has {states} states: ask for at most that many --frames");
+    }
+    let last = (states - 1) as f64;
+    let spacing = last / (frames - 1) as f64;
+    Ok((0..frames)
+        .map(|i| (i as f64 * spacing).round() as usize)
+        .collect())
+}
+
+fn forward_frames(args: &GifForwardArgs) -> anyhow::Result<Vec<GrayImage>> {
+    args.gif.check()?;
+    let schedule = args.params.build(args.schedule)?;
+    let pixels = match (&args.image, args.index) {
+        (Some(path), _) => {
+            let loaded = load_user_image(path)?;
+            for note in &loaded.notes {
+                eprintln!("note: {note}");
+            }
+            loaded.pixels
+        }
+        (None, Some(index)) => {
+            let dataset = BuiltinDataset::load_shipped()?;
+            dataset.image(index).with_context(|| {
+                format!(
+                    "--index {index}: the test split has {} images",
+                    dataset.len()
+                )
+            })?
+        }
+        (None, None) => bail!("give --image FILE or --index N"),
+    };
+    let device = burn::tensor::Device::flex();
+    let noised = tensor_to_vec(forward_all_steps(
+        &pixels,
+        &schedule,
+        ForwardMode::ClosedForm,
+        args.seed,
+        &device,
+    ));
+    // State 0 is x0, state t is x_t.
+    let state = |i: usize| -> &[f32] {
+        match i {
+            0 => &pixels,
+            t => &noised[(t - 1) * IMAGE_PIXELS..t * IMAGE_PIXELS],
+        }
+    };
+    let indices = frame_indices(schedule.steps() + 1, args.gif.frames)?;
+    Ok(indices
+        .into_iter()
+        .map(|i| grid_image(state(i), 1))
+        .collect())
+}
+
+fn reverse_frames(args: &GifReverseArgs) -> anyhow::Result<Vec<GrayImage>> {
+    args.gif.check()?;
+    let size = args.count.size()?;
+    if size.images > args.count.batch {
+        bail!("a GIF shows one chain: --n may be at most --batch");
+    }
+    args.condition.condition()?;
+    let (loaded, device) = args.model.load()?;
+    let conditioned = args.condition.apply(&loaded)?;
+    let (denoiser, schedule) = (&conditioned.denoiser, &conditioned.schedule);
+    let config = args.sampler.config(DefaultSampler::REVERSE);
+    let plan = config
+        .plan(schedule, schedule.steps())
+        .map_err(anyhow::Error::msg)?;
+    let indices = frame_indices(plan.len() + 1, args.gif.frames)?;
+    let n = size.images;
+    let shape = [n, 1, IMAGE_SIDE, IMAGE_SIDE];
+    let mut sampler =
+        Sampler::from_noise(denoiser, schedule, config, shape, args.count.seed, &device)
+            .map_err(anyhow::Error::msg)?;
+    let grid =
+        |x: burn::tensor::Tensor<4>| grid_image(&tensor_to_vec(x.reshape([n, IMAGE_PIXELS])), n);
+    let mut frames = Vec::with_capacity(indices.len());
+    // State k is the input of step k (x_T first); the last state is x0.
+    for (k, step) in sampler.by_ref().enumerate() {
+        if indices.contains(&k) {
+            frames.push(grid(step.x_t));
+        }
+    }
+    if indices.contains(&plan.len()) {
+        frames.push(grid(sampler.finish()));
+    }
+    Ok(frames)
+}
+
+/// Writes the frames as a looping GIF, through a temporary file beside it renamed into place,
+/// so that a failure leaves no half-written file and no existing file is replaced unasked.
+fn write_gif(frames: &[GrayImage], options: &GifOptions) -> anyhow::Result<()> {
+    let out = &options.out;
+    let name = out
+        .file_name()
+        .with_context(|| format!("--out {} names no file", out.display()))?;
+    let temp = out.with_file_name(format!(".{}.noisescope-partial", name.to_string_lossy()));
+    let written = encode_gif(frames, options, &temp).and_then(|()| {
+        if out.exists() && !options.force {
+            bail!("{} appeared meanwhile: not replaced", out.display());
+        }
+        std::fs::rename(&temp, out).with_context(|| format!("cannot write {}", out.display()))
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
+fn encode_gif(frames: &[GrayImage], options: &GifOptions, path: &Path) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut encoder = GifEncoder::new(std::io::BufWriter::new(file));
+    encoder.set_repeat(Repeat::Infinite)?;
+    // GIF delays count hundredths of a second.
+    let milliseconds = (1000.0 / options.fps).round().max(10.0) as u32;
+    let delay = Delay::from_numer_denom_ms(milliseconds, 1);
+    for frame in frames {
+        let scaled = image::imageops::resize(
+            frame,
+            frame.width() * options.scale,
+            frame.height() * options.scale,
+            image::imageops::FilterType::Nearest,
+        );
+        let rgba: RgbaImage = image::DynamicImage::ImageLuma8(scaled).to_rgba8();
+        encoder.encode_frame(Frame::from_parts(rgba, 0, 0, delay))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_evenly_spaced_with_both_ends_and_never_more_than_the_states() {
+        assert_eq!(
+            frame_indices(1001, 5).expect("fits"),
+            [0, 250, 500, 750, 1000]
+        );
+        assert_eq!(frame_indices(51, 51).expect("fits").len(), 51);
+        let eleven = frame_indices(21, 11).expect("fits");
+        assert_eq!(eleven.first(), Some(&0));
+        assert_eq!(eleven.last(), Some(&20));
+        assert!(eleven.windows(2).all(|w| w[1] == w[0] + 2));
+        assert!(frame_indices(21, 22).is_err());
+    }
+}

@@ -131,6 +131,39 @@ fn a_dropped_diffusers_config_becomes_a_schedule_and_a_bad_one_changes_nothing()
     assert_eq!(harness.state().slots().len(), 3, "nothing changed");
 }
 
+/// Presses `key` and lets the frame take it.
+fn press(harness: &mut Harness<'static, App>, key: egui::Key) {
+    harness.key_press(key);
+    harness.run();
+}
+
+#[test]
+fn number_keys_switch_panels_home_and_end_move_the_cursor_and_question_mark_lists_the_keys() {
+    use noisescope::app::Tab;
+    let mut harness = harness();
+    harness.run();
+    press(&mut harness, egui::Key::Num2);
+    assert_eq!(harness.state().settings().tab, Tab::Forward);
+    press(&mut harness, egui::Key::Num6);
+    assert_eq!(harness.state().settings().tab, Tab::Playground);
+    press(&mut harness, egui::Key::Num1);
+    assert_eq!(harness.state().settings().tab, Tab::Schedules);
+    press(&mut harness, egui::Key::End);
+    assert_eq!(harness.state().settings().cursor_t, 1000);
+    press(&mut harness, egui::Key::Home);
+    assert_eq!(harness.state().settings().cursor_t, 1);
+    assert!(!harness.state().keys_shown());
+    press(&mut harness, egui::Key::Questionmark);
+    assert!(harness.state().keys_shown());
+    harness.get_by_label("Keyboard shortcuts");
+    press(&mut harness, egui::Key::Escape);
+    assert!(!harness.state().keys_shown());
+    // The zoom buttons step by a quarter and the zoom is kept with the settings.
+    harness.get_by_label("Zoom +").click();
+    harness.run();
+    assert_eq!(harness.state().settings().zoom, 1.25);
+}
+
 #[test]
 fn adding_schedules_stops_at_four() {
     let mut harness = harness();

@@ -12,6 +12,7 @@ mod image_view;
 mod job;
 mod panel;
 mod playground;
+mod presentation;
 mod reverse;
 mod schedules;
 mod settings;
@@ -122,6 +123,7 @@ pub struct App {
     shared: SharedValues,
     panels: Panels,
     around: Surroundings,
+    presentation: presentation::Presentation,
 }
 
 /// The settings, to change them as a script would: the shared values and each panel's own.
@@ -192,10 +194,12 @@ impl App {
             models_dir: None,
             frame_cpu: None,
         };
+        let presentation = presentation::Presentation::new(&cc.egui_ctx, settings.zoom);
         Self {
             shared,
             panels,
             around,
+            presentation,
         }
     }
 
@@ -220,6 +224,7 @@ impl App {
             analysis: self.panels.analysis.settings().clone(),
             daed: self.panels.daed.settings().clone(),
             playground: self.panels.playground.settings().clone(),
+            zoom: self.presentation.zoom,
         }
     }
 
@@ -414,6 +419,11 @@ impl App {
         self.panels.schedules.import_error()
     }
 
+    /// Whether the list of keys is shown.
+    pub fn keys_shown(&self) -> bool {
+        self.presentation.help_open
+    }
+
     /// Loads x,y points from a CSV file into the Playground, as a dropped file is.
     pub fn load_points_file(&mut self, path: &std::path::Path) {
         self.panels.playground.load_points_file(path);
@@ -463,6 +473,9 @@ impl App {
                 for panel in self.panels.all() {
                     ui.selectable_value(&mut tab, panel.tab(), panel.title());
                 }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    self.presentation.toolbar_ui(ui);
+                });
             });
         });
         self.shared.tab = tab;
@@ -506,10 +519,20 @@ impl App {
                 self.panels.forward.load_image_file(path);
             }
         }
+        let tabs: Vec<Tab> = self.panels.all().iter().map(|p| p.tab()).collect();
+        let typing = ctx.egui_wants_keyboard_input();
+        let keys = self.presentation.keys(ctx, typing, &tabs);
+        if let Some(tab) = keys.tab {
+            self.shared.tab = tab;
+        }
+        match keys.cursor {
+            Some(presentation::CursorJump::First) => self.shared.cursor_t = 1,
+            Some(presentation::CursorJump::Last) => self.shared.cursor_t = self.cursor_limit(),
+            None => {}
+        }
         // Text fields and the t slider handle the arrows themselves.
         let focused = ctx.memory(|m| m.focused());
-        if ctx.egui_wants_keyboard_input() || (focused.is_some() && focused == self.shared.t_slider)
-        {
+        if typing || (focused.is_some() && focused == self.shared.t_slider) {
             return;
         }
         let (left, right, shift) = ctx.input(|i| {
@@ -565,6 +588,7 @@ impl eframe::App for App {
         self.around.frame_cpu = frame.info().cpu_usage;
         self.handle_input(&ctx);
         self.frame(ui);
+        self.presentation.help_ui(&ctx);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

@@ -433,6 +433,8 @@ pub struct Settings {
     pub daed: DaedSettings,
     /// The Playground panel.
     pub playground: PlaygroundSettings,
+    /// The UI's zoom (1 = 100 %).
+    pub zoom: f32,
 }
 
 impl Default for Settings {
@@ -448,6 +450,7 @@ impl Default for Settings {
             analysis: AnalysisSettings::default(),
             daed: DaedSettings::default(),
             playground: PlaygroundSettings::default(),
+            zoom: 1.0,
         }
     }
 }

@@ -284,14 +284,20 @@ fn path_slider_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel) {
 }
 
 /// The field's switch and noise level, once a model has a field (with its first preview). The
-/// level follows the path shown (the share of the way to noise of its state) until it is moved.
+/// level follows the path shown (the share of the way to noise of its state; a little noise
+/// before sampling) until it is moved.
 fn field_controls_ui(ui: &mut egui::Ui, state: &mut super::PlaygroundState) {
     let Some(shares) = field_shares(state) else {
         return;
     };
     let last = shares.len().saturating_sub(1);
     if !state.field_level_fixed {
-        let share = 1.0 - state.shown_fraction.clamp(0.0, 1.0);
+        // Before sampling there is no path: a little noise, where the field draws the data.
+        let share = if state.path_states() == 0 {
+            0.05
+        } else {
+            1.0 - state.shown_fraction.clamp(0.0, 1.0)
+        };
         state.field_level = ((share * shares.len() as f64).round() as usize)
             .saturating_sub(1)
             .min(last);

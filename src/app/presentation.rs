@@ -1,0 +1,174 @@
+//! Presenting: full screen, a zoom that is remembered, keys that switch panels and move the
+//! cursor, and an overlay that lists every key.
+
+use eframe::egui;
+
+use super::settings::Tab;
+
+/// The smallest and largest zoom.
+pub const ZOOM_RANGE: (f32, f32) = (0.5, 3.0);
+/// One press of Zoom − or Zoom +.
+const ZOOM_STEP: f32 = 0.25;
+
+/// The keys, as the overlay lists them.
+const KEYS: [(&str, &str); 9] = [
+    (
+        "← / →",
+        "cursor t back / on by one step (and the Reverse panel's step)",
+    ),
+    ("Shift + ← / →", "ten steps"),
+    ("Home / End", "cursor t to the first / last step"),
+    (
+        "1 … 6",
+        "Schedules, Forward, Reverse, Analysis, DAED, Playground",
+    ),
+    ("F11", "full screen on / off"),
+    ("Ctrl + + / Ctrl + −", "zoom in / out (remembered)"),
+    ("Ctrl + 0", "zoom back to 100 %"),
+    ("?", "this list"),
+    ("Esc", "close this list"),
+];
+
+/// The state of presenting.
+#[derive(Debug)]
+pub struct Presentation {
+    /// The zoom, as last seen (saved with the settings).
+    pub zoom: f32,
+    /// Whether the window is full screen.
+    pub fullscreen: bool,
+    /// Whether the list of keys is shown.
+    pub help_open: bool,
+}
+
+/// Where a key moves the cursor t.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CursorJump {
+    /// t = 1.
+    First,
+    /// The open panel's last step.
+    Last,
+}
+
+/// What the keys of this frame asked for.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct KeyActions {
+    /// A panel to open.
+    pub tab: Option<Tab>,
+    /// A jump of the cursor.
+    pub cursor: Option<CursorJump>,
+}
+
+impl Presentation {
+    /// Starts at the remembered `zoom` (clamped to [`ZOOM_RANGE`]).
+    pub fn new(ctx: &egui::Context, zoom: f32) -> Self {
+        let zoom = if zoom.is_finite() { zoom } else { 1.0 };
+        let zoom = zoom.clamp(ZOOM_RANGE.0, ZOOM_RANGE.1);
+        ctx.set_zoom_factor(zoom);
+        Self {
+            zoom,
+            fullscreen: false,
+            help_open: false,
+        }
+    }
+
+    /// Reads this frame's presenting keys. `typing`: a text field has the keyboard, so only
+    /// F11 and Esc count; `tabs`: the panels in the order of the number keys.
+    pub fn keys(&mut self, ctx: &egui::Context, typing: bool, tabs: &[Tab]) -> KeyActions {
+        let mut actions = KeyActions::default();
+        if ctx.input(|i| i.key_pressed(egui::Key::F11)) {
+            self.set_fullscreen(ctx, !self.fullscreen);
+        }
+        if ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
+            self.help_open = false;
+        }
+        self.zoom = ctx.zoom_factor();
+        if typing {
+            return actions;
+        }
+        ctx.input(|i| {
+            if i.key_pressed(egui::Key::Questionmark) {
+                self.help_open = !self.help_open;
+            }
+            let digits = [
+                egui::Key::Num1,
+                egui::Key::Num2,
+                egui::Key::Num3,
+                egui::Key::Num4,
+                egui::Key::Num5,
+                egui::Key::Num6,
+            ];
+            let pressed = digits.iter().position(|&k| i.key_pressed(k));
+            actions.tab = pressed.and_then(|index| tabs.get(index).copied());
+            if i.key_pressed(egui::Key::Home) {
+                actions.cursor = Some(CursorJump::First);
+            } else if i.key_pressed(egui::Key::End) {
+                actions.cursor = Some(CursorJump::Last);
+            }
+        });
+        actions
+    }
+
+    fn set_fullscreen(&mut self, ctx: &egui::Context, on: bool) {
+        self.fullscreen = on;
+        ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(on));
+    }
+
+    /// Zoom −, the zoom, Zoom +, full screen and the keys, for the tab bar.
+    pub fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        if ui
+            .button("?")
+            .on_hover_text("the keyboard keys (?)")
+            .clicked()
+        {
+            self.help_open = !self.help_open;
+        }
+        let label = if self.fullscreen {
+            "Leave full screen"
+        } else {
+            "Full screen"
+        };
+        if ui.button(label).on_hover_text("F11").clicked() {
+            self.set_fullscreen(&ctx, !self.fullscreen);
+        }
+        let zoom = ctx.zoom_factor();
+        let (low, high) = ZOOM_RANGE;
+        let step = |delta: f32| ((zoom + delta) / ZOOM_STEP).round() * ZOOM_STEP;
+        if ui
+            .add_enabled(zoom < high, egui::Button::new("Zoom +"))
+            .on_hover_text("Ctrl + +; a projector wants 2–2.5×")
+            .clicked()
+        {
+            ctx.set_zoom_factor(step(ZOOM_STEP).min(high));
+        }
+        ui.label(format!("{:.0} %", 100.0 * zoom));
+        if ui
+            .add_enabled(zoom > low, egui::Button::new("Zoom −"))
+            .on_hover_text("Ctrl + −")
+            .clicked()
+        {
+            ctx.set_zoom_factor(step(-ZOOM_STEP).max(low));
+        }
+        self.zoom = ctx.zoom_factor();
+    }
+
+    /// The list of keys, while open.
+    pub fn help_ui(&mut self, ctx: &egui::Context) {
+        let mut open = self.help_open;
+        egui::Window::new("Keyboard shortcuts")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+            .show(ctx, |ui| {
+                egui::Grid::new("keys").striped(true).show(ui, |ui| {
+                    for (key, what) in KEYS {
+                        ui.strong(key);
+                        ui.label(what);
+                        ui.end_row();
+                    }
+                });
+            });
+        self.help_open &= open;
+    }
+}

@@ -5,7 +5,7 @@ use noisescope::diffusion::{
     CleanImagePredictor, DaedModels, SampleSize, Sampler, SamplerConfig, SamplerKind, frac_saved,
     tensor_to_vec,
 };
-use noisescope::model::{Network, UNet, UNetConfig};
+use noisescope::model::{UNet, UNetConfig};
 use noisescope::schedule::{Schedule, ScheduleKind, ScheduleSpec, TimestepSpacing};
 
 fn tiny_unet(device: &Device) -> UNet {
@@ -128,7 +128,7 @@ fn ddim_hands_over_at_the_first_step_at_or_below_s() {
 #[test]
 fn the_shipped_autoencoder_beats_the_diffusion_models_one_shot_x0_at_small_t() {
     use noisescope::data::{IMAGE_SIDE, ProbeData};
-    use noisescope::diffusion::{ReconProbe, image_batch, predict_x0};
+    use noisescope::diffusion::{Denoiser, ReconProbe, image_batch, predict_x0};
     use noisescope::model::{load_dae, load_unet, shipped};
     use noisescope::schedule::x0_coefficients;
 
@@ -160,7 +160,9 @@ fn the_shipped_autoencoder_beats_the_diffusion_models_one_shot_x0_at_small_t() {
         let mut errors = Vec::new();
         for t in [10, 50, 100, dae.t_max] {
             let x_t = probe.noised(t);
-            let eps = ddgm.model.evaluate(x_t.clone(), &vec![t; 32]);
+            // The diffusion model asked at λ_t: right for a step- and a λ-conditioned U-Net.
+            let log_snr = schedule.log_snr()[t - 1];
+            let eps = Denoiser::predict_noise_at(&ddgm.model, x_t.clone(), t, log_snr);
             let one_shot = predict_x0(&x_t, &eps, x0_coefficients(&schedule, t), true);
             let (ddgm_error, dae_error) = (mse(one_shot), mse(dae.predict_clean(x_t, t)));
             eprintln!("{dae_file} t = {t}: DAE {dae_error:.5}, diffusion model {ddgm_error:.5}");

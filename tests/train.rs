@@ -260,7 +260,7 @@ fn a_dae_starts_from_a_diffusion_model_and_writes_its_own_kind() {
 }
 
 #[test]
-fn a_class_conditioned_log_snr_network_trains_resumes_and_loads_and_the_autoencoder_refuses_it() {
+fn a_class_conditioned_log_snr_network_trains_resumes_and_loads_and_its_autoencoder_drops_the_class() {
     use noisescope::model::NoiseInput;
     let _turn = one_at_a_time();
     let temp = common::temp_dir("conditioned");
@@ -307,11 +307,18 @@ fn a_class_conditioned_log_snr_network_trains_resumes_and_loads_and_the_autoenco
     let mut dae = conditioned(dir.join("dae.nsw"), 1);
     dae.target = TrainingTarget::CleanImage { t_max: 250 };
     let error = train_unet(&dae, &stop, &mut |_| {}).expect_err("refused");
+    assert!(error.to_string().contains("--class-dropout 1"), "{error}");
+    // Asked without a class, a λ-conditioned autoencoder trains and denoises at its λ_t.
+    dae.class_dropout = 1.0;
+    train_unet(&dae, &stop, &mut |_| {}).expect("the autoencoder trains");
+    let loaded =
+        noisescope::model::load_dae(&dir.join("dae.nsw"), None, &Device::flex()).expect("loads");
+    let x = Tensor::<4>::zeros([2, 1, 28, 28], &Device::flex());
+    let clean = noisescope::diffusion::CleanImagePredictor::predict_clean(&loaded, x, 20);
     assert!(
-        error
-            .to_string()
-            .contains("conditioned on the step t alone"),
-        "{error}"
+        tensor_to_vec(clean.reshape([2, 784]))
+            .iter()
+            .all(|v| v.is_finite())
     );
 }
 

@@ -123,9 +123,18 @@ impl Denoiser for Guided<'_> {
 }
 
 impl CleanImagePredictor for LoadedDae {
+    /// The autoencoder asked at step t (or its λ_t, as it was trained) without a class.
     fn predict_clean(&self, x_t: Tensor<4>, t: usize) -> Tensor<4> {
         let batch = x_t.dims()[0];
-        dae_clean_estimate(&self.net.model, x_t, &vec![t; batch], &self.alpha_bar).clamp(-1.0, 1.0)
+        let alpha_bar = self.alpha_bar[t - 1];
+        let log_snr = (alpha_bar / (1.0 - alpha_bar)).ln();
+        let position = self.net.model.module.noise_input().position(t, log_snr);
+        let out = self.net.model.evaluate_conditioned(
+            x_t.clone(),
+            &vec![position; batch],
+            &vec![None; batch],
+        );
+        dae_clean_estimate(x_t, out, &vec![t; batch], &self.alpha_bar).clamp(-1.0, 1.0)
     }
 }
 

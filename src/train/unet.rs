@@ -245,12 +245,12 @@ impl DiffusionTraining {
                 schedule.steps()
             )));
         }
-        let conditioned = self.architecture.classes > 0
-            || self.architecture.noise_input != crate::model::NoiseInput::Step;
-        if conditioned && matches!(self.target, TrainingTarget::CleanImage { .. }) {
+        let with_classes = self.architecture.classes > 0 && self.class_dropout < 1.0;
+        if with_classes && matches!(self.target, TrainingTarget::CleanImage { .. }) {
             return Err(TrainError::Input(
-                "the denoising autoencoder is conditioned on the step t alone: train it \
-                 without --classes and with --noise-input step"
+                "the denoising autoencoder is asked without a class: train it without \
+                 --classes, or with --class-dropout 1 (as when it starts from a \
+                 class-conditioned diffusion model)"
                     .into(),
             ));
         }
@@ -608,7 +608,8 @@ fn burn_step(
             }
         }
         TrainingTarget::CleanImage { .. } => {
-            let x0_hat = dae_clean_estimate(model, x_t, &batch.t, alpha_bar);
+            let out = model.forward_conditioned(x_t.clone(), &batch.positions, &batch.classes);
+            let x0_hat = dae_clean_estimate(x_t, out, &batch.t, alpha_bar);
             let weights = dae_loss_weights(&batch.t, alpha_bar, device);
             ((x0_hat - batch.tensor(&batch.x0, device)).square() * weights).mean()
         }

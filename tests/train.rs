@@ -260,7 +260,8 @@ fn a_dae_starts_from_a_diffusion_model_and_writes_its_own_kind() {
 }
 
 #[test]
-fn a_class_conditioned_log_snr_network_trains_resumes_and_loads_and_its_autoencoder_drops_the_class() {
+fn a_class_conditioned_log_snr_network_trains_resumes_and_loads_and_its_autoencoder_drops_the_class()
+ {
     use noisescope::model::NoiseInput;
     let _turn = one_at_a_time();
     let temp = common::temp_dir("conditioned");

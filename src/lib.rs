@@ -9,6 +9,7 @@
 //! - [`train`]: the training loops with checkpoints;
 //! - [`metrics`]: FID and the classifier's confidence;
 //! - [`experiment`]: the DAED sweep;
+//! - [`export`]: PNG pictures, animated GIFs and CSV curves, written atomically;
 //! - [`gpu`] and [`render`]: the wgpu device shared with egui, and drawing images;
 //! - [`cli`] and [`app`]: the command line and the desktop app.
 
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod data;
 pub mod diffusion;
 pub mod experiment;
+pub mod export;
 pub mod gpu;
 pub mod metrics;
 pub mod model;

@@ -389,8 +389,17 @@ fn gif_forward_writes_exactly_the_frames_asked_from_x0_to_x_t() {
     // The first frame is the image itself, the last nearly pure noise: they differ.
     assert_ne!(frames[0], frames[4]);
     assert_fails_with(&noisescope(&args), "--force");
-    let replaced = noisescope(&[&args[..], &["--force"]].concat());
+    let replaced = noisescope(&[&args[..], &["--force", "--label"]].concat());
     assert!(replaced.status.success(), "{}", stderr(&replaced));
+    let labelled = gif_frames(&out);
+    // A 7-pixel strip under each frame says its t: the strips of t = 0 and t = 1000 differ.
+    assert_eq!(labelled[0].height(), 2 * 30 + 7);
+    let strip = |frame: &image::RgbaImage| -> Vec<u8> {
+        frame.rows().skip(60).flatten().flat_map(|p| p.0).collect()
+    };
+    assert_ne!(strip(&labelled[0]), strip(&labelled[4]));
+    let picture = image::imageops::crop_imm(&labelled[0], 0, 0, 60, 60).to_image();
+    assert_eq!(picture, frames[0]);
     let too_many = [
         "gif",
         "forward",

@@ -2,17 +2,19 @@
 //! evenly spaced in the process's states, the first and the last included.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use image::codecs::gif::{GifEncoder, Repeat};
-use image::{Delay, Frame, GrayImage, RgbaImage};
+use image::RgbImage;
 
-use super::sample::{ConditionArgs, ImageCount, ModelChoice, SamplerArgs, grid_image};
+use super::sample::{ConditionArgs, ImageCount, ModelChoice, SamplerArgs};
 use super::{ScheduleArgs, parse_kind};
 use crate::data::{BuiltinDataset, IMAGE_PIXELS, IMAGE_SIDE, load_user_image};
 use crate::diffusion::{DefaultSampler, ForwardMode, Sampler, forward_all_steps, tensor_to_vec};
+use crate::export::{
+    GifSettings, Overwrite, PictureStyle, image_grid, stamp_label, upscale, write_gif,
+};
 use crate::schedule::ScheduleKind;
 
 /// The most frames a GIF gets.
@@ -39,6 +41,12 @@ pub struct GifOptions {
     /// Enlarge each pixel to N×N.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=32))]
     pub scale: u32,
+    /// Write "t = …" under each frame.
+    #[arg(long)]
+    pub label: bool,
+    /// Play once instead of looping.
+    #[arg(long)]
+    pub no_loop: bool,
     /// Replace the file if it exists.
     #[arg(long)]
     pub force: bool,
@@ -96,7 +104,16 @@ pub fn run_gif(command: &GifCommand, out: &mut impl Write) -> anyhow::Result<()>
         GifCommand::Forward(args) => (&args.gif, forward_frames(args)?),
         GifCommand::Reverse(args) => (&args.gif, reverse_frames(args)?),
     };
-    write_gif(&frames, options)?;
+    let settings = GifSettings {
+        fps: options.fps,
+        looping: !options.no_loop,
+    };
+    let overwrite = if options.force {
+        Overwrite::Replace
+    } else {
+        Overwrite::Refuse
+    };
+    write_gif(&options.out, &frames, settings, overwrite, &|| false)?;
     writeln!(
         out,
         "wrote {} frames to {}",
@@ -112,8 +129,9 @@ impl GifOptions {
         if !(2..=MAX_FRAMES).contains(&self.frames) {
             bail!("--frames must be between 2 and {MAX_FRAMES}");
         }
-        if !(0.1..=100.0).contains(&self.fps) {
-            bail!("--fps must be between 0.1 and 100");
+        let (slowest, fastest) = crate::export::gif::FPS_RANGE;
+        if !(slowest..=fastest).contains(&self.fps) {
+            bail!("--fps must be between {slowest} and {fastest}");
         }
         if self.out.exists() && !self.force {
             bail!(
@@ -122,6 +140,24 @@ impl GifOptions {
             );
         }
         Ok(())
+    }
+
+    /// The frame of `count` images (a grid), enlarged, with "t = `t`" under it if asked.
+    fn frame(&self, images: &[f32], count: usize, t: usize) -> RgbImage {
+        let tiles: Vec<&[f32]> = images.chunks(IMAGE_PIXELS).take(count).collect();
+        let columns = (count as f64).sqrt().ceil() as usize;
+        let grid = image_grid(
+            &tiles,
+            (IMAGE_SIDE, IMAGE_SIDE),
+            columns,
+            PictureStyle::default(),
+        );
+        let big = upscale(&grid, self.scale);
+        if self.label {
+            stamp_label(&big, &format!("t = {t}"))
+        } else {
+            big
+        }
     }
 }
 
@@ -138,7 +174,7 @@ pub fn frame_indices(states: usize, frames: usize) -> anyhow::Result<Vec<usize>>
         .collect())
 }
 
-fn forward_frames(args: &GifForwardArgs) -> anyhow::Result<Vec<GrayImage>> {
+fn forward_frames(args: &GifForwardArgs) -> anyhow::Result<Vec<RgbImage>> {
     args.gif.check()?;
     let schedule = args.params.build(args.schedule)?;
     let pixels = match (&args.image, args.index) {
@@ -178,11 +214,11 @@ fn forward_frames(args: &GifForwardArgs) -> anyhow::Result<Vec<GrayImage>> {
     let indices = frame_indices(schedule.steps() + 1, args.gif.frames)?;
     Ok(indices
         .into_iter()
-        .map(|i| grid_image(state(i), 1))
+        .map(|i| args.gif.frame(state(i), 1, i))
         .collect())
 }
 
-fn reverse_frames(args: &GifReverseArgs) -> anyhow::Result<Vec<GrayImage>> {
+fn reverse_frames(args: &GifReverseArgs) -> anyhow::Result<Vec<RgbImage>> {
     args.gif.check()?;
     let size = args.count.size()?;
     if size.images > args.count.batch {
@@ -202,60 +238,21 @@ fn reverse_frames(args: &GifReverseArgs) -> anyhow::Result<Vec<GrayImage>> {
     let mut sampler =
         Sampler::from_noise(denoiser, schedule, config, shape, args.count.seed, &device)
             .map_err(anyhow::Error::msg)?;
-    let grid =
-        |x: burn::tensor::Tensor<4>| grid_image(&tensor_to_vec(x.reshape([n, IMAGE_PIXELS])), n);
+    let grid = |x: burn::tensor::Tensor<4>, t: usize| {
+        args.gif
+            .frame(&tensor_to_vec(x.reshape([n, IMAGE_PIXELS])), n, t)
+    };
     let mut frames = Vec::with_capacity(indices.len());
     // State k is the input of step k (x_T first); the last state is x0.
     for (k, step) in sampler.by_ref().enumerate() {
         if indices.contains(&k) {
-            frames.push(grid(step.x_t));
+            frames.push(grid(step.x_t, plan[k].0));
         }
     }
     if indices.contains(&plan.len()) {
-        frames.push(grid(sampler.finish()));
+        frames.push(grid(sampler.finish(), 0));
     }
     Ok(frames)
-}
-
-/// Writes the frames as a looping GIF, through a temporary file beside it renamed into place,
-/// so that a failure leaves no half-written file and no existing file is replaced unasked.
-fn write_gif(frames: &[GrayImage], options: &GifOptions) -> anyhow::Result<()> {
-    let out = &options.out;
-    let name = out
-        .file_name()
-        .with_context(|| format!("--out {} names no file", out.display()))?;
-    let temp = out.with_file_name(format!(".{}.noisescope-partial", name.to_string_lossy()));
-    let written = encode_gif(frames, options, &temp).and_then(|()| {
-        if out.exists() && !options.force {
-            bail!("{} appeared meanwhile: not replaced", out.display());
-        }
-        std::fs::rename(&temp, out).with_context(|| format!("cannot write {}", out.display()))
-    });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
-}
-
-fn encode_gif(frames: &[GrayImage], options: &GifOptions, path: &Path) -> anyhow::Result<()> {
-    let file =
-        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
-    let mut encoder = GifEncoder::new(std::io::BufWriter::new(file));
-    encoder.set_repeat(Repeat::Infinite)?;
-    // GIF delays count hundredths of a second.
-    let milliseconds = (1000.0 / options.fps).round().max(10.0) as u32;
-    let delay = Delay::from_numer_denom_ms(milliseconds, 1);
-    for frame in frames {
-        let scaled = image::imageops::resize(
-            frame,
-            frame.width() * options.scale,
-            frame.height() * options.scale,
-            image::imageops::FilterType::Nearest,
-        );
-        let rgba: RgbaImage = image::DynamicImage::ImageLuma8(scaled).to_rgba8();
-        encoder.encode_frame(Frame::from_parts(rgba, 0, 0, delay))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 mod common;
 
 use burn::tensor::Device;
-use noisescope::data::{BuiltinDataset, IMAGE_PIXELS};
+use noisescope::data::{BuiltinDataset, IMAGE_PIXELS, IMAGE_SIDE};
 use noisescope::diffusion::{ForwardMode, forward_all_steps, tensor_to_vec};
+use noisescope::metrics::RadialSpectrum;
 use noisescope::noise::{NoiseStream, standard_normal};
 use noisescope::schedule::{Schedule, ScheduleKind, ScheduleSpec};
 
@@ -165,5 +166,56 @@ fn wgpu_and_cpu_give_the_same_frames() {
         assert_eq!(cpu.len(), wgpu.len());
         let worst = common::largest_difference(&cpu, &wgpu);
         assert!(worst < 1e-4, "{mode:?}: worst difference {worst}");
+    }
+}
+
+#[test]
+fn on_the_shipped_data_noise_drowns_ever_lower_frequencies_as_t_grows() {
+    let dataset = BuiltinDataset::load_shipped().expect("the shipped dataset loads");
+    let images: Vec<Vec<f32>> = (0..200).filter_map(|i| dataset.image(i)).collect();
+    let x0 = RadialSpectrum::mean_of(images.iter().map(Vec::as_slice), IMAGE_SIDE).expect("images");
+    let linear = schedule(ScheduleKind::Linear, 1000, false);
+    let steps = [1, 50, 100, 200, 400, 800];
+    let crossings: Vec<f64> = steps
+        .iter()
+        .map(|&t| x0.crossing(linear.alpha_bar_at(t)).unwrap_or(f64::INFINITY))
+        .collect();
+    println!("crossing (cycles per image) at t = {steps:?}: {crossings:.2?}");
+    // Fashion-MNIST's power falls with frequency: the crossing moves down as t grows, from
+    // above the highest frequency at t = 1 to the mean itself by t = 400.
+    assert!(
+        crossings[0] > 14.0,
+        "at t = 1 the signal is above the noise everywhere"
+    );
+    assert!(crossings.windows(2).all(|w| w[1] < w[0]), "{crossings:?}");
+    assert!(crossings[2] < 10.0 && crossings[3] < crossings[2] - 1.0);
+    assert_eq!(crossings[5], 0.0);
+    // What x_t's measured spectrum averages to is ᾱ P_x0 + (1 − ᾱ), frequency by frequency.
+    let t = 100;
+    let x_t = |seed: u64| {
+        let frames = tensor_to_vec(forward_all_steps(
+            &images[0],
+            &linear,
+            ForwardMode::ClosedForm,
+            seed,
+            &Device::flex(),
+        ));
+        frames[(t - 1) * IMAGE_PIXELS..t * IMAGE_PIXELS].to_vec()
+    };
+    let noised: Vec<Vec<f32>> = (0..40).map(x_t).collect();
+    let measured =
+        RadialSpectrum::mean_of(noised.iter().map(Vec::as_slice), IMAGE_SIDE).expect("frames");
+    let expected = RadialSpectrum::of(&images[0], IMAGE_SIDE).noised(linear.alpha_bar_at(t));
+    for (r, (m, e)) in measured
+        .power
+        .iter()
+        .zip(&expected.power)
+        .enumerate()
+        .skip(1)
+    {
+        assert!(
+            (m / e - 1.0).abs() < 0.25,
+            "bin {r}: measured {m}, expected {e}"
+        );
     }
 }

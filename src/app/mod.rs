@@ -5,6 +5,7 @@
 mod analysis;
 mod condition;
 mod daed;
+mod exports;
 mod file_dialog;
 mod fonts;
 mod forward;
@@ -16,6 +17,7 @@ mod presentation;
 mod reverse;
 mod schedules;
 mod settings;
+mod spectrum_plot;
 mod widgets;
 
 use eframe::egui;
@@ -26,10 +28,10 @@ pub use playground::{ModelResults, PlaygroundState};
 pub use reverse::ModelHistory;
 pub use schedules::ScheduleSlot;
 pub use settings::{
-    AnalysisAxis, AnalysisSettings, ConditionSettings, DaeChoice, DaedSettings, ForwardSettings,
-    MAX_SCHEDULES, ModelsShown, PlaygroundSettings, PlaygroundSource, ProbeChoice, ReverseSettings,
-    SamplerChoice, SamplingChoice, SchedulesSettings, Settings, ShippedPair, Tab, ToyModelChoice,
-    XAxis,
+    AnalysisAxis, AnalysisSettings, ConditionSettings, DaeChoice, DaedSettings, ExportSettings,
+    ForwardSettings, MAX_SCHEDULES, ModelsShown, PlaygroundSettings, PlaygroundSource, ProbeChoice,
+    ReverseSettings, SamplerChoice, SamplingChoice, SchedulesSettings, Settings, ShippedPair, Tab,
+    Theme, ToyModelChoice, XAxis,
 };
 
 use crate::data::BuiltinDataset;
@@ -90,6 +92,8 @@ struct SharedValues {
     daed_schedule: Option<Schedule>,
     /// The widget that takes ←/→ while focused.
     t_slider: Option<egui::Id>,
+    /// Where and how exports are written.
+    export: ExportSettings,
 }
 
 /// Where the app runs: its devices, data and folders.
@@ -115,6 +119,7 @@ fn lend<'a>(shared: &'a SharedValues, around: &'a Surroundings) -> Shared<'a> {
         models_dir: around.models_dir.as_deref(),
         gpu_draw: around.gpu_draw,
         frame_cpu: around.frame_cpu,
+        export: &shared.export,
     }
 }
 
@@ -124,6 +129,8 @@ pub struct App {
     panels: Panels,
     around: Surroundings,
     presentation: presentation::Presentation,
+    exporter: exports::Exporter,
+    export_window: bool,
 }
 
 /// The settings, to change them as a script would: the shared values and each panel's own.
@@ -142,6 +149,8 @@ pub struct SettingsMut<'a> {
     pub daed: &'a mut DaedSettings,
     /// The Playground panel's settings.
     pub playground: &'a mut PlaygroundSettings,
+    /// Where and how exports are written.
+    pub export: &'a mut ExportSettings,
 }
 
 impl App {
@@ -185,6 +194,7 @@ impl App {
             daed_model: panels.daed.settings().model,
             daed_schedule: None,
             t_slider: None,
+            export: settings.export,
         };
         let around = Surroundings {
             compute,
@@ -194,12 +204,15 @@ impl App {
             models_dir: None,
             frame_cpu: None,
         };
-        let presentation = presentation::Presentation::new(&cc.egui_ctx, settings.zoom);
+        let presentation =
+            presentation::Presentation::new(&cc.egui_ctx, settings.zoom, settings.theme);
         Self {
             shared,
             panels,
             around,
             presentation,
+            exporter: exports::Exporter::new(&target),
+            export_window: false,
         }
     }
 
@@ -225,6 +238,8 @@ impl App {
             daed: self.panels.daed.settings().clone(),
             playground: self.panels.playground.settings().clone(),
             zoom: self.presentation.zoom,
+            theme: self.presentation.theme,
+            export: self.shared.export.clone(),
         }
     }
 
@@ -238,6 +253,7 @@ impl App {
             analysis: self.panels.analysis.settings_mut(),
             daed: self.panels.daed.settings_mut(),
             playground: self.panels.playground.settings_mut(),
+            export: &mut self.shared.export,
         }
     }
 
@@ -286,7 +302,17 @@ impl App {
 
     /// Whether every panel's job threads are between jobs (a cancelled job has stopped).
     pub fn jobs_idle(&self) -> bool {
-        self.panels.all().iter().all(|p| p.idle())
+        self.panels.all().iter().all(|p| p.idle()) && self.exporter.idle()
+    }
+
+    /// Whether a GIF is being made.
+    pub fn exporting(&self) -> bool {
+        self.exporter.running()
+    }
+
+    /// What the last export did, or why it did not.
+    pub fn export_message(&self) -> Option<&str> {
+        self.exporter.message()
     }
 
     /// Whether a sampling job is running.
@@ -451,6 +477,7 @@ impl App {
         for panel in self.panels.all_mut() {
             panel.poll(&lent, &mut commands);
         }
+        self.exporter.poll();
         self.tab_bar(ui);
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         let tab = self.shared.tab;
@@ -475,6 +502,8 @@ impl App {
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     self.presentation.toolbar_ui(ui);
+                    ui.toggle_value(&mut self.export_window, "Export…")
+                        .on_hover_text("Where exports go, their scale, GIF frames and speed");
                 });
             });
         });
@@ -494,6 +523,7 @@ impl App {
                     self.shared.daed_schedule = schedule;
                 }
                 Command::TSlider(id) => self.shared.t_slider = Some(id),
+                Command::Export(request) => self.exporter.export(request, &self.shared.export),
             }
         }
         self.shared.cursor_t = self.shared.cursor_t.clamp(1, self.cursor_limit());
@@ -525,6 +555,9 @@ impl App {
         if let Some(tab) = keys.tab {
             self.shared.tab = tab;
         }
+        if keys.export {
+            self.export_screen();
+        }
         match keys.cursor {
             Some(presentation::CursorJump::First) => self.shared.cursor_t = 1,
             Some(presentation::CursorJump::Last) => self.shared.cursor_t = self.cursor_limit(),
@@ -549,6 +582,21 @@ impl App {
         }
         if right {
             *cursor += stride;
+        }
+    }
+
+    /// Exports what the open panel shows (its pictures), or says that it has none.
+    pub fn export_screen(&mut self) {
+        let tab = self.shared.tab;
+        let lent = lend(&self.shared, &self.around);
+        let open = self.panels.all().into_iter().find(|p| p.tab() == tab);
+        let requests = open.map(|p| p.screen_export(&lent)).unwrap_or_default();
+        if requests.is_empty() {
+            self.exporter
+                .say("nothing to export as a picture here: plots export as CSV with their buttons");
+        }
+        for request in requests {
+            self.exporter.export(request, &self.shared.export);
         }
     }
 
@@ -578,6 +626,7 @@ impl App {
             for panel in self.panels.all_mut() {
                 panel.status_ui(ui);
             }
+            self.exporter.status_ui(ui);
         });
     }
 }
@@ -589,6 +638,10 @@ impl eframe::App for App {
         self.handle_input(&ctx);
         self.frame(ui);
         self.presentation.help_ui(&ctx);
+        egui::Window::new("Export")
+            .open(&mut self.export_window)
+            .resizable(false)
+            .show(&ctx, |ui| exports::settings_ui(ui, &mut self.shared.export));
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use eframe::egui;
 
-use super::settings::{ShippedPair, Tab};
+use super::exports::ExportRequest;
+use super::settings::{ExportSettings, ShippedPair, Tab};
 use crate::data::BuiltinDataset;
 use crate::schedule::Schedule;
 
@@ -32,6 +33,8 @@ pub struct Shared<'a> {
     pub gpu_draw: bool,
     /// CPU seconds the last frame took, where the platform says.
     pub frame_cpu: Option<f32>,
+    /// Where and how exports are written.
+    pub export: &'a ExportSettings,
 }
 
 /// A change to what the panels share.
@@ -49,6 +52,8 @@ pub enum Command {
     SetDaedModel(ShippedPair, Option<Schedule>),
     /// The widget that takes ←/→ while focused (a t slider).
     TSlider(egui::Id),
+    /// Write a picture, a GIF or curves to the export folder.
+    Export(ExportRequest),
 }
 
 /// One tab of the app.
@@ -71,6 +76,12 @@ pub trait Panel {
     /// The largest t its cursor can take, when it is not the compared schedules' T.
     fn max_t(&self) -> Option<usize> {
         None
+    }
+
+    /// What "export what is on screen" writes for this panel (nothing when it shows only
+    /// plots, which export as CSV).
+    fn screen_export(&self, _shared: &Shared<'_>) -> Vec<ExportRequest> {
+        Vec::new()
     }
 
     /// Whether its jobs' threads are between jobs (a cancelled job has stopped computing).

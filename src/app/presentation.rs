@@ -3,7 +3,7 @@
 
 use eframe::egui;
 
-use super::settings::Tab;
+use super::settings::{Tab, Theme};
 
 /// The smallest and largest zoom.
 pub const ZOOM_RANGE: (f32, f32) = (0.5, 3.0);
@@ -11,13 +11,18 @@ pub const ZOOM_RANGE: (f32, f32) = (0.5, 3.0);
 const ZOOM_STEP: f32 = 0.25;
 
 /// The keys, as the overlay lists them.
-const KEYS: [(&str, &str); 9] = [
+const KEYS: [(&str, &str); 11] = [
     (
         "← / →",
         "cursor t back / on by one step (and the Reverse panel's step)",
     ),
     ("Shift + ← / →", "ten steps"),
     ("Home / End", "cursor t to the first / last step"),
+    ("Space", "play / pause the reverse process (Reverse)"),
+    (
+        "E",
+        "export what is on screen as PNG (to the Export… folder)",
+    ),
     (
         "1 … 6",
         "Schedules, Forward, Reverse, Analysis, DAED, Playground",
@@ -38,6 +43,8 @@ pub struct Presentation {
     pub fullscreen: bool,
     /// Whether the list of keys is shown.
     pub help_open: bool,
+    /// Dark, or light with high contrast.
+    pub theme: Theme,
 }
 
 /// Where a key moves the cursor t.
@@ -56,18 +63,22 @@ pub struct KeyActions {
     pub tab: Option<Tab>,
     /// A jump of the cursor.
     pub cursor: Option<CursorJump>,
+    /// Export what is on screen.
+    pub export: bool,
 }
 
 impl Presentation {
-    /// Starts at the remembered `zoom` (clamped to [`ZOOM_RANGE`]).
-    pub fn new(ctx: &egui::Context, zoom: f32) -> Self {
+    /// Starts at the remembered `zoom` (clamped to [`ZOOM_RANGE`]) and `theme`.
+    pub fn new(ctx: &egui::Context, zoom: f32, theme: Theme) -> Self {
         let zoom = if zoom.is_finite() { zoom } else { 1.0 };
         let zoom = zoom.clamp(ZOOM_RANGE.0, ZOOM_RANGE.1);
         ctx.set_zoom_factor(zoom);
+        apply_theme(ctx, theme);
         Self {
             zoom,
             fullscreen: false,
             help_open: false,
+            theme,
         }
     }
 
@@ -99,6 +110,7 @@ impl Presentation {
             ];
             let pressed = digits.iter().position(|&k| i.key_pressed(k));
             actions.tab = pressed.and_then(|index| tabs.get(index).copied());
+            actions.export = i.key_pressed(egui::Key::E) && !i.modifiers.any();
             if i.key_pressed(egui::Key::Home) {
                 actions.cursor = Some(CursorJump::First);
             } else if i.key_pressed(egui::Key::End) {
@@ -113,7 +125,7 @@ impl Presentation {
         ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(on));
     }
 
-    /// Zoom −, the zoom, Zoom +, full screen and the keys, for the tab bar.
+    /// Zoom −, the zoom, Zoom +, full screen, the theme and the keys, for the tab bar.
     pub fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         if ui
@@ -130,6 +142,18 @@ impl Presentation {
         };
         if ui.button(label).on_hover_text("F11").clicked() {
             self.set_fullscreen(&ctx, !self.fullscreen);
+        }
+        let (label, other) = match self.theme {
+            Theme::Dark => ("Light", Theme::Light),
+            Theme::Light => ("Dark", Theme::Dark),
+        };
+        if ui
+            .button(label)
+            .on_hover_text("a high-contrast light theme for projectors, or the dark one")
+            .clicked()
+        {
+            self.theme = other;
+            apply_theme(&ctx, other);
         }
         let zoom = ctx.zoom_factor();
         let (low, high) = ZOOM_RANGE;
@@ -171,4 +195,37 @@ impl Presentation {
             });
         self.help_open &= open;
     }
+}
+
+/// Sets the look of `theme`: egui's dark look, or a light one with black text, white panels
+/// and heavier strokes, which stays legible on a washed-out projector.
+pub fn apply_theme(ctx: &egui::Context, theme: Theme) {
+    let visuals = match theme {
+        Theme::Dark => egui::Visuals::dark(),
+        Theme::Light => high_contrast_light(),
+    };
+    ctx.set_visuals_of(egui::Theme::Dark, visuals.clone());
+    ctx.set_visuals_of(egui::Theme::Light, visuals);
+}
+
+fn high_contrast_light() -> egui::Visuals {
+    let mut visuals = egui::Visuals::light();
+    visuals.override_text_color = Some(egui::Color32::BLACK);
+    visuals.panel_fill = egui::Color32::WHITE;
+    visuals.window_fill = egui::Color32::WHITE;
+    visuals.extreme_bg_color = egui::Color32::WHITE;
+    visuals.faint_bg_color = egui::Color32::from_gray(235);
+    let stroke = egui::Stroke::new(1.5, egui::Color32::BLACK);
+    visuals.widgets.noninteractive.bg_stroke = egui::Stroke::new(1.0, egui::Color32::from_gray(90));
+    for widget in [
+        &mut visuals.widgets.inactive,
+        &mut visuals.widgets.hovered,
+        &mut visuals.widgets.active,
+    ] {
+        widget.fg_stroke = stroke;
+    }
+    visuals.widgets.inactive.bg_stroke = egui::Stroke::new(1.0, egui::Color32::from_gray(60));
+    visuals.selection.bg_fill = egui::Color32::from_rgb(255, 214, 102);
+    visuals.selection.stroke = stroke;
+    visuals
 }

@@ -435,6 +435,10 @@ pub struct Settings {
     pub playground: PlaygroundSettings,
     /// The UI's zoom (1 = 100 %).
     pub zoom: f32,
+    /// Dark, or light with high contrast for projectors.
+    pub theme: Theme,
+    /// Where and how pictures, GIFs and CSVs are exported.
+    pub export: ExportSettings,
 }
 
 impl Default for Settings {
@@ -451,6 +455,57 @@ impl Default for Settings {
             daed: DaedSettings::default(),
             playground: PlaygroundSettings::default(),
             zoom: 1.0,
+            theme: Theme::default(),
+            export: ExportSettings::default(),
+        }
+    }
+}
+
+/// The look of the app.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Theme {
+    /// Light text on dark.
+    #[default]
+    Dark,
+    /// Black on white with heavier lines: for projectors.
+    Light,
+}
+
+/// How pictures, GIFs and CSVs are exported.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExportSettings {
+    /// The folder exports go to (created when missing).
+    pub folder: String,
+    /// Each pixel of an image becomes `scale`×`scale` pixels.
+    pub scale: u32,
+    /// Frames of a GIF, evenly spaced over the process, both ends included.
+    pub gif_frames: usize,
+    /// GIF frames per second.
+    pub fps: f64,
+    /// Whether GIFs start again after their last frame.
+    pub looping: bool,
+    /// Whether "t = …" is written under exported pictures and frames.
+    pub label: bool,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        let folder = std::env::var_os("HOME").map_or_else(
+            || std::path::PathBuf::from("noisescope-exports"),
+            |home| {
+                std::path::PathBuf::from(home)
+                    .join("Pictures")
+                    .join("Noisescope")
+            },
+        );
+        Self {
+            folder: folder.to_string_lossy().into_owned(),
+            scale: 4,
+            gif_frames: 50,
+            fps: 10.0,
+            looping: true,
+            label: true,
         }
     }
 }

@@ -113,7 +113,7 @@ pub fn run_gif(command: &GifCommand, out: &mut impl Write) -> anyhow::Result<()>
     } else {
         Overwrite::Refuse
     };
-    write_gif(&options.out, &frames, settings, overwrite, &|| false)?;
+    write_gif(&options.out, &frames, settings, overwrite, &mut |_| true)?;
     writeln!(
         out,
         "wrote {} frames to {}",
@@ -164,14 +164,9 @@ impl GifOptions {
 /// `frames` indices of `states` states, evenly spaced, the first and the last included; an
 /// error when there are fewer states than frames.
 pub fn frame_indices(states: usize, frames: usize) -> anyhow::Result<Vec<usize>> {
-    if frames > states {
-        bail!("the process has {states} states: ask for at most that many --frames");
-    }
-    let last = (states - 1) as f64;
-    let spacing = last / (frames - 1) as f64;
-    Ok((0..frames)
-        .map(|i| (i as f64 * spacing).round() as usize)
-        .collect())
+    crate::export::gif::evenly_spaced(states, frames).with_context(|| {
+        format!("the process has {states} states: ask for at most that many --frames")
+    })
 }
 
 fn forward_frames(args: &GifForwardArgs) -> anyhow::Result<Vec<RgbImage>> {

@@ -47,14 +47,15 @@ impl GifSettings {
     }
 }
 
-/// Writes `frames` (all of one size) as a GIF at `path`. `cancelled` is asked before each
-/// frame; when it says so, nothing is left behind and [`ExportError::Cancelled`] is returned.
+/// Writes `frames` (all of one size) as a GIF at `path`. `go_on` is told how many frames are
+/// written before each frame; when it says stop, nothing is left behind and
+/// [`ExportError::Cancelled`] is returned.
 pub fn write_gif(
     path: &Path,
     frames: &[RgbImage],
     settings: GifSettings,
     overwrite: Overwrite,
-    cancelled: &dyn Fn() -> bool,
+    go_on: &mut dyn FnMut(usize) -> bool,
 ) -> Result<(), ExportError> {
     settings.check()?;
     let first = frames
@@ -77,8 +78,8 @@ pub fn write_gif(
             Repeat::Finite(0)
         };
         encoder.set_repeat(repeat).map_err(encode)?;
-        for frame in frames {
-            if cancelled() {
+        for (done, frame) in frames.iter().enumerate() {
+            if !go_on(done) {
                 return Err(ExportError::Cancelled(path.to_path_buf()));
             }
             let rgba = DynamicImage::ImageRgb8(frame.clone()).to_rgba8();
@@ -88,6 +89,20 @@ pub fn write_gif(
         }
         Ok(())
     })
+}
+
+/// `frames` indices of `states` states, evenly spaced, the first and the last included;
+/// `None` when there are fewer states than frames or fewer than two frames.
+pub fn evenly_spaced(states: usize, frames: usize) -> Option<Vec<usize>> {
+    if frames < 2 || frames > states {
+        return None;
+    }
+    let spacing = (states - 1) as f64 / (frames - 1) as f64;
+    Some(
+        (0..frames)
+            .map(|i| (i as f64 * spacing).round() as usize)
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -111,7 +126,10 @@ mod tests {
             fps: 4.0,
             looping: true,
         };
-        write_gif(&path, &frames(5), settings, Overwrite::Refuse, &|| false).expect("writes");
+        write_gif(&path, &frames(5), settings, Overwrite::Refuse, &mut |_| {
+            true
+        })
+        .expect("writes");
         let file = std::io::BufReader::new(std::fs::File::open(&path).expect("opens"));
         let decoded = GifDecoder::new(file)
             .expect("a GIF")
@@ -128,17 +146,13 @@ mod tests {
     fn cancelling_midway_or_bad_settings_write_nothing() {
         let path = std::env::temp_dir().join(format!("noisescope-gifc-{}.gif", std::process::id()));
         let _ = std::fs::remove_file(&path);
-        let asked = std::cell::Cell::new(0);
-        let cancel_at_third = || {
-            asked.set(asked.get() + 1);
-            asked.get() > 2
-        };
+        let mut stop_at_third = |done: usize| done < 2;
         let result = write_gif(
             &path,
             &frames(5),
             GifSettings::default(),
             Overwrite::Refuse,
-            &cancel_at_third,
+            &mut stop_at_third,
         );
         assert!(
             matches!(result, Err(ExportError::Cancelled(_))),
@@ -149,14 +163,14 @@ mod tests {
             fps: 0.0,
             looping: true,
         };
-        assert!(write_gif(&path, &frames(2), slow, Overwrite::Refuse, &|| false).is_err());
+        assert!(write_gif(&path, &frames(2), slow, Overwrite::Refuse, &mut |_| true).is_err());
         assert!(
             write_gif(
                 &path,
                 &[],
                 GifSettings::default(),
                 Overwrite::Refuse,
-                &|| false
+                &mut |_| true
             )
             .is_err()
         );

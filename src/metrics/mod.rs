@@ -2,6 +2,8 @@
 
 mod fid;
 mod linalg;
+mod spectrum;
 
 pub use fid::{ClassifierView, FeatureStats, FidReference, frechet_distance};
 pub use linalg::SymmetricMatrix;
+pub use spectrum::RadialSpectrum;

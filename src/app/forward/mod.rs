@@ -1,6 +1,8 @@
 //! The Forward panel: an image (from the dataset or the person's file) noised t by t under
 //! every compared schedule, with the same ε.
 
+mod export;
+mod frequency;
 mod job;
 mod source;
 mod view;
@@ -11,6 +13,7 @@ use eframe::egui;
 
 pub use source::SourceImage;
 
+use super::exports::ExportRequest;
 use super::file_dialog::{IMAGE_FILE, PendingDialog, take_answer};
 use super::job::{Lane, LaneTarget, Update};
 use super::panel::{Command, Panel, Shared};
@@ -207,6 +210,10 @@ impl Panel for ForwardPanel {
 
     fn idle(&self) -> bool {
         self.frames.idle() && self.files.idle()
+    }
+
+    fn screen_export(&self, shared: &Shared<'_>) -> Vec<ExportRequest> {
+        self.frames_export(shared).into_iter().collect()
     }
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {

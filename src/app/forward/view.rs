@@ -3,6 +3,7 @@
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{AxisHints, Legend, Line, LineStyle, Plot, PlotPoints};
 
+use super::frequency::{frequency_export, frequency_ui};
 use super::{ForwardPanel, row_for};
 use crate::app::file_dialog::{IMAGE_FILE, PendingDialog};
 use crate::app::image_view::{ImageStyle, image_view};
@@ -41,10 +42,49 @@ pub fn forward_ui(
         });
         return;
     }
+    export_row_ui(ui, panel, shared, commands);
     egui::ScrollArea::vertical().show(ui, |ui| {
         frames_ui(ui, panel, shared);
         ui.separator();
+        frequency_ui(ui, panel, shared);
+        ui.separator();
         film_strips_ui(ui, panel, shared, commands);
+    });
+}
+
+/// Buttons that export the frames, the film strips, the process as a GIF and the frequency
+/// view's curves.
+fn export_row_ui(
+    ui: &mut egui::Ui,
+    panel: &ForwardPanel,
+    shared: &Shared<'_>,
+    commands: &mut Vec<Command>,
+) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Export:");
+        let mut request = None;
+        if ui
+            .button("PNG: these frames")
+            .on_hover_text("x0 and x_t of every schedule at t (also the E key)")
+            .clicked()
+        {
+            request = panel.frames_export(shared);
+        }
+        if ui.button("PNG: film strips").clicked() {
+            request = panel.strips_export(shared);
+        }
+        let frames = shared.export.gif_frames;
+        if ui
+            .button(format!("GIF: x0 → x_T, {frames} frames"))
+            .on_hover_text("frames, speed and scale: Export… at the top right")
+            .clicked()
+        {
+            request = panel.gif_export(shared, frames);
+        }
+        if ui.button("CSV: frequency view").clicked() {
+            request = Some(frequency_export(panel, shared));
+        }
+        commands.extend(request.map(Command::Export));
     });
 }
 
@@ -209,7 +249,7 @@ fn frames_ui(ui: &mut egui::Ui, panel: &ForwardPanel, shared: &Shared<'_>) {
 }
 
 /// ~10 evenly spaced t from 1 to T.
-fn strip_steps(steps: usize) -> Vec<usize> {
+pub(super) fn strip_steps(steps: usize) -> Vec<usize> {
     let count = STRIP_FRAMES.min(steps);
     (0..count)
         .map(|k| 1 + (steps - 1) * k / (count - 1).max(1))

@@ -1,6 +1,8 @@
 //! The Reverse panel: sample with the shipped U-Nets side by side from the same x_T, then scrub
 //! or play every recorded step.
 
+mod export;
+mod frequency;
 mod history;
 mod job;
 mod state;
@@ -14,6 +16,7 @@ pub use state::{
 };
 
 use super::condition::resolve;
+use super::exports::ExportRequest;
 use super::job::{Lane, LaneTarget};
 use super::panel::{Command, Panel, Shared};
 use super::settings::{ReverseSettings, Tab};
@@ -28,6 +31,8 @@ pub struct ReversePanel {
     lane: Lane<SampleJob>,
     history: HistoryState,
     history_lane: Lane<HistoryJob>,
+    /// The test images' mean spectrum, once the frequency view needed it.
+    data_spectrum: Option<crate::metrics::RadialSpectrum>,
 }
 
 impl ReversePanel {
@@ -39,6 +44,7 @@ impl ReversePanel {
             lane: Lane::spawn("noisescope-sampler", target),
             history: HistoryState::default(),
             history_lane: Lane::spawn("noisescope-history", target),
+            data_spectrum: None,
         }
     }
 
@@ -199,5 +205,9 @@ impl Panel for ReversePanel {
 
     fn idle(&self) -> bool {
         self.lane.idle() && self.history_lane.idle()
+    }
+
+    fn screen_export(&self, shared: &Shared<'_>) -> Vec<ExportRequest> {
+        self.batch_exports(shared.cursor_t)
     }
 }

@@ -3,6 +3,7 @@
 
 use eframe::egui::{self, Color32, RichText};
 
+use super::frequency::{frequency_export, frequency_ui};
 use super::history::history_ui;
 use super::{MAX_BATCH, ReversePanel};
 use crate::app::condition::{Offer, condition_row};
@@ -37,6 +38,7 @@ pub fn reverse_ui(
     history_section_ui(ui, panel, shared);
     ui.separator();
     scrubber_ui(ui, panel, shared.cursor_t, max_t, commands);
+    export_row_ui(ui, panel, shared, commands);
     if let Some(error) = &panel.state.error {
         ui.colored_label(Color32::from_rgb(235, 80, 80), error);
     }
@@ -53,8 +55,51 @@ pub fn reverse_ui(
                 model_column_ui(column, panel, shared, index);
             }
         });
+        ui.separator();
+        frequency_ui(ui, panel, shared);
     });
     action
+}
+
+/// Buttons that export each model's batch at t, the chains as GIFs and the frequency view.
+fn export_row_ui(
+    ui: &mut egui::Ui,
+    panel: &ReversePanel,
+    shared: &Shared<'_>,
+    commands: &mut Vec<Command>,
+) {
+    if panel.state.runs.is_empty() {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Export:");
+        if ui
+            .button("PNG: the batch at t")
+            .on_hover_text("each model's x_t (also the E key)")
+            .clicked()
+        {
+            commands.extend(
+                panel
+                    .batch_exports(shared.cursor_t)
+                    .into_iter()
+                    .map(Command::Export),
+            );
+        }
+        let frames = shared.export.gif_frames;
+        if ui
+            .add_enabled(
+                !panel.sampling(),
+                egui::Button::new(format!("GIF: x_T → x0, up to {frames} frames")),
+            )
+            .on_hover_text("one GIF per model; frames, speed and scale: Export… at the top right")
+            .clicked()
+        {
+            commands.extend(panel.gif_exports(frames).into_iter().map(Command::Export));
+        }
+        if ui.button("CSV: frequency view").clicked() {
+            commands.push(Command::Export(frequency_export(panel, shared.cursor_t)));
+        }
+    });
 }
 
 fn controls_ui(ui: &mut egui::Ui, panel: &mut ReversePanel) -> Action {

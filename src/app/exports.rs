@@ -1,0 +1,328 @@
+//! Exports from the app. A panel hands over what it shows (images as [`Tiles`], a process as
+//! frames, plotted curves) in an [`ExportRequest`]; the app writes it to the export folder
+//! under a fresh name, never replacing a file. GIFs are drawn and encoded on a lane's thread
+//! and can be cancelled, leaving nothing behind.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+use eframe::egui;
+use image::RgbImage;
+
+use super::job::{Job, JobContext, Lane, LaneTarget, Update};
+use super::settings::ExportSettings;
+use super::widgets::busy_indicator;
+use crate::export::{
+    Curve, ExportError, GifSettings, Overwrite, PictureStyle, curves_csv, free_path, image_grid,
+    stamp_label, upscale, write_gif, write_png,
+};
+
+/// Images laid out in a grid: what one picture or one GIF frame shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tiles {
+    /// The images, each `side.0`×`side.1` values, row-major.
+    pub images: Vec<Vec<f32>>,
+    /// Width and height of each image.
+    pub side: (usize, usize),
+    /// Images per row.
+    pub columns: usize,
+    /// How values become colours.
+    pub style: PictureStyle,
+    /// The step shown, written under the picture when labels are on.
+    pub t: Option<usize>,
+}
+
+impl Tiles {
+    /// The picture, each pixel `scale`×`scale`, with "t = …" under it when `label` is on.
+    pub fn render(&self, scale: u32, label: bool) -> RgbImage {
+        let images: Vec<&[f32]> = self.images.iter().map(Vec::as_slice).collect();
+        let picture = upscale(
+            &image_grid(&images, self.side, self.columns, self.style),
+            scale,
+        );
+        match self.t.filter(|_| label) {
+            Some(t) => stamp_label(&picture, &format!("t = {t}")),
+            None => picture,
+        }
+    }
+}
+
+/// Something a panel asks to export.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExportRequest {
+    /// One picture, as `<stem>.png`.
+    Png {
+        /// The file name without extension.
+        stem: String,
+        /// What it shows.
+        tiles: Tiles,
+    },
+    /// An animation, as `<stem>.gif`, one frame per element.
+    Gif {
+        /// The file name without extension.
+        stem: String,
+        /// The frames, in order.
+        frames: Vec<Tiles>,
+    },
+    /// Plotted curves, as `<stem>.csv`.
+    Csv {
+        /// The file name without extension.
+        stem: String,
+        /// The x axis's name.
+        x_name: String,
+        /// The y axis's name.
+        y_name: String,
+        /// The curves.
+        curves: Vec<Curve>,
+    },
+}
+
+/// A GIF to draw and encode.
+struct GifJob {
+    path: PathBuf,
+    frames: Vec<Tiles>,
+    scale: u32,
+    label: bool,
+    settings: GifSettings,
+}
+
+impl Job for GifJob {
+    type Event = String;
+    type Memory = ();
+
+    fn run(self, context: &mut JobContext<'_, String>, (): &mut ()) -> Result<(), String> {
+        let total = 2 * self.frames.len();
+        let mut pictures = Vec::with_capacity(self.frames.len());
+        for (done, frame) in self.frames.iter().enumerate() {
+            if context.cancelled() {
+                return Ok(());
+            }
+            pictures.push(frame.render(self.scale, self.label));
+            context.progress(done, total);
+        }
+        let drawn = pictures.len();
+        let mut go_on = |done: usize| {
+            context.progress(drawn + done, total);
+            !context.cancelled()
+        };
+        match write_gif(
+            &self.path,
+            &pictures,
+            self.settings,
+            Overwrite::Refuse,
+            &mut go_on,
+        ) {
+            Ok(()) => {
+                let (width, height) = pictures[0].dimensions();
+                let shown = std::path::absolute(&self.path).unwrap_or(self.path);
+                context.emit(format!(
+                    "wrote {drawn} frames of {width}×{height} to {}",
+                    shown.display()
+                ));
+                Ok(())
+            }
+            Err(ExportError::Cancelled(_)) => Ok(()),
+            Err(error) => Err(format!("GIF not exported: {error}")),
+        }
+    }
+}
+
+/// Writes what the panels ask for and says what happened; GIFs are made one after another.
+pub struct Exporter {
+    gifs: Lane<GifJob>,
+    waiting: VecDeque<GifJob>,
+    message: Option<String>,
+}
+
+impl Exporter {
+    /// An exporter whose GIFs are made on their own thread.
+    pub fn new(target: &LaneTarget) -> Self {
+        Self {
+            gifs: Lane::spawn("noisescope-export", target),
+            waiting: VecDeque::new(),
+            message: None,
+        }
+    }
+
+    /// What the last export did, or why it did not.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// Shows `message` where export messages go.
+    pub fn say(&mut self, message: &str) {
+        self.message = Some(message.to_owned());
+    }
+
+    /// Whether a GIF is being made or waits to be.
+    pub fn running(&self) -> bool {
+        self.gifs.running() || !self.waiting.is_empty()
+    }
+
+    /// Whether the GIF thread is between jobs.
+    pub fn idle(&self) -> bool {
+        self.gifs.idle()
+    }
+
+    /// Writes `request` to the export folder of `settings` (a GIF: starts making it).
+    pub fn export(&mut self, request: ExportRequest, settings: &ExportSettings) {
+        let folder = PathBuf::from(settings.folder.trim());
+        if settings.folder.trim().is_empty() {
+            self.message = Some("not exported: choose an export folder first".to_owned());
+            return;
+        }
+        let scale = settings.scale.clamp(1, 32);
+        self.message = match request {
+            ExportRequest::Png { stem, tiles } => {
+                let picture = tiles.render(scale, settings.label);
+                let path = free_path(&folder, &stem, "png");
+                Some(match write_png(&path, &picture, Overwrite::Refuse) {
+                    Ok(()) => wrote(&path, &format!("{}×{}", picture.width(), picture.height())),
+                    Err(error) => format!("not exported: {error}"),
+                })
+            }
+            ExportRequest::Csv {
+                stem,
+                x_name,
+                y_name,
+                curves,
+            } => Some(write_csv(
+                &folder,
+                &stem,
+                &curves_csv(&x_name, &y_name, &curves),
+            )),
+            ExportRequest::Gif { stem, frames } => self.start_gif(&folder, &stem, frames, settings),
+        };
+    }
+
+    fn start_gif(
+        &mut self,
+        folder: &Path,
+        stem: &str,
+        frames: Vec<Tiles>,
+        settings: &ExportSettings,
+    ) -> Option<String> {
+        if frames.is_empty() {
+            return Some("not exported: nothing to animate yet".to_owned());
+        }
+        let gif = GifSettings {
+            fps: settings.fps,
+            looping: settings.looping,
+        };
+        if let Err(error) = gif.check() {
+            return Some(format!("not exported: {error}"));
+        }
+        let job = GifJob {
+            path: free_path(folder, stem, "gif"),
+            frames,
+            scale: settings.scale.clamp(1, 32),
+            label: settings.label,
+            settings: gif,
+        };
+        if self.gifs.running() {
+            self.waiting.push_back(job);
+        } else {
+            self.gifs.start(job);
+        }
+        None
+    }
+
+    /// Takes what the GIF thread reported.
+    pub fn poll(&mut self) {
+        for update in self.gifs.poll() {
+            match update {
+                Update::Event(message) | Update::Failed(message) => self.message = Some(message),
+                Update::Progress { .. } | Update::Done { .. } => {}
+            }
+        }
+        if !self.gifs.running()
+            && let Some(next) = self.waiting.pop_front()
+        {
+            self.gifs.start(next);
+        }
+    }
+
+    /// The status bar's part: a GIF's progress with Cancel, or the last message.
+    pub fn status_ui(&mut self, ui: &mut egui::Ui) {
+        if self.gifs.running() {
+            ui.separator();
+            busy_indicator(ui);
+            let (done, total) = self.gifs.progress().unwrap_or((0, 1));
+            let more = match self.waiting.len() {
+                0 => String::new(),
+                n => format!(" ({n} more waiting)"),
+            };
+            ui.label(format!(
+                "making a GIF: {}%{more}",
+                100 * done / total.max(1)
+            ));
+            if ui.button("Cancel").clicked() {
+                self.gifs.cancel();
+                self.waiting.clear();
+                self.message = Some("GIF cancelled: nothing was written".to_owned());
+            }
+        } else if let Some(message) = &self.message {
+            ui.separator();
+            ui.label(egui::RichText::new(message).small());
+        }
+    }
+}
+
+/// The export settings, for the Export window.
+pub fn settings_ui(ui: &mut egui::Ui, settings: &mut ExportSettings) {
+    egui::Grid::new("export settings")
+        .num_columns(2)
+        .show(ui, |ui| {
+            ui.label("folder");
+            ui.add(egui::TextEdit::singleline(&mut settings.folder).desired_width(320.0));
+            ui.end_row();
+            ui.label("scale");
+            ui.add(egui::Slider::new(&mut settings.scale, 1..=16).suffix("× per pixel"));
+            ui.end_row();
+            ui.label("GIF frames");
+            ui.add(egui::Slider::new(&mut settings.gif_frames, 2..=1000).logarithmic(true));
+            ui.end_row();
+            ui.label("GIF speed");
+            ui.add(egui::Slider::new(&mut settings.fps, 1.0..=50.0).suffix(" frames/s"));
+            ui.end_row();
+            ui.label("");
+            ui.horizontal(|ui| {
+                ui.checkbox(&mut settings.looping, "loop");
+                ui.checkbox(&mut settings.label, "write t under each picture");
+            });
+            ui.end_row();
+        });
+    ui.label(
+        egui::RichText::new(
+            "Files get fresh names (frame.png, frame-2.png, …): nothing is ever replaced.",
+        )
+        .small()
+        .weak(),
+    );
+}
+
+fn wrote(path: &Path, what: &str) -> String {
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    format!("wrote {what} to {}", shown.display())
+}
+
+fn write_csv(folder: &Path, stem: &str, csv: &str) -> String {
+    let rows = csv.lines().count().saturating_sub(1);
+    if rows == 0 {
+        return "not exported: no points yet".to_owned();
+    }
+    let path = free_path(folder, stem, "csv");
+    let written = crate::export::write_atomically_with(&path, Overwrite::Refuse, |writer| {
+        use std::io::Write;
+        writer
+            .write_all(csv.as_bytes())
+            .map_err(|source| ExportError::Io {
+                path: path.clone(),
+                source,
+            })
+    });
+    match written {
+        Ok(()) => wrote(&path, &format!("{rows} rows")),
+        Err(error) => format!("not exported: {error}"),
+    }
+}

@@ -1,0 +1,190 @@
+//! Exports from the app, driven as a person drives it: the E key, the panels' export buttons,
+//! fresh names instead of replaced files, a cancelled GIF and an unwritable folder.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use eframe::egui;
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use image::AnimationDecoder;
+use noisescope::App;
+use noisescope::app::{ModelsShown, SamplerChoice, Tab};
+
+fn harness(models: &Path, exports: &Path) -> Harness<'static, App> {
+    let models = models.to_owned();
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 950.0))
+        .build_eframe(move |cc| App::new(cc).with_models_dir(models.clone()));
+    let export = &mut harness.state_mut().settings_mut().export;
+    export.folder = exports.to_string_lossy().into_owned();
+    export.scale = 2;
+    export.gif_frames = 7;
+    harness
+}
+
+fn run_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
+    common::run_until(harness, what, Duration::from_secs(120), done);
+}
+
+fn open(harness: &mut Harness<'static, App>, tab: &str) {
+    harness.get_by_role_and_label(Role::Button, tab).click();
+    harness.run_steps(2);
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn gif_frames(path: &Path) -> Vec<image::RgbaImage> {
+    let file = std::io::BufReader::new(std::fs::File::open(path).expect("the GIF"));
+    let decoder = image::codecs::gif::GifDecoder::new(file).expect("a GIF");
+    let frames = decoder.into_frames().collect_frames().expect("frames");
+    frames.into_iter().map(image::Frame::into_buffer).collect()
+}
+
+#[test]
+fn the_forward_panel_exports_pictures_a_gif_and_curves_without_replacing_anything() {
+    let models = common::tiny_models_dir();
+    let out = common::temp_dir("exports");
+    let mut harness = harness(models.path(), out.path());
+    open(&mut harness, "Forward");
+    run_until(&mut harness, "the forward frames", App::forward_ready);
+    let schedules = harness.state().slots().len();
+
+    // E: x0 and x_t of every schedule at t, 2× per pixel, with "t = 250" under it.
+    harness.key_press(egui::Key::E);
+    harness.run();
+    let picture = image::open(out.path().join("forward-t0250.png")).expect("a PNG");
+    let width = 2 * ((schedules as u32 + 1) * 29 + 1);
+    assert_eq!(picture.width(), width);
+    assert!(
+        picture.height() > 2 * 30,
+        "a caption strip under the images"
+    );
+    harness.key_press(egui::Key::E);
+    harness.run();
+    assert!(
+        out.path().join("forward-t0250-2.png").exists(),
+        "a fresh name"
+    );
+
+    harness.get_by_label("GIF: x0 → x_T, 7 frames").click();
+    harness.run_steps(2);
+    run_until(&mut harness, "the GIF", |app| !app.exporting());
+    let frames = gif_frames(&out.path().join("forward.gif"));
+    assert_eq!(frames.len(), 7);
+    assert_eq!(frames[0].width(), width);
+    assert_ne!(frames[0], frames[6]);
+
+    harness.get_by_label("CSV: frequency view").click();
+    harness.run_steps(2);
+    let csv =
+        std::fs::read_to_string(out.path().join("forward-spectrum-t0250.csv")).expect("the CSV");
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("curve,cycles_per_image,power"));
+    // x0, then x_t, ᾱ_t·P and the noise level per schedule, at 15 frequencies (0..=14).
+    assert_eq!(lines.count(), (1 + 3 * schedules) * 15);
+    assert_eq!(
+        files(out.path()),
+        [
+            "forward-spectrum-t0250.csv",
+            "forward-t0250-2.png",
+            "forward-t0250.png",
+            "forward.gif"
+        ]
+    );
+}
+
+#[test]
+fn a_cancelled_gif_and_an_unwritable_folder_leave_nothing_behind() {
+    let models = common::tiny_models_dir();
+    let out = common::temp_dir("exports-cancel");
+    let mut harness = harness(models.path(), out.path());
+    harness.state_mut().settings_mut().export.gif_frames = 1000;
+    harness.state_mut().settings_mut().export.scale = 12;
+    open(&mut harness, "Forward");
+    run_until(&mut harness, "the forward frames", App::forward_ready);
+    harness.get_by_label("GIF: x0 → x_T, 1000 frames").click();
+    harness.run_steps(2);
+    assert!(harness.state().exporting());
+    harness
+        .get_by_role_and_label(Role::Button, "Cancel")
+        .click();
+    harness.run_steps(2);
+    run_until(&mut harness, "the GIF thread to stop", App::jobs_idle);
+    assert_eq!(
+        harness.state().export_message(),
+        Some("GIF cancelled: nothing was written")
+    );
+    assert!(files(out.path()).is_empty(), "{:?}", files(out.path()));
+
+    // A file where the folder should be.
+    let blocker = out.path().join("not-a-folder");
+    std::fs::write(&blocker, b"x").expect("a file");
+    harness.state_mut().settings_mut().export.folder =
+        blocker.join("exports").to_string_lossy().into_owned();
+    harness.key_press(egui::Key::E);
+    harness.run();
+    let message = harness.state().export_message().expect("a message");
+    assert!(
+        message.starts_with("not exported: cannot write"),
+        "{message}"
+    );
+    assert_eq!(files(out.path()), ["not-a-folder"]);
+
+    // Panels of plots have no picture to export, and say so.
+    open(&mut harness, "Schedules");
+    harness.key_press(egui::Key::E);
+    harness.run();
+    let message = harness.state().export_message().expect("a message");
+    assert!(message.contains("CSV"), "{message}");
+}
+
+#[test]
+fn the_reverse_panel_exports_each_models_batch_and_chain() {
+    let models = common::tiny_models_dir();
+    let out = common::temp_dir("exports-reverse");
+    let mut harness = harness(models.path(), out.path());
+    {
+        let reverse = &mut harness.state_mut().settings_mut().reverse;
+        reverse.batch = 4;
+        reverse.sampler = SamplerChoice::Ddim;
+        reverse.steps = 10;
+        reverse.models = ModelsShown::Both;
+    }
+    open(&mut harness, "Reverse");
+    assert_eq!(harness.state().settings().tab, Tab::Reverse);
+    common::click(&mut harness, "Sample");
+    run_until(&mut harness, "both models", |app| !app.sampling());
+    harness
+        .get_by_label("GIF: x_T → x0, up to 7 frames")
+        .click();
+    harness.run_steps(2);
+    run_until(&mut harness, "both GIFs", |app| !app.exporting());
+    for model in ["linear", "cosine"] {
+        let frames = gif_frames(&out.path().join(format!("reverse-{model}.gif")));
+        assert_eq!(frames.len(), 7, "{model}");
+        // A 2 × 2 grid at 2× per pixel, with the caption strip.
+        assert_eq!(frames[0].width(), 2 * (2 * 29 + 1));
+    }
+    *harness.state_mut().settings_mut().cursor_t = 1;
+    harness.run_steps(2);
+    harness.key_press(egui::Key::E);
+    harness.run();
+    // At t = 1 of a finished run: the samples themselves.
+    assert!(out.path().join("reverse-linear-t0000.png").exists());
+    assert!(out.path().join("reverse-cosine-t0000.png").exists());
+}

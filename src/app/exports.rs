@@ -7,45 +7,14 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use eframe::egui;
-use image::RgbImage;
 
 use super::job::{Job, JobContext, Lane, LaneTarget, Update};
 use super::settings::ExportSettings;
 use super::widgets::busy_indicator;
+pub use crate::export::Tiles;
 use crate::export::{
-    Curve, ExportError, GifSettings, Overwrite, PictureStyle, curves_csv, free_path, image_grid,
-    stamp_label, upscale, write_gif, write_png,
+    Curve, ExportError, GifSettings, Overwrite, curves_csv, free_path, write_gif, write_png,
 };
-
-/// Images laid out in a grid: what one picture or one GIF frame shows.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Tiles {
-    /// The images, each `side.0`×`side.1` values, row-major.
-    pub images: Vec<Vec<f32>>,
-    /// Width and height of each image.
-    pub side: (usize, usize),
-    /// Images per row.
-    pub columns: usize,
-    /// How values become colours.
-    pub style: PictureStyle,
-    /// The step shown, written under the picture when labels are on.
-    pub t: Option<usize>,
-}
-
-impl Tiles {
-    /// The picture, each pixel `scale`×`scale`, with "t = …" under it when `label` is on.
-    pub fn render(&self, scale: u32, label: bool) -> RgbImage {
-        let images: Vec<&[f32]> = self.images.iter().map(Vec::as_slice).collect();
-        let picture = upscale(
-            &image_grid(&images, self.side, self.columns, self.style),
-            scale,
-        );
-        match self.t.filter(|_| label) {
-            Some(t) => stamp_label(&picture, &format!("t = {t}")),
-            None => picture,
-        }
-    }
-}
 
 /// Something a panel asks to export.
 #[derive(Clone, Debug, PartialEq)]

@@ -15,6 +15,8 @@ mod panel;
 mod playground;
 mod presentation;
 mod reverse;
+mod scene_file;
+mod scenes;
 mod schedules;
 mod settings;
 mod spectrum_plot;
@@ -131,6 +133,8 @@ pub struct App {
     presentation: presentation::Presentation,
     exporter: exports::Exporter,
     export_window: bool,
+    scenes: scenes::Scenes,
+    scene_file: String,
 }
 
 /// The settings, to change them as a script would: the shared values and each panel's own.
@@ -213,7 +217,10 @@ impl App {
             presentation,
             exporter: exports::Exporter::new(&target),
             export_window: false,
+            scenes: scenes::Scenes::default(),
+            scene_file: settings.scene_file,
         }
+        .with_scene_file_opened()
     }
 
     /// Takes the model files from `dir` (`unet-linear.nsw`, `unet-cosine.nsw`) instead of the
@@ -240,6 +247,7 @@ impl App {
             zoom: self.presentation.zoom,
             theme: self.presentation.theme,
             export: self.shared.export.clone(),
+            scene_file: self.scene_file.clone(),
         }
     }
 
@@ -502,6 +510,8 @@ impl App {
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     self.presentation.toolbar_ui(ui);
+                    ui.toggle_value(&mut self.scenes.window_open, "Scenes…")
+                        .on_hover_text("Named snapshots to step through with PageUp/PageDown");
                     ui.toggle_value(&mut self.export_window, "Export…")
                         .on_hover_text("Where exports go, their scale, GIF frames and speed");
                 });
@@ -558,6 +568,9 @@ impl App {
         if keys.export {
             self.export_screen();
         }
+        if let Some(index) = self.scenes.step(keys.scene_step) {
+            self.go_to_scene(index);
+        }
         match keys.cursor {
             Some(presentation::CursorJump::First) => self.shared.cursor_t = 1,
             Some(presentation::CursorJump::Last) => self.shared.cursor_t = self.cursor_limit(),
@@ -582,6 +595,120 @@ impl App {
         }
         if right {
             *cursor += stride;
+        }
+    }
+
+    /// The scenes, in order.
+    pub fn scenes(&self) -> &[scene_file::Scene] {
+        &self.scenes.list
+    }
+
+    /// The scene last gone to.
+    pub fn current_scene(&self) -> Option<usize> {
+        self.scenes.current
+    }
+
+    /// What the last save or open of the scene list did (Ok) or why it failed (Err), and what
+    /// differs from where the open list was saved.
+    pub fn scene_messages(&self) -> (Option<Result<&str, &str>>, &[String]) {
+        let message = self.scenes.message.as_ref().map(|m| match m {
+            Ok(text) => Ok(text.as_str()),
+            Err(text) => Err(text.as_str()),
+        });
+        (message, &self.scenes.differences)
+    }
+
+    /// Adds what is on screen as the scene `name`.
+    pub fn add_scene(&mut self, name: &str) {
+        self.scene_action(scenes::SceneAction::Add(name.to_owned()));
+    }
+
+    /// Saves the scene list to `path` (remembered as the list's file).
+    pub fn save_scenes(&mut self, path: &std::path::Path) {
+        self.scene_file = path.to_string_lossy().into_owned();
+        self.scene_action(scenes::SceneAction::Save);
+    }
+
+    /// Opens the scene list in `path` (remembered as the list's file); a file that cannot be
+    /// read leaves the list as it was and says why.
+    pub fn open_scenes(&mut self, path: &std::path::Path) {
+        self.scene_file = path.to_string_lossy().into_owned();
+        self.scene_action(scenes::SceneAction::Open);
+    }
+
+    fn with_scene_file_opened(mut self) -> Self {
+        let file = self.scene_file.trim();
+        if !file.is_empty() && std::path::Path::new(file).is_file() {
+            self.scene_action(scenes::SceneAction::Open);
+        }
+        self
+    }
+
+    fn scene_action(&mut self, action: scenes::SceneAction) {
+        use scenes::SceneAction;
+        let path = std::path::PathBuf::from(self.scene_file.trim());
+        match action {
+            SceneAction::None => {}
+            SceneAction::Go(index) => self.go_to_scene(index),
+            SceneAction::Add(name) => {
+                let settings = self.settings();
+                self.scenes.list.push(scene_file::Scene { name, settings });
+                self.scenes.current = Some(self.scenes.list.len() - 1);
+            }
+            SceneAction::Remove(index) if index < self.scenes.list.len() => {
+                self.scenes.list.remove(index);
+                self.scenes.current = None;
+            }
+            SceneAction::Remove(_) => {}
+            SceneAction::Save if self.scene_file.trim().is_empty() => {
+                self.scenes.message = Some(Err("name a file to save the scenes to".to_owned()));
+            }
+            SceneAction::Save => {
+                let models = self.around.models_dir.as_deref();
+                let list = scene_file::SceneList::new(self.scenes.list.clone(), models);
+                self.scenes.message = Some(match list.write(&path) {
+                    Ok(()) => Ok(format!(
+                        "saved {} scenes to {}",
+                        list.scenes.len(),
+                        path.display()
+                    )),
+                    Err(error) => Err(format!("not saved: {error}")),
+                });
+            }
+            SceneAction::Open => match scene_file::SceneList::read(&path) {
+                Ok(list) => {
+                    let differences = list.differences(self.around.models_dir.as_deref());
+                    let count = list.scenes.len();
+                    self.scenes.replace(list, differences);
+                    self.scenes.message =
+                        Some(Ok(format!("opened {count} scenes from {}", path.display())));
+                }
+                Err(error) => self.scenes.message = Some(Err(error.to_string())),
+            },
+        }
+    }
+
+    /// Lands exactly where scene `index` was saved: every panel's settings, the panel, t and
+    /// s; the panel it opens computes what it shows unless its results are already there.
+    pub fn go_to_scene(&mut self, index: usize) {
+        let Some(scene) = self.scenes.list.get(index) else {
+            return;
+        };
+        let settings = scene.settings.clone();
+        self.scenes.current = Some(index);
+        self.shared.tab = settings.tab;
+        self.shared.cursor_t = settings.cursor_t;
+        self.shared.switch_t = settings.switch_t;
+        self.shared.beta1 = settings.beta1;
+        let lent = lend(&self.shared, &self.around);
+        self.panels.schedules.restore(&settings, &lent, false);
+        self.shared.schedules = self.panels.schedules.schedules();
+        let lent = lend(&self.shared, &self.around);
+        for panel in self.panels.all_mut() {
+            if panel.tab() != Tab::Schedules {
+                let shown = panel.tab() == settings.tab;
+                panel.restore(&settings, &lent, shown);
+            }
         }
     }
 
@@ -642,6 +769,8 @@ impl eframe::App for App {
             .open(&mut self.export_window)
             .resizable(false)
             .show(&ctx, |ui| exports::settings_ui(ui, &mut self.shared.export));
+        let action = self.scenes.window_ui(&ctx, &mut self.scene_file);
+        self.scene_action(action);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

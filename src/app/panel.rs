@@ -7,7 +7,7 @@ use std::path::Path;
 use eframe::egui;
 
 use super::exports::ExportRequest;
-use super::settings::{ExportSettings, ShippedPair, Tab};
+use super::settings::{ExportSettings, Settings, ShippedPair, Tab};
 use crate::data::BuiltinDataset;
 use crate::schedule::Schedule;
 
@@ -66,6 +66,10 @@ pub trait Panel {
 
     /// Takes what its jobs reported since the last frame (every frame, shown or not).
     fn poll(&mut self, shared: &Shared<'_>, commands: &mut Vec<Command>);
+
+    /// Takes this panel's settings from a scene. `shown`: the scene opens this panel, which
+    /// then computes what it shows unless it already has it (caches are reused).
+    fn restore(&mut self, settings: &Settings, shared: &Shared<'_>, shown: bool);
 
     /// Draws the panel.
     fn ui(&mut self, ui: &mut egui::Ui, shared: &Shared<'_>, commands: &mut Vec<Command>);

@@ -11,7 +11,7 @@ pub const ZOOM_RANGE: (f32, f32) = (0.5, 3.0);
 const ZOOM_STEP: f32 = 0.25;
 
 /// The keys, as the overlay lists them.
-const KEYS: [(&str, &str); 11] = [
+const KEYS: [(&str, &str); 12] = [
     (
         "← / →",
         "cursor t back / on by one step (and the Reverse panel's step)",
@@ -19,6 +19,7 @@ const KEYS: [(&str, &str); 11] = [
     ("Shift + ← / →", "ten steps"),
     ("Home / End", "cursor t to the first / last step"),
     ("Space", "play / pause the reverse process (Reverse)"),
+    ("PageUp / PageDown", "previous / next scene (Scenes…)"),
     (
         "E",
         "export what is on screen as PNG (to the Export… folder)",
@@ -65,6 +66,8 @@ pub struct KeyActions {
     pub cursor: Option<CursorJump>,
     /// Export what is on screen.
     pub export: bool,
+    /// Scenes to move by: −1 (PageUp), 1 (PageDown) or 0.
+    pub scene_step: isize,
 }
 
 impl Presentation {
@@ -111,6 +114,11 @@ impl Presentation {
             let pressed = digits.iter().position(|&k| i.key_pressed(k));
             actions.tab = pressed.and_then(|index| tabs.get(index).copied());
             actions.export = i.key_pressed(egui::Key::E) && !i.modifiers.any();
+            if i.key_pressed(egui::Key::PageUp) {
+                actions.scene_step = -1;
+            } else if i.key_pressed(egui::Key::PageDown) {
+                actions.scene_step = 1;
+            }
             if i.key_pressed(egui::Key::Home) {
                 actions.cursor = Some(CursorJump::First);
             } else if i.key_pressed(egui::Key::End) {

@@ -439,6 +439,8 @@ pub struct Settings {
     pub theme: Theme,
     /// Where and how pictures, GIFs and CSVs are exported.
     pub export: ExportSettings,
+    /// The file of the scene list, opened again at start.
+    pub scene_file: String,
 }
 
 impl Default for Settings {
@@ -457,6 +459,7 @@ impl Default for Settings {
             zoom: 1.0,
             theme: Theme::default(),
             export: ExportSettings::default(),
+            scene_file: String::new(),
         }
     }
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub use curves::{Curve, curves_csv};
 pub use gif::{GifSettings, write_gif};
 pub use label::stamp_label;
-pub use picture::{PictureStyle, image_grid, upscale, write_png};
+pub use picture::{PictureStyle, Tiles, image_grid, upscale, write_png};
 
 /// Why an export wrote nothing.
 #[derive(Debug, thiserror::Error)]

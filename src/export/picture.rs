@@ -5,7 +5,7 @@ use std::path::Path;
 
 use image::{ImageEncoder, Rgb, RgbImage};
 
-use super::{ExportError, Overwrite, write_atomically_with};
+use super::{ExportError, Overwrite, stamp_label, write_atomically_with};
 use crate::render::{Colormap, ValueRange, color_of};
 
 /// The colour between the images of a grid.
@@ -26,6 +26,36 @@ impl Default for PictureStyle {
         Self {
             range: Some(ValueRange::default()),
             colormap: Colormap::Gray,
+        }
+    }
+}
+
+/// Images laid out in a grid: what one picture or one GIF frame shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tiles {
+    /// The images, each `side.0`×`side.1` values, row-major.
+    pub images: Vec<Vec<f32>>,
+    /// Width and height of each image.
+    pub side: (usize, usize),
+    /// Images per row.
+    pub columns: usize,
+    /// How values become colours.
+    pub style: PictureStyle,
+    /// The step shown, written under the picture when labels are on.
+    pub t: Option<usize>,
+}
+
+impl Tiles {
+    /// The picture, each pixel `scale`×`scale`, with "t = …" under it when `label` is on.
+    pub fn render(&self, scale: u32, label: bool) -> RgbImage {
+        let images: Vec<&[f32]> = self.images.iter().map(Vec::as_slice).collect();
+        let picture = upscale(
+            &image_grid(&images, self.side, self.columns, self.style),
+            scale,
+        );
+        match self.t.filter(|_| label) {
+            Some(t) => stamp_label(&picture, &format!("t = {t}")),
+            None => picture,
         }
     }
 }

@@ -10,7 +10,7 @@ use eframe::egui;
 use super::export_csv;
 use super::job::{Lane, LaneTarget};
 use super::panel::{Command, Panel, Shared};
-use super::settings::{AnalysisSettings, Tab};
+use super::settings::{AnalysisSettings, Settings, Tab};
 use job::ReconJob;
 use state::AnalysisState;
 
@@ -140,6 +140,13 @@ impl AnalysisPanel {
 }
 
 impl Panel for AnalysisPanel {
+    fn restore(&mut self, settings: &Settings, shared: &Shared<'_>, shown: bool) {
+        self.settings = settings.analysis.clone();
+        if shown {
+            self.start(shared);
+        }
+    }
+
     fn tab(&self) -> Tab {
         Tab::Analysis
     }

@@ -11,7 +11,7 @@ use eframe::egui;
 use super::export_csv;
 use super::job::{Lane, LaneTarget};
 use super::panel::{Command, Panel, Shared};
-use super::settings::{DaedSettings, SamplingChoice, ShippedPair, Tab};
+use super::settings::{DaedSettings, SamplingChoice, Settings, ShippedPair, Tab};
 use crate::schedule::{Schedule, ScheduleKind};
 use job::{DaedJob, DaedSamples};
 use state::{DaedState, DaedTask};
@@ -179,6 +179,16 @@ impl DaedPanel {
 }
 
 impl Panel for DaedPanel {
+    fn restore(&mut self, settings: &Settings, shared: &Shared<'_>, shown: bool) {
+        self.settings = settings.daed.clone();
+        let wanted = state::setup(&self.settings, (shared.models_dir, shared.schedules))
+            .ok()
+            .map(|setup| (setup, shared.switch_t));
+        if shown && (wanted.is_none() || wanted != self.state.requested) {
+            self.start_samples(shared, shared.switch_t);
+        }
+    }
+
     fn tab(&self) -> Tab {
         Tab::Daed
     }

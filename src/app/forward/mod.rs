@@ -17,7 +17,7 @@ use super::exports::ExportRequest;
 use super::file_dialog::{IMAGE_FILE, PendingDialog, take_answer};
 use super::job::{Lane, LaneTarget, Update};
 use super::panel::{Command, Panel, Shared};
-use super::settings::{ForwardSettings, Tab};
+use super::settings::{ForwardSettings, Settings, Tab};
 use crate::data::BuiltinDataset;
 use crate::diffusion::ForwardMode;
 use crate::render::ImageStack;
@@ -166,6 +166,13 @@ fn row_for(schedules: &[Schedule], slot: usize, cursor_t: usize) -> usize {
 }
 
 impl Panel for ForwardPanel {
+    fn restore(&mut self, settings: &Settings, shared: &Shared<'_>, _shown: bool) {
+        self.settings = settings.forward.clone();
+        if let Ok(dataset) = shared.dataset {
+            self.select_dataset_image(dataset, settings.forward.dataset_index);
+        }
+    }
+
     fn tab(&self) -> Tab {
         Tab::Forward
     }

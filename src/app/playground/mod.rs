@@ -14,7 +14,9 @@ use eframe::egui;
 use super::file_dialog::{POINTS_FILE, PendingDialog, take_answer};
 use super::job::{Lane, LaneTarget};
 use super::panel::{Command, Panel, Shared};
-use super::settings::{PlaygroundSettings, PlaygroundSource, SamplerChoice, Tab, ToyModelChoice};
+use super::settings::{
+    PlaygroundSettings, PlaygroundSource, SamplerChoice, Settings, Tab, ToyModelChoice,
+};
 use crate::schedule::Schedule;
 use crate::toy::{Objective, ToySampler, ToyTraining};
 use job::{ToyJob, ToyModelRun, ToySource};
@@ -199,6 +201,10 @@ fn model_run(
 }
 
 impl Panel for PlaygroundPanel {
+    fn restore(&mut self, settings: &Settings, _shared: &Shared<'_>, _shown: bool) {
+        self.settings = settings.playground.clone();
+    }
+
     fn tab(&self) -> Tab {
         Tab::Playground
     }

@@ -19,7 +19,8 @@ use super::condition::resolve;
 use super::exports::ExportRequest;
 use super::job::{Lane, LaneTarget};
 use super::panel::{Command, Panel, Shared};
-use super::settings::{ReverseSettings, Tab};
+use super::settings::{ReverseSettings, Settings, Tab};
+use crate::schedule::ScheduleSpec;
 pub use history::ModelHistory;
 use history::{HistoryJob, HistoryState};
 use job::SampleJob;
@@ -33,6 +34,20 @@ pub struct ReversePanel {
     history_lane: Lane<HistoryJob>,
     /// The test images' mean spectrum, once the frequency view needed it.
     data_spectrum: Option<crate::metrics::RadialSpectrum>,
+    /// What the runs on screen were sampled with.
+    sampled_with: Option<SamplingKey>,
+}
+
+/// What a sampling run depends on: the settings but the shown image and the playback speed,
+/// and the compared schedules (a model may sample under one).
+type SamplingKey = (ReverseSettings, Vec<ScheduleSpec>);
+
+fn sampling_key(settings: &ReverseSettings, shared: &Shared<'_>) -> SamplingKey {
+    let mut settings = settings.clone();
+    settings.selected = 0;
+    settings.speed = 0.0;
+    let specs = shared.schedules.iter().map(|s| s.spec().clone()).collect();
+    (settings, specs)
 }
 
 impl ReversePanel {
@@ -45,6 +60,7 @@ impl ReversePanel {
             history: HistoryState::default(),
             history_lane: Lane::spawn("noisescope-history", target),
             data_spectrum: None,
+            sampled_with: None,
         }
     }
 
@@ -119,6 +135,7 @@ impl ReversePanel {
             condition,
         };
         if self.lane.start(job) {
+            self.sampled_with = Some(sampling_key(&self.settings, shared));
             self.state = ReverseState {
                 runs: files
                     .into_iter()
@@ -149,6 +166,14 @@ impl ReversePanel {
 }
 
 impl Panel for ReversePanel {
+    fn restore(&mut self, settings: &Settings, shared: &Shared<'_>, shown: bool) {
+        self.settings = settings.reverse.clone();
+        self.state.playing = false;
+        if shown && self.sampled_with != Some(sampling_key(&self.settings, shared)) {
+            self.start_sampling(shared);
+        }
+    }
+
     fn tab(&self) -> Tab {
         Tab::Reverse
     }

@@ -11,7 +11,7 @@ pub use view::SLOT_COLORS;
 
 use super::file_dialog::{PendingDialog, SCHEDULER_CONFIG_FILE, take_answer};
 use super::panel::{Command, Panel, Shared};
-use super::settings::{MAX_SCHEDULES, SchedulesSettings, Tab};
+use super::settings::{MAX_SCHEDULES, SchedulesSettings, Settings, Tab};
 use crate::schedule::{DiffusersConfig, Schedule};
 
 /// The panel: its settings and the compared schedules.
@@ -99,6 +99,10 @@ impl SchedulesPanel {
 }
 
 impl Panel for SchedulesPanel {
+    fn restore(&mut self, settings: &Settings, _shared: &Shared<'_>, _shown: bool) {
+        *self = Self::new(settings.schedules.clone());
+    }
+
     fn tab(&self) -> Tab {
         Tab::Schedules
     }

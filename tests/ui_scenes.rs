@@ -1,0 +1,126 @@
+//! Scenes driven as a lecturer drives them: add what is on screen, save the list, open it
+//! again, and step through it with PageUp/PageDown, landing exactly where each was saved.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use eframe::egui;
+use egui_kittest::Harness;
+use noisescope::App;
+use noisescope::app::{ModelsShown, SamplerChoice, Tab};
+
+fn harness(models: &Path) -> Harness<'static, App> {
+    let models = models.to_owned();
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 950.0))
+        .build_eframe(move |cc| App::new(cc).with_models_dir(models.clone()))
+}
+
+fn press(harness: &mut Harness<'static, App>, key: egui::Key) {
+    harness.key_press(key);
+    harness.run_steps(2);
+}
+
+#[test]
+fn a_scene_list_round_trips_and_page_keys_land_where_each_scene_was_saved() {
+    let models = common::tiny_models_dir();
+    let folder = common::temp_dir("scenes");
+    let file = folder.path().join("lecture.json");
+    let mut harness = harness(models.path());
+    {
+        let settings = harness.state_mut().settings_mut();
+        *settings.tab = Tab::Forward;
+        *settings.cursor_t = 123;
+    }
+    harness.run_steps(2);
+    harness.state_mut().add_scene("forward at 123");
+    {
+        let settings = harness.state_mut().settings_mut();
+        *settings.tab = Tab::Reverse;
+        *settings.cursor_t = 1;
+        settings.reverse.batch = 2;
+        settings.reverse.seed = 3;
+        settings.reverse.sampler = SamplerChoice::Ddim;
+        settings.reverse.steps = 5;
+        settings.reverse.models = ModelsShown::Linear;
+    }
+    harness.run_steps(2);
+    harness.state_mut().add_scene("five DDIM steps");
+    let saved_reverse = harness.state().settings().reverse;
+    harness.state_mut().save_scenes(&file);
+    let (message, _) = harness.state().scene_messages();
+    assert_eq!(
+        message,
+        Some(Ok(format!("saved 2 scenes to {}", file.display()).as_str()))
+    );
+
+    // Another day: a fresh app with other settings opens the list.
+    let mut harness = self::harness(models.path());
+    *harness.state_mut().settings_mut().cursor_t = 500;
+    harness.state_mut().open_scenes(&file);
+    let names: Vec<&str> = harness
+        .state()
+        .scenes()
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, ["forward at 123", "five DDIM steps"]);
+    assert!(
+        harness.state().scene_messages().1.is_empty(),
+        "same weights, same version"
+    );
+
+    press(&mut harness, egui::Key::PageDown);
+    assert_eq!(harness.state().current_scene(), Some(0));
+    assert_eq!(harness.state().settings().tab, Tab::Forward);
+    assert_eq!(harness.state().settings().cursor_t, 123);
+
+    press(&mut harness, egui::Key::PageDown);
+    assert_eq!(harness.state().settings().tab, Tab::Reverse);
+    assert_eq!(harness.state().settings().reverse, saved_reverse);
+    assert!(harness.state().sampling(), "the scene's run is computed");
+    common::run_until(
+        &mut harness,
+        "the scene's run",
+        Duration::from_secs(120),
+        |app| !app.sampling(),
+    );
+    assert_eq!(harness.state().recorded_steps(), [5]);
+    assert_eq!(harness.state().settings().cursor_t, 1);
+
+    // At the end of the list PageDown stays; back and forth reuses the run on screen.
+    press(&mut harness, egui::Key::PageDown);
+    assert_eq!(harness.state().current_scene(), Some(1));
+    press(&mut harness, egui::Key::PageUp);
+    assert_eq!(harness.state().settings().cursor_t, 123);
+    press(&mut harness, egui::Key::PageDown);
+    assert!(!harness.state().sampling(), "nothing to recompute");
+    assert_eq!(harness.state().recorded_steps(), [5]);
+}
+
+#[test]
+fn a_malformed_scene_file_changes_nothing_and_says_why() {
+    let models = common::tiny_models_dir();
+    let folder = common::temp_dir("scenes-bad");
+    let mut harness = harness(models.path());
+    harness.run_steps(2);
+    harness.state_mut().add_scene("kept");
+    let file = folder.path().join("broken.json");
+    std::fs::write(
+        &file,
+        "{\"format\": \"noisescope-scenes\", \"version\": 1, \"scenes\": [",
+    )
+    .expect("writes");
+    harness.state_mut().open_scenes(&file);
+    let (message, _) = harness.state().scene_messages();
+    let error = message.and_then(Result::err).expect("an error");
+    assert!(error.contains("is not a Noisescope scene list"), "{error}");
+    assert_eq!(harness.state().scenes().len(), 1, "the list is kept");
+    let unwritable = folder.path().join("broken.json").join("list.json");
+    harness.state_mut().save_scenes(&unwritable);
+    let (message, _) = harness.state().scene_messages();
+    let error = message.and_then(Result::err).expect("an error");
+    assert!(error.starts_with("not saved: cannot write"), "{error}");
+}

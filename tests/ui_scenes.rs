@@ -124,3 +124,141 @@ fn a_malformed_scene_file_changes_nothing_and_says_why() {
     let error = message.and_then(Result::err).expect("an error");
     assert!(error.starts_with("not saved: cannot write"), "{error}");
 }
+
+/// Runs the noisescope binary.
+fn noisescope(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_noisescope"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn pixels(path: &Path) -> image::RgbImage {
+    image::open(path).expect("a picture").to_rgb8()
+}
+
+#[test]
+fn export_scene_on_the_command_line_writes_what_the_app_exports() {
+    let folder = common::temp_dir("scene-export");
+    let (list, app_out) = (folder.path().join("scenes.json"), folder.path().join("app"));
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 950.0))
+        .build_eframe(|cc| App::new(cc));
+    {
+        let settings = harness.state_mut().settings_mut();
+        *settings.tab = Tab::Forward;
+        *settings.cursor_t = 300;
+        settings.export.folder = app_out.to_string_lossy().into_owned();
+        settings.export.scale = 2;
+        settings.export.label = true;
+    }
+    common::run_until(
+        &mut harness,
+        "the frames",
+        Duration::from_secs(60),
+        App::forward_ready,
+    );
+    harness.state_mut().add_scene("forward");
+    harness.state_mut().export_screen();
+    {
+        let settings = harness.state_mut().settings_mut();
+        *settings.tab = Tab::Reverse;
+        *settings.cursor_t = 1;
+        settings.reverse.batch = 4;
+        settings.reverse.sampler = SamplerChoice::Ddim;
+        settings.reverse.steps = 4;
+        settings.reverse.models = ModelsShown::Linear;
+    }
+    harness.run_steps(2);
+    harness.state_mut().add_scene("reverse");
+    harness.state_mut().save_scenes(&list);
+    harness.state_mut().go_to_scene(1);
+    common::run_until(
+        &mut harness,
+        "the samples",
+        Duration::from_secs(120),
+        |app| !app.sampling(),
+    );
+    harness.state_mut().export_screen();
+
+    let list_arg = list.to_str().expect("utf-8");
+    let forward = folder.path().join("forward.png");
+    let output = noisescope(&[
+        "export",
+        "--scene",
+        list_arg,
+        "--png",
+        forward.to_str().expect("utf-8"),
+        "--scale",
+        "2",
+        "--label",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(pixels(&forward), pixels(&app_out.join("forward-t0300.png")));
+
+    let reverse = folder.path().join("reverse.png");
+    let output = noisescope(&[
+        "export",
+        "--scene",
+        list_arg,
+        "--name",
+        "reverse",
+        "--png",
+        reverse.to_str().expect("utf-8"),
+        "--scale",
+        "2",
+        "--label",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        pixels(&reverse),
+        pixels(&app_out.join("reverse-linear-t0000.png"))
+    );
+
+    let gif = folder.path().join("reverse.gif");
+    let output = noisescope(&[
+        "export",
+        "--scene",
+        list_arg,
+        "--number",
+        "2",
+        "--gif",
+        gif.to_str().expect("utf-8"),
+        "--frames",
+        "5",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let file = std::io::BufReader::new(std::fs::File::open(&gif).expect("the GIF"));
+    let decoder = image::codecs::gif::GifDecoder::new(file).expect("a GIF");
+    use image::AnimationDecoder;
+    assert_eq!(decoder.into_frames().count(), 5, "x_T, three steps, x0");
+
+    let again = noisescope(&[
+        "export",
+        "--scene",
+        list_arg,
+        "--png",
+        forward.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        !again.status.success(),
+        "an existing file is not replaced without --force"
+    );
+    let unknown = noisescope(&[
+        "export", "--scene", list_arg, "--name", "none", "--png", "x.png",
+    ]);
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("no scene is called \"none\""), "{stderr}");
+}

@@ -12,6 +12,8 @@ use super::job::{Job, JobContext, Lane, LaneTarget, Update};
 use super::settings::ExportSettings;
 use super::widgets::busy_indicator;
 pub use crate::export::Tiles;
+use image::RgbImage;
+
 use crate::export::{
     Curve, ExportError, GifSettings, Overwrite, curves_csv, free_path, write_gif, write_png,
 };
@@ -44,6 +46,70 @@ pub enum ExportRequest {
         /// The curves.
         curves: Vec<Curve>,
     },
+}
+
+impl ExportRequest {
+    /// The file name it asks for, without extension.
+    pub fn stem(&self) -> &str {
+        match self {
+            Self::Png { stem, .. } | Self::Gif { stem, .. } | Self::Csv { stem, .. } => stem,
+        }
+    }
+
+    /// Its file's extension.
+    pub fn extension(&self) -> &'static str {
+        match self {
+            Self::Png { .. } => "png",
+            Self::Gif { .. } => "gif",
+            Self::Csv { .. } => "csv",
+        }
+    }
+
+    /// Writes it to `path` now, GIFs included, with the scale, labels and GIF settings of
+    /// `settings`; says what was written.
+    pub fn write_to(
+        &self,
+        path: &Path,
+        settings: &ExportSettings,
+        overwrite: Overwrite,
+    ) -> Result<String, ExportError> {
+        let scale = settings.scale.clamp(1, 32);
+        let what = match self {
+            Self::Png { tiles, .. } => {
+                let picture = tiles.render(scale, settings.label);
+                write_png(path, &picture, overwrite)?;
+                format!("{}×{}", picture.width(), picture.height())
+            }
+            Self::Gif { frames, .. } => {
+                let pictures: Vec<_> = frames
+                    .iter()
+                    .map(|f| f.render(scale, settings.label))
+                    .collect();
+                let gif = GifSettings {
+                    fps: settings.fps,
+                    looping: settings.looping,
+                };
+                write_gif(path, &pictures, gif, overwrite, &mut |_| true)?;
+                let (width, height) = pictures.first().map_or((0, 0), RgbImage::dimensions);
+                format!("{} frames of {width}×{height}", pictures.len())
+            }
+            Self::Csv {
+                x_name,
+                y_name,
+                curves,
+                ..
+            } => {
+                let csv = curves_csv(x_name, y_name, curves);
+                let rows = csv.lines().count().saturating_sub(1);
+                if rows == 0 {
+                    return Err(ExportError::Invalid("no points yet".to_owned()));
+                }
+                write_bytes(path, csv.as_bytes(), overwrite)?;
+                format!("{rows} rows")
+            }
+        };
+        Ok(wrote(path, &what))
+    }
 }
 
 /// A GIF to draw and encode.
@@ -140,27 +206,16 @@ impl Exporter {
             self.message = Some("not exported: choose an export folder first".to_owned());
             return;
         }
-        let scale = settings.scale.clamp(1, 32);
         self.message = match request {
-            ExportRequest::Png { stem, tiles } => {
-                let picture = tiles.render(scale, settings.label);
-                let path = free_path(&folder, &stem, "png");
-                Some(match write_png(&path, &picture, Overwrite::Refuse) {
-                    Ok(()) => wrote(&path, &format!("{}×{}", picture.width(), picture.height())),
-                    Err(error) => format!("not exported: {error}"),
-                })
-            }
-            ExportRequest::Csv {
-                stem,
-                x_name,
-                y_name,
-                curves,
-            } => Some(write_csv(
-                &folder,
-                &stem,
-                &curves_csv(&x_name, &y_name, &curves),
-            )),
             ExportRequest::Gif { stem, frames } => self.start_gif(&folder, &stem, frames, settings),
+            request => {
+                let path = free_path(&folder, request.stem(), request.extension());
+                Some(
+                    request
+                        .write_to(&path, settings, Overwrite::Refuse)
+                        .unwrap_or_else(|error| format!("not exported: {error}")),
+                )
+            }
         };
     }
 
@@ -275,23 +330,12 @@ fn wrote(path: &Path, what: &str) -> String {
     format!("wrote {what} to {}", shown.display())
 }
 
-fn write_csv(folder: &Path, stem: &str, csv: &str) -> String {
-    let rows = csv.lines().count().saturating_sub(1);
-    if rows == 0 {
-        return "not exported: no points yet".to_owned();
-    }
-    let path = free_path(folder, stem, "csv");
-    let written = crate::export::write_atomically_with(&path, Overwrite::Refuse, |writer| {
+fn write_bytes(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(), ExportError> {
+    crate::export::write_atomically_with(path, overwrite, |writer| {
         use std::io::Write;
-        writer
-            .write_all(csv.as_bytes())
-            .map_err(|source| ExportError::Io {
-                path: path.clone(),
-                source,
-            })
-    });
-    match written {
-        Ok(()) => wrote(&path, &format!("{rows} rows")),
-        Err(error) => format!("not exported: {error}"),
-    }
+        writer.write_all(bytes).map_err(|source| ExportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    })
 }

@@ -387,6 +387,36 @@ fn run_one<J: Job>(
     }
 }
 
+/// Runs `job` on this thread on `device` to its end and returns what it emitted (for the
+/// command line, which reproduces what a panel computes with the panel's own job).
+pub fn run_here<J: Job>(job: J, device: &Device) -> Result<Vec<J::Event>, String> {
+    let latest = AtomicU64::new(1);
+    let models = SharedModels::default();
+    let mut events = Vec::new();
+    let mut failure = None;
+    let mut send = |_generation: u64, update: Update<J::Event>| match update {
+        Update::Event(event) => events.push(event),
+        Update::Failed(message) => failure = Some(message),
+        Update::Progress { .. } | Update::Done { .. } => {}
+    };
+    let mut context = JobContext {
+        device,
+        shared_with_ui: false,
+        models: &models,
+        generation: 1,
+        latest: &latest,
+        send: &mut send,
+    };
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        job.run(&mut context, &mut J::Memory::default())
+    }));
+    match outcome {
+        Ok(Ok(())) => failure.map_or(Ok(events), Err),
+        Ok(Err(message)) => Err(message),
+        Err(_) => Err("the computation failed on the compute device".to_owned()),
+    }
+}
+
 /// Repaints at once unless the last repaint was less than [`UPDATE_REPAINT_INTERVAL`] ago,
 /// and then at the interval's end.
 fn repaint(ui: &egui::Context, last: &mut Option<Instant>) {

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod bench;
 mod daed;
+mod export;
 mod gif;
 mod per_class;
 mod quality;
@@ -22,6 +23,7 @@ mod train;
 
 pub use bench::BenchArgs;
 pub use daed::{DaedArgs, DaedModelArgs, DaedSweepArgs};
+pub use export::ExportArgs;
 pub use gif::{GifCommand, GifForwardArgs, GifOptions, GifReverseArgs};
 pub use quality::{EvaluateArgs, FidArgs, fid_between, sample_many};
 
@@ -112,6 +114,8 @@ pub enum Command {
     /// The forward or reverse process as an animated GIF (exactly --frames frames).
     #[command(subcommand)]
     Gif(GifCommand),
+    /// A scene saved by the app (Scenes…) as a PNG or a GIF, computed as the app does it.
+    Export(Box<ExportArgs>),
     /// Train an ε-prediction U-Net on IDX images (checkpoints, --resume, Ctrl-C saves).
     Train(Box<TrainArgs>),
     /// Train DAED's denoising autoencoder (x0-prediction for t ≤ --t-max), options as `train`.
@@ -355,6 +359,7 @@ pub fn run(command: Command, out: &mut impl Write) -> anyhow::Result<()> {
         Command::DaedSweep(args) => daed::run_daed_sweep(&args, out)?,
         Command::Toy(args) => toy::run_toy(&args, out)?,
         Command::Gif(command) => gif::run_gif(&command, out)?,
+        Command::Export(args) => export::run_export(&args, out)?,
     }
     Ok(())
 }

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 
 use eframe::egui;
 
+pub use export::{ForwardFrames, forward_style};
+pub use job::ForwardJob;
 pub use source::SourceImage;
 
 use super::exports::ExportRequest;
@@ -22,7 +24,7 @@ use crate::data::BuiltinDataset;
 use crate::diffusion::ForwardMode;
 use crate::render::ImageStack;
 use crate::schedule::{Schedule, ScheduleSpec};
-use job::{ForwardJob, LoadImageJob};
+use job::LoadImageJob;
 
 /// What a set of forward stacks was computed from.
 #[derive(Clone, Debug, PartialEq)]
@@ -220,7 +222,10 @@ impl Panel for ForwardPanel {
     }
 
     fn screen_export(&self, shared: &Shared<'_>) -> Vec<ExportRequest> {
-        self.frames_export(shared).into_iter().collect()
+        self.frames(shared)
+            .frames_export(shared.cursor_t)
+            .into_iter()
+            .collect()
     }
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {

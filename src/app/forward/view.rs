@@ -68,10 +68,10 @@ fn export_row_ui(
             .on_hover_text("x0 and x_t of every schedule at t (also the E key)")
             .clicked()
         {
-            request = panel.frames_export(shared);
+            request = panel.frames(shared).frames_export(shared.cursor_t);
         }
         if ui.button("PNG: film strips").clicked() {
-            request = panel.strips_export(shared);
+            request = panel.frames(shared).strips_export();
         }
         let frames = shared.export.gif_frames;
         if ui
@@ -79,7 +79,7 @@ fn export_row_ui(
             .on_hover_text("frames, speed and scale: Export… at the top right")
             .clicked()
         {
-            request = panel.gif_export(shared, frames);
+            request = panel.frames(shared).gif_export(frames);
         }
         if ui.button("CSV: frequency view").clicked() {
             request = Some(frequency_export(panel, shared));

@@ -1,8 +1,7 @@
 //! What the Reverse panel exports: each model's batch at the cursor, the chain from x_T to x0
 //! as a GIF, and the frequency view's curves.
 
-use super::ReversePanel;
-use super::state::ModelRun;
+use super::state::{ModelRun, ReverseState};
 use crate::app::exports::{ExportRequest, Tiles};
 use crate::data::IMAGE_SIDE;
 use crate::export::PictureStyle;
@@ -30,12 +29,11 @@ fn states(run: &ModelRun) -> Vec<(usize, Vec<f32>)> {
     recorded.chain(last).collect()
 }
 
-impl ReversePanel {
+impl ReverseState {
     /// Each model's batch at the step nearest the cursor.
     pub fn batch_exports(&self, cursor_t: usize) -> Vec<ExportRequest> {
         let finished_at_one = |run: &ModelRun| cursor_t <= 1 && run.final_x0.is_some();
-        self.state
-            .runs
+        self.runs
             .iter()
             .filter_map(|run| {
                 let (t, images) = if finished_at_one(run) {
@@ -55,8 +53,7 @@ impl ReversePanel {
     /// Each model's chain from x_T to x0 as `frames` frames, evenly spaced, both ends
     /// included (fewer when fewer steps were recorded).
     pub fn gif_exports(&self, frames: usize) -> Vec<ExportRequest> {
-        self.state
-            .runs
+        self.runs
             .iter()
             .filter_map(|run| {
                 let states = states(run);

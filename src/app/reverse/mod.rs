@@ -23,7 +23,7 @@ use super::settings::{ReverseSettings, Settings, Tab};
 use crate::schedule::ScheduleSpec;
 pub use history::ModelHistory;
 use history::{HistoryJob, HistoryState};
-use job::SampleJob;
+pub use job::SampleJob;
 
 /// The panel: its settings, the recorded runs and the sampling job.
 pub struct ReversePanel {
@@ -36,6 +36,31 @@ pub struct ReversePanel {
     data_spectrum: Option<crate::metrics::RadialSpectrum>,
     /// What the runs on screen were sampled with.
     sampled_with: Option<SamplingKey>,
+}
+
+/// The sampling job `settings` ask for, with the label of each model's column; models are
+/// looked for in `models_dir` (the assets' when `None`).
+pub fn sample_job(
+    settings: &ReverseSettings,
+    models_dir: Option<&std::path::Path>,
+    schedules: &[crate::schedule::Schedule],
+) -> Result<(SampleJob, Vec<String>), String> {
+    let config = sampler_config(settings);
+    let files = model_files(settings.models, models_dir)?;
+    let condition = resolve(&settings.condition, schedules)?;
+    // DDPM's steps are the models' own T, which the job checks once it has loaded them.
+    let steps = config.kind.steps().map_or(1, |(steps, _)| steps);
+    let guided = condition.class.is_some();
+    check_recording_size(files.len(), steps, settings.batch, guided)?;
+    let (labels, models) = files.into_iter().unzip();
+    let job = SampleJob {
+        models,
+        config,
+        batch: settings.batch,
+        seed: settings.seed,
+        condition,
+    };
+    Ok((job, labels))
 }
 
 /// What a sampling run depends on: the settings but the shown image and the playback speed,
@@ -109,38 +134,17 @@ impl ReversePanel {
 
     /// Starts sampling with the settings, replacing any running job.
     fn start_sampling(&mut self, shared: &Shared<'_>) {
-        let config = sampler_config(&self.settings);
-        let files = model_files(self.settings.models, shared.models_dir);
-        let condition = resolve(&self.settings.condition, shared.schedules);
-        let (files, condition) = match (files, condition) {
-            (Ok(files), Ok(condition)) => (files, condition),
-            (Err(message), _) | (_, Err(message)) => {
+        let (job, labels) = match sample_job(&self.settings, shared.models_dir, shared.schedules) {
+            Ok(planned) => planned,
+            Err(message) => {
                 self.state.error = Some(message);
                 return;
             }
         };
-        // DDPM's steps are the models' own T, which the job checks once it has loaded them.
-        let steps = config.kind.steps().map_or(1, |(steps, _)| steps);
-        let guided = condition.class.is_some();
-        let batch = self.settings.batch;
-        if let Err(message) = check_recording_size(files.len(), steps, batch, guided) {
-            self.state.error = Some(message);
-            return;
-        }
-        let job = SampleJob {
-            models: files.iter().map(|(_, p)| p.clone()).collect(),
-            config,
-            batch,
-            seed: self.settings.seed,
-            condition,
-        };
         if self.lane.start(job) {
             self.sampled_with = Some(sampling_key(&self.settings, shared));
             self.state = ReverseState {
-                runs: files
-                    .into_iter()
-                    .map(|(label, _)| ModelRun::new(label))
-                    .collect(),
+                runs: labels.into_iter().map(ModelRun::new).collect(),
                 requested: Some(std::time::Instant::now()),
                 ..Default::default()
             };
@@ -233,6 +237,6 @@ impl Panel for ReversePanel {
     }
 
     fn screen_export(&self, shared: &Shared<'_>) -> Vec<ExportRequest> {
-        self.batch_exports(shared.cursor_t)
+        self.state.batch_exports(shared.cursor_t)
     }
 }

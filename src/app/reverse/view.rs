@@ -80,6 +80,7 @@ fn export_row_ui(
         {
             commands.extend(
                 panel
+                    .state
                     .batch_exports(shared.cursor_t)
                     .into_iter()
                     .map(Command::Export),
@@ -94,7 +95,13 @@ fn export_row_ui(
             .on_hover_text("one GIF per model; frames, speed and scale: Export… at the top right")
             .clicked()
         {
-            commands.extend(panel.gif_exports(frames).into_iter().map(Command::Export));
+            commands.extend(
+                panel
+                    .state
+                    .gif_exports(frames)
+                    .into_iter()
+                    .map(Command::Export),
+            );
         }
         if ui.button("CSV: frequency view").clicked() {
             commands.push(Command::Export(frequency_export(panel, shared.cursor_t)));

@@ -84,3 +84,43 @@ fn texture_for(
     ctx.data_mut(|d| d.insert_temp(key, (stamp, handle.clone())));
     handle
 }
+
+/// A bar of the colour map of `style` across `width`, with the values at its ends and middle.
+pub fn colour_bar(ui: &mut egui::Ui, style: ImageStyle, width: f32) {
+    let range = style.range.unwrap_or_default();
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 10.0), egui::Sense::hover());
+    let segments = 48;
+    let step = rect.width() / segments as f32;
+    for i in 0..segments {
+        let fraction = (i as f32 + 0.5) / segments as f32;
+        let value = range.low + fraction * (range.high - range.low);
+        let [r, g, b] = crate::render::color_of(value, range, style.colormap)
+            .map(|c| (c * 255.0).round() as u8);
+        let left = rect.left() + i as f32 * step;
+        let cell = egui::Rect::from_min_max(
+            egui::pos2(left, rect.top()),
+            egui::pos2(left + step + 0.5, rect.bottom()),
+        );
+        ui.painter()
+            .rect_filled(cell, 0.0, egui::Color32::from_rgb(r, g, b));
+    }
+    ui.allocate_ui(egui::vec2(width, 14.0), |ui| {
+        ui.horizontal(|ui| {
+            let small = |v: f32| {
+                let text = if v == 0.0 {
+                    "0".to_owned()
+                } else {
+                    format!("{v:+}")
+                };
+                egui::RichText::new(text).small()
+            };
+            ui.label(small(range.low));
+            let middle = 0.5 * (range.low + range.high);
+            ui.add_space((width / 2.0 - 40.0).max(0.0));
+            ui.label(small(middle));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.label(small(range.high));
+            });
+        });
+    });
+}

@@ -2,7 +2,7 @@
 //! power (log scale) against spatial frequency, with the crossings of signal and noise.
 
 use eframe::egui::{self, Color32};
-use egui_plot::{Corner, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints, VLine};
+use egui_plot::{HoverPosition, Line, LineStyle, Plot, PlotPoints, VLine};
 
 use crate::export::Curve;
 
@@ -31,7 +31,8 @@ pub struct Marker {
     pub color: Color32,
 }
 
-/// Draws `curves` and `markers`, `height` points tall.
+/// Draws `curves` and `markers`, `height` points tall, with their legend below the plot (so
+/// that it never covers a curve).
 pub fn spectrum_plot(
     ui: &mut egui::Ui,
     id: &str,
@@ -41,7 +42,6 @@ pub fn spectrum_plot(
 ) {
     Plot::new(id)
         .height(height)
-        .legend(Legend::default().position(Corner::RightTop))
         .x_axis_label("spatial frequency (cycles per image)")
         .y_axis_label("log₁₀ power")
         .allow_scroll(false)
@@ -85,6 +85,40 @@ pub fn spectrum_plot(
                 );
             }
         });
+    ui.horizontal_wrapped(|ui| {
+        for curve in curves {
+            legend_entry(ui, &curve.name, curve.color, curve.style);
+        }
+        for marker in markers {
+            legend_entry(ui, &marker.name, marker.color, LineStyle::dashed_loose());
+        }
+    });
+}
+
+/// A short sample of a line in its colour and style, and its name.
+fn legend_entry(ui: &mut egui::Ui, name: &str, color: Color32, style: LineStyle) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(26.0, 12.0), egui::Sense::hover());
+    let (y, stroke) = (rect.center().y, egui::Stroke::new(2.0, color));
+    let (left, right) = (rect.left() + 2.0, rect.right() - 2.0);
+    let painter = ui.painter();
+    match style {
+        LineStyle::Solid => {
+            painter.line_segment([egui::pos2(left, y), egui::pos2(right, y)], stroke);
+        }
+        LineStyle::Dashed { .. } => {
+            for start in [left, left + 8.0, left + 16.0] {
+                let end = (start + 5.0).min(right);
+                painter.line_segment([egui::pos2(start, y), egui::pos2(end, y)], stroke);
+            }
+        }
+        LineStyle::Dotted { .. } => {
+            for k in 0..6 {
+                painter.circle_filled(egui::pos2(left + 4.0 * k as f32, y), 1.2, color);
+            }
+        }
+    }
+    ui.label(egui::RichText::new(name).small());
+    ui.add_space(8.0);
 }
 
 /// The curves as CSV rows: frequency (cycles per image) and power.

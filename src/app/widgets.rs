@@ -147,3 +147,25 @@ pub fn model_color(label: &str) -> egui::Color32 {
     use super::schedules::SLOT_COLORS;
     SLOT_COLORS[usize::from(label == "cosine")]
 }
+
+/// A duration as a person says it: "40 s", "3 min", "1 h 5 min".
+pub fn duration_words(seconds: f64) -> String {
+    let seconds = seconds.max(0.0).round() as u64;
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min", (seconds + 30) / 60),
+        _ => format!("{} h {} min", seconds / 3600, (seconds % 3600 + 30) / 60),
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::duration_words;
+
+    #[test]
+    fn durations_read_as_spoken() {
+        assert_eq!(duration_words(39.6), "40 s");
+        assert_eq!(duration_words(150.0), "3 min");
+        assert_eq!(duration_words(3900.0), "1 h 5 min");
+    }
+}

@@ -17,7 +17,7 @@ pub use state::{
 
 use super::condition::resolve;
 use super::exports::ExportRequest;
-use super::job::{Lane, LaneTarget};
+use super::job::{Lane, LaneTarget, Update};
 use super::panel::{Command, Panel, Shared};
 use super::settings::{ReverseSettings, Settings, Tab};
 use crate::schedule::ScheduleSpec;
@@ -36,6 +36,9 @@ pub struct ReversePanel {
     data_spectrum: Option<crate::metrics::RadialSpectrum>,
     /// What the runs on screen were sampled with.
     sampled_with: Option<SamplingKey>,
+    /// Whether the cursor goes to the finished samples (t = 1) when the run ends: after Sample,
+    /// not after a scene, which lands where it was saved.
+    land_on_samples: bool,
 }
 
 /// The sampling job `settings` ask for, with the label of each model's column; models are
@@ -86,6 +89,7 @@ impl ReversePanel {
             history_lane: Lane::spawn("noisescope-history", target),
             data_spectrum: None,
             sampled_with: None,
+            land_on_samples: false,
         }
     }
 
@@ -173,6 +177,7 @@ impl Panel for ReversePanel {
     fn restore(&mut self, settings: &Settings, shared: &Shared<'_>, shown: bool) {
         self.settings = settings.reverse.clone();
         self.state.playing = false;
+        self.land_on_samples = false;
         if shown && self.sampled_with != Some(sampling_key(&self.settings, shared)) {
             self.start_sampling(shared);
         }
@@ -186,10 +191,13 @@ impl Panel for ReversePanel {
         "Reverse"
     }
 
-    fn poll(&mut self, shared: &Shared<'_>, _commands: &mut Vec<Command>) {
+    fn poll(&mut self, shared: &Shared<'_>, commands: &mut Vec<Command>) {
         self.lane
             .note_frame(shared.frame_cpu, &mut self.state.slowest_frame);
         for update in self.lane.poll() {
+            if matches!(update, Update::Done { .. }) && std::mem::take(&mut self.land_on_samples) {
+                commands.push(Command::SetCursor(1));
+            }
             self.state.apply(update);
         }
         for update in self.history_lane.poll() {
@@ -204,7 +212,10 @@ impl Panel for ReversePanel {
         }
         let max_t = self.max_t().unwrap_or(1000);
         match view::reverse_ui(ui, self, shared, max_t, commands) {
-            view::Action::Sample => self.start_sampling(shared),
+            view::Action::Sample => {
+                self.start_sampling(shared);
+                self.land_on_samples = true;
+            }
             view::Action::Cancel => self.lane.cancel(),
             view::Action::None => {}
         }

@@ -177,6 +177,13 @@ impl ReverseState {
         let total = self.runs.iter().map(|r| r.expected).sum();
         (done, total)
     }
+
+    /// Seconds left at the pace so far, once a step is done.
+    pub fn seconds_left(&self) -> Option<f64> {
+        let (done, total) = self.progress();
+        let elapsed = self.requested?.elapsed().as_secs_f64();
+        (done > 0 && total >= done).then(|| elapsed / done as f64 * (total - done) as f64)
+    }
 }
 
 /// The sampler the settings describe.

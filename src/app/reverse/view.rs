@@ -160,7 +160,10 @@ fn controls_ui(ui: &mut egui::Ui, panel: &mut ReversePanel) -> Action {
         if running {
             let (done, total) = panel.state.progress();
             busy_indicator(ui);
-            ui.label(format!("sampling: {done}/{total} steps"));
+            let left = panel.state.seconds_left().map_or_else(String::new, |s| {
+                format!(", about {} left", crate::app::widgets::duration_words(s))
+            });
+            ui.label(format!("sampling: {done}/{total} steps{left}"));
             if ui.button("Cancel").clicked() {
                 action = Action::Cancel;
             }
@@ -294,6 +297,9 @@ fn model_column_ui(ui: &mut egui::Ui, panel: &mut ReversePanel, shared: &Shared<
                     side,
                     style,
                 );
+                if style.colormap == Colormap::Diverging {
+                    crate::app::image_view::colour_bar(ui, style, side);
+                }
             });
         }
     });
@@ -306,7 +312,14 @@ fn model_column_ui(ui: &mut egui::Ui, panel: &mut ReversePanel, shared: &Shared<
     ui.horizontal_wrapped(|ui| {
         for image in 0..x_t.rows() {
             let name = format!("{} x_t of image {image}", run.label);
-            if image_view(ui, &name, x_t, image, cell, data_range).clicked() {
+            let response = image_view(ui, &name, x_t, image, cell, data_range);
+            if image == row {
+                let stroke = egui::Stroke::new(3.0, ui.visuals().selection.bg_fill);
+                let rect = response.rect.expand(2.0);
+                ui.painter()
+                    .rect_stroke(rect, 2.0, stroke, egui::StrokeKind::Outside);
+            }
+            if response.clicked() {
                 panel.settings.selected = image;
             }
         }

@@ -153,6 +153,10 @@ pub struct TrainArgs {
     /// weights file, so the app can show the model as it learned (0: none; not for the DAE).
     #[arg(long, default_value_t = 500)]
     pub grid_every: u64,
+    /// Start from a model's weights (same architecture and schedule), e.g. to train a
+    /// finished model further at another learning rate (give it again with --resume).
+    #[arg(long)]
+    pub init: Option<PathBuf>,
     /// Continue from the checkpoint beside --out.
     #[arg(long)]
     pub resume: bool,
@@ -170,9 +174,6 @@ pub struct TrainDaeArgs {
     /// The largest step t the DAE learns to denoise (default: 25 % of T).
     #[arg(long)]
     pub t_max: Option<usize>,
-    /// Start from a diffusion model's weights (same architecture and schedule).
-    #[arg(long)]
-    pub init: Option<PathBuf>,
 }
 
 /// Options of `noisescope train-classifier`.
@@ -206,7 +207,7 @@ pub struct TrainClassifierArgs {
 
 /// Runs `noisescope train`.
 pub fn run_train(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    run_diffusion_training(args, TrainingTarget::Noise, None, out)
+    run_diffusion_training(args, TrainingTarget::Noise, args.init.clone(), out)
 }
 
 /// Runs `noisescope train-dae`.
@@ -219,7 +220,7 @@ pub fn run_train_dae(args: &TrainDaeArgs, out: &mut impl Write) -> anyhow::Resul
         100.0 * t_max as f64 / steps as f64
     )?;
     let target = TrainingTarget::CleanImage { t_max };
-    run_diffusion_training(&args.train, target, args.init.clone(), out)
+    run_diffusion_training(&args.train, target, args.train.init.clone(), out)
 }
 
 fn run_diffusion_training(

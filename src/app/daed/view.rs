@@ -8,11 +8,14 @@ use egui_plot::{AxisHints, HPlacement, Legend, Line, LineStyle, Plot, PlotPoints
 use super::DaedPanel;
 use super::state::{DaedTask, MAX_SHOWN, MAX_SWEEP_IMAGES};
 use crate::app::condition::{Offer, condition_row};
+use crate::app::formula_strip::switch_formula;
 use crate::app::image_view::{ImageStyle, image_view};
+use crate::app::math::math_ui;
 use crate::app::panel::{Command, Shared};
 use crate::app::settings::{DaeChoice, ShippedPair};
 use crate::app::widgets::{busy_indicator, labelled_drag, sampler_picker, switch_slider};
 use crate::render::{Colormap, ValueRange};
+use crate::schedule::daed_switch;
 
 const SWITCH_COLOR: Color32 = Color32::from_rgb(60, 180, 90);
 const METHOD_COLORS: [Color32; 3] = [
@@ -154,6 +157,21 @@ fn switch_ui(
         let text = format!("the autoencoder was trained for the noise levels of s ≤ {t_max}");
         ui.label(RichText::new(text).small());
     });
+    if let Some(samples) = shown.filter(|s| s.t_state != shared.switch_t && shared.switch_t > 0) {
+        let text = format!(
+            "The sampler visits only some steps: the chain stops at its step nearest to \
+             s = {}, t = {}, and the autoencoder starts there.",
+            shared.switch_t, samples.t_state
+        );
+        ui.label(RichText::new(text).small().weak());
+    }
+    if let Some(switch) = schedule.and_then(|s| daed_switch(s, shared.beta1).ok().map(|d| (s, d))) {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("automatic s:").small());
+            let formula = switch_formula(switch.0, shared.beta1, switch.1.t);
+            math_ui(ui, "DAED switching rule", &formula, 16.0);
+        });
+    }
 }
 
 fn samples_ui(ui: &mut egui::Ui, panel: &DaedPanel, shared: &Shared<'_>) {

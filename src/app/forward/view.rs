@@ -6,7 +6,9 @@ use egui_plot::{AxisHints, Legend, Line, LineStyle, Plot, PlotPoints};
 use super::frequency::{frequency_export, frequency_ui};
 use super::{ForwardPanel, row_for};
 use crate::app::file_dialog::{IMAGE_FILE, PendingDialog};
+use crate::app::formula_strip::forward_formula;
 use crate::app::image_view::{ImageStyle, image_view};
+use crate::app::math::math_ui;
 use crate::app::panel::{Command, Shared};
 use crate::app::schedules::SLOT_COLORS;
 use crate::app::widgets::{busy_indicator, cursor_slider};
@@ -31,6 +33,7 @@ pub fn forward_ui(
     ui.separator();
     controls_ui(ui, panel);
     t_slider_ui(ui, shared, commands);
+    formula_strip_ui(ui, shared);
     ui.separator();
     if let Some(error) = &panel.error {
         ui.colored_label(Color32::from_rgb(235, 80, 80), error);
@@ -196,6 +199,22 @@ fn t_slider_ui(ui: &mut egui::Ui, shared: &Shared<'_>, commands: &mut Vec<Comman
         let hint = "←/→ step by 1, Shift+←/→ by 10";
         cursor_slider(ui, shared.cursor_t, max_t, (160.0, hint), commands);
     });
+}
+
+/// The closed form at the cursor with each schedule's numbers.
+fn formula_strip_ui(ui: &mut egui::Ui, shared: &Shared<'_>) {
+    for (index, schedule) in shared.schedules.iter().enumerate() {
+        let t = shared.cursor_t.clamp(1, schedule.steps());
+        ui.horizontal(|ui| {
+            ui.label(
+                RichText::new(format!("{}:", index + 1))
+                    .color(SLOT_COLORS[index])
+                    .strong(),
+            );
+            let name = format!("forward formula of schedule {}", index + 1);
+            math_ui(ui, &name, &forward_formula(schedule, t), 17.0);
+        });
+    }
 }
 
 fn style(panel: &ForwardPanel, shared: &Shared<'_>) -> ImageStyle {

@@ -7,7 +7,9 @@ use super::frequency::{frequency_export, frequency_ui};
 use super::history::history_ui;
 use super::{MAX_BATCH, ReversePanel};
 use crate::app::condition::{Offer, condition_row};
+use crate::app::formula_strip::reverse_formula;
 use crate::app::image_view::{ImageStyle, image_view};
+use crate::app::math::math_ui;
 use crate::app::panel::{Command, Shared};
 use crate::app::settings::{ModelsShown, SamplerChoice};
 use crate::app::widgets::{busy_indicator, cursor_slider, labelled_drag, sampler_picker};
@@ -260,6 +262,13 @@ fn model_column_ui(ui: &mut egui::Ui, panel: &mut ReversePanel, shared: &Shared<
         ui.label(format!(
             "t = {shown_t}   ᾱ_t = {alpha_bar:.5}   λ_t = {log_snr:.2}"
         ));
+        let next = run
+            .step_index(t)
+            .and_then(|i| run.steps.get(i + 1))
+            .map_or(0, |s| s.t);
+        let s = &panel.settings;
+        let formula = reverse_formula(schedule, (shown_t, next), s.sampler, (s.variance, s.eta));
+        math_ui(ui, &format!("{} update", run.label), &formula, 16.0);
     }
     let data_range = ImageStyle {
         range: Some(ValueRange::default()),

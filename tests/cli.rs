@@ -1324,3 +1324,50 @@ fn toy_trains_samples_and_writes_its_files_and_refuses_bad_data() {
     assert_fails_with(&toy(bad.to_str().expect("utf-8"), &[]), "at least two");
     assert_fails_with(&toy("spirals", &[]), "neither a built-in distribution");
 }
+
+#[test]
+fn train_init_starts_from_a_finished_model_and_refuses_another_architecture() {
+    let temp = common::temp_dir("train-init");
+    let dir = temp.path();
+    common::tiny_dataset(dir);
+    let train = |out: &str, channels: &str, init: Option<&std::path::Path>| {
+        let data = dir.to_str().expect("utf-8");
+        let mut args = vec![
+            "train",
+            "--data",
+            data,
+            "--schedule",
+            "linear",
+            "--channels",
+            channels,
+            "--multipliers",
+            "1,2",
+            "--attention",
+            "14",
+            "--batch",
+            "2",
+            "--steps",
+            "2",
+            "--lr",
+            "1e-4",
+            "--out",
+            out,
+        ];
+        if let Some(init) = init {
+            args.extend(["--init", init.to_str().expect("utf-8")]);
+        }
+        noisescope(&args)
+    };
+    let first = dir.join("first.nsw");
+    let output = train(first.to_str().expect("utf-8"), "8", None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let further = dir.join("further.nsw");
+    let output = train(further.to_str().expect("utf-8"), "8", Some(&first));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(further.exists());
+    let other = dir.join("other.nsw");
+    let output = train(other.to_str().expect("utf-8"), "16", Some(&first));
+    assert!(!output.status.success(), "another architecture is refused");
+    assert!(!stderr(&output).is_empty());
+    assert!(!other.exists());
+}

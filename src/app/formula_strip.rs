@@ -9,6 +9,11 @@ fn row(parts: Vec<Math>) -> Math {
     Math::Row(parts)
 }
 
+/// An operator with space around it.
+fn op(symbol: &str) -> Math {
+    text(&format!("\u{2009}{symbol}\u{2009}"))
+}
+
 fn var(name: &str) -> Math {
     Math::Var(name.to_owned())
 }
@@ -29,22 +34,22 @@ pub fn forward_formula(schedule: &Schedule, t: usize) -> Math {
     let ab = || var_sub("ᾱ", &t_name);
     row(vec![
         var_sub("x", &t_name),
-        text("="),
+        op("="),
         sqrt(ab()),
         var_sub("x", "0"),
-        text("+"),
+        op("+"),
         sqrt(row(vec![text("1 −"), ab()])),
         var("ε"),
-        text("="),
+        op("="),
         sqrt(num(a, 5)),
         var_sub("x", "0"),
-        text("+"),
+        op("+"),
         sqrt(num(1.0 - a, 5)),
         var("ε"),
-        text("="),
+        op("="),
         num(a.sqrt(), 5),
         var_sub("x", "0"),
-        text("+"),
+        op("+"),
         num((1.0 - a).sqrt(), 5),
         var("ε"),
     ])
@@ -78,11 +83,11 @@ fn ddpm_formula(schedule: &Schedule, t: usize, variance: ReverseVariance) -> Mat
     let eps = || var("ε̂");
     row(vec![
         var_sub("x", &before),
-        text("="),
+        op("="),
         frac(text("1"), sqrt(var_sub("α", &t_name))),
         text("("),
         var_sub("x", &t_name),
-        text("−"),
+        op("−"),
         frac(
             var_sub("β", &t_name),
             sqrt(row(vec![text("1 −"), var_sub("ᾱ", &t_name)])),
@@ -91,11 +96,11 @@ fn ddpm_formula(schedule: &Schedule, t: usize, variance: ReverseVariance) -> Mat
         text(") +"),
         var_sub("σ", &t_name),
         var("z"),
-        text("="),
+        op("="),
         num(1.0 / (1.0 - beta).sqrt(), 5),
         text("("),
         var_sub("x", &t_name),
-        text("−"),
+        op("−"),
         num(beta / (1.0 - a).sqrt(), 5),
         eps(),
         text(") +"),
@@ -110,20 +115,20 @@ fn x0_formula(schedule: &Schedule, t: usize) -> Math {
     let a = alpha_bar(schedule, t);
     row(vec![
         var_sub("x̂", "0"),
-        text("="),
+        op("="),
         frac(
             row(vec![
                 var_sub("x", &t_name),
-                text("−"),
+                op("−"),
                 sqrt(row(vec![text("1 −"), var_sub("ᾱ", &t_name)])),
                 var("ε̂"),
             ]),
             sqrt(var_sub("ᾱ", &t_name)),
         ),
-        text("="),
+        op("="),
         num(1.0 / a.sqrt(), 4),
         var_sub("x", &t_name),
-        text("−"),
+        op("−"),
         num(((1.0 - a) / a).sqrt(), 4),
         var("ε̂"),
     ])
@@ -142,27 +147,27 @@ fn ddim_formula(schedule: &Schedule, (t, next): (usize, usize), eta: f64) -> Mat
         x0_formula(schedule, t),
         text(";"),
         var_sub("x", &next_name),
-        text("="),
+        op("="),
         sqrt(var_sub("ᾱ", &next_name)),
         var_sub("x̂", "0"),
-        text("+"),
+        op("+"),
         sqrt(row(vec![
             text("1 −"),
             var_sub("ᾱ", &next_name),
-            text("−"),
+            op("−"),
             var("σ²"),
         ])),
         var("ε̂"),
-        text("+"),
+        op("+"),
         var("σ"),
         var("z"),
-        text("="),
+        op("="),
         num(a_next.sqrt(), 4),
         var_sub("x̂", "0"),
-        text("+"),
+        op("+"),
         num((1.0 - a_next - sigma * sigma).max(0.0).sqrt(), 4),
         var("ε̂"),
-        text("+"),
+        op("+"),
         num(sigma, 4),
         var("z"),
     ])
@@ -173,7 +178,7 @@ pub fn switch_formula(schedule: &Schedule, beta1: f64, s: usize) -> Math {
     let a = alpha_bar(schedule, s);
     row(vec![
         var("s"),
-        text("="),
+        op("="),
         text("argmin"),
         Math::Scripts {
             base: Box::new(text("")),
@@ -185,16 +190,16 @@ pub fn switch_formula(schedule: &Schedule, beta1: f64, s: usize) -> Math {
         text("− (1 −"),
         var_sub("β", "1"),
         text(")|"),
-        text("="),
+        op("="),
         text(&s.to_string()),
         text(":"),
         var_sub("ᾱ", &s.to_string()),
-        text("="),
+        op("="),
         num(a, 5),
         text(","),
         text("1 −"),
         var_sub("β", "1"),
-        text("="),
+        op("="),
         num(1.0 - beta1, 5),
     ])
 }

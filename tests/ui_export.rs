@@ -188,3 +188,42 @@ fn the_reverse_panel_exports_each_models_batch_and_chain() {
     assert!(out.path().join("reverse-linear-t0000.png").exists());
     assert!(out.path().join("reverse-cosine-t0000.png").exists());
 }
+
+#[test]
+fn the_schedules_panel_exports_its_curves_and_a_diffusers_config_that_reads_back() {
+    use noisescope::schedule::DiffusersConfig;
+    let models = common::tiny_models_dir();
+    let out = common::temp_dir("exports-schedules");
+    let mut harness = harness(models.path(), out.path());
+    harness.run_steps(2);
+    let slots: Vec<_> = harness
+        .state()
+        .slots()
+        .iter()
+        .map(|s| s.schedule.clone())
+        .collect();
+    harness.get_by_label("CSV: these curves").click();
+    harness.run_steps(2);
+    let csv = std::fs::read_to_string(out.path().join("schedules.csv")).expect("the CSV");
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("curve,t,value"));
+    let steps: usize = slots.iter().map(|s| s.steps()).sum();
+    assert_eq!(
+        lines.count(),
+        5 * steps,
+        "five quantities per step per schedule"
+    );
+
+    harness
+        .get_all_by_label("Export diffusers config")
+        .next()
+        .expect("a button per schedule")
+        .click();
+    harness.run_steps(2);
+    let text =
+        std::fs::read_to_string(out.path().join("scheduler_config.json")).expect("the config");
+    let read_back = DiffusersConfig::from_json(&text)
+        .and_then(|c| c.to_schedule())
+        .expect("diffusers' format");
+    assert_eq!(&read_back.spec, slots[0].spec());
+}

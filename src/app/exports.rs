@@ -35,6 +35,15 @@ pub enum ExportRequest {
         /// The frames, in order.
         frames: Vec<Tiles>,
     },
+    /// A text file, as `<stem>.<extension>`.
+    Text {
+        /// The file name without extension.
+        stem: String,
+        /// Its extension.
+        extension: &'static str,
+        /// Its contents.
+        text: String,
+    },
     /// Plotted curves, as `<stem>.csv`.
     Csv {
         /// The file name without extension.
@@ -52,7 +61,10 @@ impl ExportRequest {
     /// The file name it asks for, without extension.
     pub fn stem(&self) -> &str {
         match self {
-            Self::Png { stem, .. } | Self::Gif { stem, .. } | Self::Csv { stem, .. } => stem,
+            Self::Png { stem, .. }
+            | Self::Gif { stem, .. }
+            | Self::Csv { stem, .. }
+            | Self::Text { stem, .. } => stem,
         }
     }
 
@@ -62,6 +74,7 @@ impl ExportRequest {
             Self::Png { .. } => "png",
             Self::Gif { .. } => "gif",
             Self::Csv { .. } => "csv",
+            Self::Text { extension, .. } => extension,
         }
     }
 
@@ -106,6 +119,10 @@ impl ExportRequest {
                 }
                 write_bytes(path, csv.as_bytes(), overwrite)?;
                 format!("{rows} rows")
+            }
+            Self::Text { text, .. } => {
+                write_bytes(path, text.as_bytes(), overwrite)?;
+                format!("{} bytes", text.len())
             }
         };
         Ok(wrote(path, &what))

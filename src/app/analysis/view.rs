@@ -256,6 +256,7 @@ fn log_snr_plot_ui(
     ui.label(RichText::new("log-SNR λ_t of the compared schedules").strong());
     let response = Plot::new("analysis log-SNR")
         .height(170.0)
+        .allow_scroll(false)
         .legend(Legend::default())
         .allow_drag(false)
         .x_axis_label(axis_name(axis))
@@ -444,6 +445,7 @@ fn recon_plot_ui(
     let curves = &panel.state.curves;
     let response = Plot::new("analysis reconstruction")
         .height(300.0)
+        .allow_scroll(false)
         .legend(Legend::default())
         .allow_drag(false)
         .x_axis_label(axis_name(s.axis))

@@ -271,6 +271,7 @@ fn sweep_ui(
     let switch = shared.switch_t as f64;
     Plot::new("daed sweep")
         .height(280.0)
+        .allow_scroll(false)
         .legend(Legend::default())
         .allow_drag(false)
         .include_y(0.0)

@@ -5,6 +5,7 @@ use egui_plot::{AxisHints, Legend, Line, LineStyle, Plot, PlotPoints};
 
 use super::frequency::{frequency_export, frequency_ui};
 use super::{ForwardPanel, row_for};
+use crate::app::exports::ExportRequest;
 use crate::app::file_dialog::{IMAGE_FILE, PendingDialog};
 use crate::app::formula_strip::forward_formula;
 use crate::app::image_view::{ImageStyle, image_view};
@@ -14,6 +15,7 @@ use crate::app::schedules::SLOT_COLORS;
 use crate::app::widgets::{busy_indicator, cursor_slider};
 use crate::data::FASHION_CLASSES;
 use crate::diffusion::ForwardMode;
+use crate::export::Curve;
 use crate::render::{Colormap, ValueRange};
 
 /// Images in the film strip of each schedule.
@@ -86,6 +88,9 @@ fn export_row_ui(
         }
         if ui.button("CSV: frequency view").clicked() {
             request = Some(frequency_export(panel, shared));
+        }
+        if ui.button("CSV: histogram").clicked() {
+            request = Some(histogram_export(panel, shared));
         }
         commands.extend(request.map(Command::Export));
     });
@@ -333,10 +338,30 @@ fn histogram(values: &[f32]) -> Vec<[f64; 2]> {
         .collect()
 }
 
+/// The histograms of x_t at the cursor, as CSV (bin centre, density).
+fn histogram_export(panel: &ForwardPanel, shared: &Shared<'_>) -> ExportRequest {
+    let curves = shared
+        .schedules
+        .iter()
+        .enumerate()
+        .filter_map(|(index, schedule)| {
+            let frame = panel.frame(index, shared.cursor_t, shared.schedules)?;
+            Some(Curve::new(schedule.spec().label(), histogram(frame)))
+        })
+        .collect();
+    ExportRequest::Csv {
+        stem: format!("forward-histogram-t{:04}", shared.cursor_t),
+        x_name: "pixel_value".to_owned(),
+        y_name: "density".to_owned(),
+        curves,
+    }
+}
+
 fn histogram_ui(ui: &mut egui::Ui, panel: &ForwardPanel, shared: &Shared<'_>, height: f32) {
     ui.label(RichText::new("Pixel values of x_t against N(0, 1)").strong());
     Plot::new("histogram")
         .height(height)
+        .allow_scroll(false)
         .width(ui.available_width().max(200.0))
         .legend(Legend::default())
         .include_y(0.0)

@@ -176,6 +176,7 @@ pub fn history_ui(ui: &mut egui::Ui, state: &mut HistoryState, gpu: bool) {
 fn loss_plot_ui(ui: &mut egui::Ui, state: &HistoryState) {
     Plot::new("training loss")
         .height(160.0)
+        .allow_scroll(false)
         .legend(Legend::default())
         .x_axis_label("training step")
         .y_axis_label("log₁₀ loss")

@@ -4,9 +4,11 @@ use eframe::egui::{self, Color32, RichText};
 use egui_plot::{HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints, VLine};
 
 use super::slots::ScheduleSlot;
+use crate::app::exports::ExportRequest;
 use crate::app::panel::Command;
 use crate::app::settings::{MAX_SCHEDULES, SchedulesSettings, XAxis};
-use crate::schedule::{Schedule, ScheduleKind, ScheduleSpec};
+use crate::export::Curve;
+use crate::schedule::{DiffusersConfig, Schedule, ScheduleKind, ScheduleSpec};
 
 /// Colours of the compared schedules, by slot.
 pub const SLOT_COLORS: [Color32; MAX_SCHEDULES] = [
@@ -33,10 +35,17 @@ pub fn schedules_ui(
         .default_size(330.0)
         .show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
-                import = editors_ui(ui, slots, (can_import, import_error));
+                import = editors_ui(ui, slots, (can_import, import_error), commands);
             });
         });
     egui::CentralPanel::default().show(ui, |ui| {
+        if ui
+            .button("CSV: these curves")
+            .on_hover_text("β_t, ᾱ_t, λ_t, √ᾱ_t and √(1 − ᾱ_t) of every schedule, one row per t")
+            .clicked()
+        {
+            commands.push(Command::Export(curves_export(slots)));
+        }
         plots_ui(ui, slots, settings, cursor_t, commands);
     });
     import
@@ -47,6 +56,7 @@ fn editors_ui(
     ui: &mut egui::Ui,
     slots: &mut Vec<ScheduleSlot>,
     (can_import, import_error): (bool, Option<&str>),
+    commands: &mut Vec<Command>,
 ) -> bool {
     ui.horizontal(|ui| {
         ui.heading("Schedules");
@@ -78,11 +88,64 @@ fn editors_ui(
         if editor_ui(ui, index, slot, removable) {
             remove = Some(index);
         }
+        commands.extend(config_export_ui(ui, slot).map(Command::Export));
     }
     if let Some(index) = remove {
         slots.remove(index);
     }
     import
+}
+
+/// "Export diffusers config", or why this schedule has none.
+fn config_export_ui(ui: &mut egui::Ui, slot: &ScheduleSlot) -> Option<ExportRequest> {
+    let config = DiffusersConfig::from_schedule(slot.schedule.spec())
+        .and_then(|c| serde_json::to_string_pretty(&c).map_err(|e| e.to_string()));
+    let button = ui.add_enabled(config.is_ok(), egui::Button::new("Export diffusers config"));
+    let clicked = match &config {
+        Ok(_) => button
+            .on_hover_text("this schedule as a scheduler_config.json diffusers reads")
+            .clicked(),
+        Err(reason) => {
+            button.on_disabled_hover_text(reason.as_str());
+            false
+        }
+    };
+    let text = config.ok().filter(|_| clicked)?;
+    Some(ExportRequest::Text {
+        stem: "scheduler_config".to_owned(),
+        extension: "json",
+        text: text + "\n",
+    })
+}
+
+/// Every plotted quantity of every schedule as CSV curves against t.
+fn curves_export(slots: &[ScheduleSlot]) -> ExportRequest {
+    let mut curves = Vec::new();
+    for (index, slot) in slots.iter().enumerate() {
+        let schedule = &slot.schedule;
+        let label = format!("{}: {}", index + 1, schedule.spec().label());
+        let quantities = [
+            ("beta", schedule.betas().to_vec()),
+            ("alpha_bar", schedule.alpha_bar()),
+            ("log_snr", schedule.log_snr()),
+            ("sqrt_alpha_bar", schedule.signal_coefficient()),
+            ("sqrt_one_minus_alpha_bar", schedule.noise_coefficient()),
+        ];
+        for (name, values) in quantities {
+            let points = values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| [(i + 1) as f64, v])
+                .collect();
+            curves.push(Curve::new(format!("{label} · {name}"), points));
+        }
+    }
+    ExportRequest::Csv {
+        stem: "schedules".to_owned(),
+        x_name: "t".to_owned(),
+        y_name: "value".to_owned(),
+        curves,
+    }
 }
 
 /// One schedule's editor; returns true when the user asked to remove it.
@@ -282,6 +345,7 @@ fn plots_ui(
             ui.label(RichText::new(quantity.title()).strong());
             let mut plot = Plot::new(quantity.title())
                 .height(height)
+                .allow_scroll(false)
                 .y_axis_min_width(44.0)
                 .link_axis(group, [true, false])
                 .link_cursor(group, [true, false])

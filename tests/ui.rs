@@ -162,6 +162,18 @@ fn number_keys_switch_panels_home_and_end_move_the_cursor_and_question_mark_list
     harness.get_by_label("Zoom +").click();
     harness.run();
     assert_eq!(harness.state().settings().zoom, 1.25);
+    // Text alone grows by a tenth; the light theme for projectors is kept too.
+    harness.get_by_label("Text +").click();
+    harness.run();
+    assert!((harness.state().settings().text_size - 1.1).abs() < 1e-6);
+    harness.get_by_label("Light").click();
+    harness.run();
+    assert_eq!(
+        harness.state().settings().theme,
+        noisescope::app::Theme::Light
+    );
+    let style = harness.ctx.style_of(harness.ctx.theme());
+    assert_eq!(style.visuals.panel_fill, egui::Color32::WHITE);
 }
 
 #[test]

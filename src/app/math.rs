@@ -205,8 +205,16 @@ fn layout(painter: &egui::Painter, math: &Math, size: f32, color: Color32) -> La
     }
 }
 
-/// Draws `math` at font size `size` as one widget, labelled `name` for screen readers.
+/// Draws `math` at font size `size` (at the default text size; it follows the text size
+/// setting) as one widget, labelled `name` for screen readers.
 pub fn math_ui(ui: &mut egui::Ui, name: &str, math: &Math, size: f32) -> egui::Response {
+    let body = |style: &egui::Style| {
+        style
+            .text_styles
+            .get(&egui::TextStyle::Body)
+            .map_or(12.5, |f| f.size)
+    };
+    let size = size * body(ui.style()) / body(&egui::Style::default());
     let color = ui.visuals().text_color();
     let laid = layout(ui.painter(), math, size, color);
     let desired = egui::vec2(laid.width, laid.ascent + laid.descent);

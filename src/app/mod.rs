@@ -211,8 +211,12 @@ impl App {
             models_dir: None,
             frame_cpu: None,
         };
-        let presentation =
-            presentation::Presentation::new(&cc.egui_ctx, settings.zoom, settings.theme);
+        let presentation = presentation::Presentation::new(
+            &cc.egui_ctx,
+            settings.zoom,
+            settings.theme,
+            settings.text_size,
+        );
         Self {
             shared,
             panels,
@@ -249,6 +253,7 @@ impl App {
             playground: self.panels.playground.settings().clone(),
             zoom: self.presentation.zoom,
             theme: self.presentation.theme,
+            text_size: self.presentation.text_size,
             export: self.shared.export.clone(),
             scene_file: self.scene_file.clone(),
         }

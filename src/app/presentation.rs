@@ -9,6 +9,10 @@ use super::settings::{Tab, Theme};
 pub const ZOOM_RANGE: (f32, f32) = (0.5, 3.0);
 /// One press of Zoom − or Zoom +.
 const ZOOM_STEP: f32 = 0.25;
+/// The smallest and largest text size, against egui's default.
+pub const TEXT_SIZE_RANGE: (f32, f32) = (0.8, 2.0);
+/// One press of Text − or Text +.
+const TEXT_SIZE_STEP: f32 = 0.1;
 
 /// The keys, as the overlay lists them.
 const KEYS: [(&str, &str); 12] = [
@@ -46,6 +50,8 @@ pub struct Presentation {
     pub help_open: bool,
     /// Dark, or light with high contrast.
     pub theme: Theme,
+    /// The size of text against egui's default.
+    pub text_size: f32,
 }
 
 /// Where a key moves the cursor t.
@@ -71,17 +77,26 @@ pub struct KeyActions {
 }
 
 impl Presentation {
-    /// Starts at the remembered `zoom` (clamped to [`ZOOM_RANGE`]) and `theme`.
-    pub fn new(ctx: &egui::Context, zoom: f32, theme: Theme) -> Self {
+    /// Starts at the remembered `zoom` (clamped to [`ZOOM_RANGE`]), `theme` and `text_size`
+    /// (clamped to [`TEXT_SIZE_RANGE`]).
+    pub fn new(ctx: &egui::Context, zoom: f32, theme: Theme, text_size: f32) -> Self {
         let zoom = if zoom.is_finite() { zoom } else { 1.0 };
         let zoom = zoom.clamp(ZOOM_RANGE.0, ZOOM_RANGE.1);
         ctx.set_zoom_factor(zoom);
         apply_theme(ctx, theme);
+        let text_size = if text_size.is_finite() {
+            text_size
+        } else {
+            1.0
+        };
+        let text_size = text_size.clamp(TEXT_SIZE_RANGE.0, TEXT_SIZE_RANGE.1);
+        apply_text_size(ctx, text_size);
         Self {
             zoom,
             fullscreen: false,
             help_open: false,
             theme,
+            text_size,
         }
     }
 
@@ -163,6 +178,7 @@ impl Presentation {
             self.theme = other;
             apply_theme(&ctx, other);
         }
+        self.text_size_ui(ui);
         let zoom = ctx.zoom_factor();
         let (low, high) = ZOOM_RANGE;
         let step = |delta: f32| ((zoom + delta) / ZOOM_STEP).round() * ZOOM_STEP;
@@ -182,6 +198,30 @@ impl Presentation {
             ctx.set_zoom_factor(step(-ZOOM_STEP).max(low));
         }
         self.zoom = ctx.zoom_factor();
+    }
+
+    /// Text − and Text +: the size of text alone, for captions read from the back of a room.
+    fn text_size_ui(&mut self, ui: &mut egui::Ui) {
+        let (low, high) = TEXT_SIZE_RANGE;
+        let mut size = self.text_size;
+        if ui
+            .add_enabled(size < high - 1e-3, egui::Button::new("Text +"))
+            .on_hover_text("larger text, the rest as it is")
+            .clicked()
+        {
+            size = (size + TEXT_SIZE_STEP).min(high);
+        }
+        if ui
+            .add_enabled(size > low + 1e-3, egui::Button::new("Text −"))
+            .on_hover_text("smaller text")
+            .clicked()
+        {
+            size = (size - TEXT_SIZE_STEP).max(low);
+        }
+        if size != self.text_size {
+            self.text_size = (size * 10.0).round() / 10.0;
+            apply_text_size(ui.ctx(), self.text_size);
+        }
     }
 
     /// The list of keys, while open.
@@ -236,4 +276,17 @@ fn high_contrast_light() -> egui::Visuals {
     visuals.selection.bg_fill = egui::Color32::from_rgb(255, 214, 102);
     visuals.selection.stroke = stroke;
     visuals
+}
+
+/// Scales every text style of egui's default by `size`.
+pub fn apply_text_size(ctx: &egui::Context, size: f32) {
+    let defaults = egui::Style::default().text_styles;
+    ctx.all_styles_mut(|style| {
+        for (text_style, font) in &defaults {
+            style.text_styles.insert(
+                text_style.clone(),
+                egui::FontId::new(font.size * size, font.family.clone()),
+            );
+        }
+    });
 }

@@ -437,6 +437,8 @@ pub struct Settings {
     pub zoom: f32,
     /// Dark, or light with high contrast for projectors.
     pub theme: Theme,
+    /// The size of text against egui's default (1 = 100 %), beside the zoom.
+    pub text_size: f32,
     /// Where and how pictures, GIFs and CSVs are exported.
     pub export: ExportSettings,
     /// The file of the scene list, opened again at start.
@@ -458,6 +460,7 @@ impl Default for Settings {
             playground: PlaygroundSettings::default(),
             zoom: 1.0,
             theme: Theme::default(),
+            text_size: 1.0,
             export: ExportSettings::default(),
             scene_file: String::new(),
         }

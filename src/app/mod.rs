@@ -516,8 +516,15 @@ impl App {
                 for panel in self.panels.all() {
                     ui.selectable_value(&mut tab, panel.tab(), panel.title());
                 }
+                // Below this width the presenting controls go into a menu, so that nothing
+                // overlaps the tabs.
+                let wide = ui.available_width() > 720.0;
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    self.presentation.toolbar_ui(ui);
+                    if wide {
+                        self.presentation.toolbar_ui(ui);
+                    } else {
+                        ui.menu_button("View", |ui| self.presentation.toolbar_ui(ui));
+                    }
                     ui.toggle_value(&mut self.scenes.window_open, "Scenes…")
                         .on_hover_text("Named snapshots to step through with PageUp/PageDown");
                     ui.toggle_value(&mut self.export_window, "Export…")

@@ -1,7 +1,7 @@
 //! The formula strip: the equation behind what is on screen with the numbers of the current
 //! step filled in — the forward closed form, a reverse update, DAED's switching rule.
 
-use super::math::{Math, frac, num, sqrt, text, var_sub};
+use super::math::{Math, frac, hat, num, sqrt, text, var_sub};
 use crate::diffusion::SamplerFamily;
 use crate::schedule::{ReverseVariance, Schedule};
 
@@ -12,6 +12,15 @@ fn row(parts: Vec<Math>) -> Math {
 /// An operator with space around it.
 fn op(symbol: &str) -> Math {
     text(&format!("\u{2009}{symbol}\u{2009}"))
+}
+
+/// x̂0, the predicted clean image.
+fn x0_hat() -> Math {
+    Math::Scripts {
+        base: Box::new(hat("x")),
+        sub: Some(Box::new(text("0"))),
+        sup: None,
+    }
 }
 
 fn var(name: &str) -> Math {
@@ -80,7 +89,7 @@ fn ddpm_formula(schedule: &Schedule, t: usize, variance: ReverseVariance) -> Mat
         ReverseVariance::Beta => beta,
     };
     let sigma = if t > 1 { sigma2.sqrt() } else { 0.0 };
-    let eps = || var("ε̂");
+    let eps = || hat("ε");
     row(vec![
         var_sub("x", &before),
         op("="),
@@ -114,14 +123,14 @@ fn x0_formula(schedule: &Schedule, t: usize) -> Math {
     let t_name = t.to_string();
     let a = alpha_bar(schedule, t);
     row(vec![
-        var_sub("x̂", "0"),
+        x0_hat(),
         op("="),
         frac(
             row(vec![
                 var_sub("x", &t_name),
                 op("−"),
                 sqrt(row(vec![text("1 −"), var_sub("ᾱ", &t_name)])),
-                var("ε̂"),
+                hat("ε"),
             ]),
             sqrt(var_sub("ᾱ", &t_name)),
         ),
@@ -130,7 +139,7 @@ fn x0_formula(schedule: &Schedule, t: usize) -> Math {
         var_sub("x", &t_name),
         op("−"),
         num(((1.0 - a) / a).sqrt(), 4),
-        var("ε̂"),
+        hat("ε"),
     ])
 }
 
@@ -149,7 +158,7 @@ fn ddim_formula(schedule: &Schedule, (t, next): (usize, usize), eta: f64) -> Mat
         var_sub("x", &next_name),
         op("="),
         sqrt(var_sub("ᾱ", &next_name)),
-        var_sub("x̂", "0"),
+        x0_hat(),
         op("+"),
         sqrt(row(vec![
             text("1 −"),
@@ -157,16 +166,16 @@ fn ddim_formula(schedule: &Schedule, (t, next): (usize, usize), eta: f64) -> Mat
             op("−"),
             var("σ²"),
         ])),
-        var("ε̂"),
+        hat("ε"),
         op("+"),
         var("σ"),
         var("z"),
         op("="),
         num(a_next.sqrt(), 4),
-        var_sub("x̂", "0"),
+        x0_hat(),
         op("+"),
         num((1.0 - a_next - sigma * sigma).max(0.0).sqrt(), 4),
-        var("ε̂"),
+        hat("ε"),
         op("+"),
         num(sigma, 4),
         var("z"),
@@ -218,7 +227,7 @@ mod tests {
                 numbers(a, into);
                 numbers(b, into);
             }
-            Math::Scripts { base, .. } => numbers(base, into),
+            Math::Scripts { base, .. } | Math::Hat(base) => numbers(base, into),
             Math::Var(_) => {}
         }
     }

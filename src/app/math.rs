@@ -23,6 +23,9 @@ pub enum Math {
     },
     /// √ over its content.
     Sqrt(Box<Math>),
+    /// A hat over its content: an estimate, as x̂0 and ε̂ (drawn, since fonts often lack the
+    /// combining accent).
+    Hat(Box<Math>),
     /// A fraction.
     Frac(Box<Math>, Box<Math>),
     /// Side by side.
@@ -41,6 +44,11 @@ pub fn var_sub(name: &str, sub: &str) -> Math {
         sub: Some(Box::new(Math::Var(sub.to_owned()))),
         sup: None,
     }
+}
+
+/// `name` with a hat: an estimate.
+pub fn hat(name: &str) -> Math {
+    Math::Hat(Box::new(Math::Var(name.to_owned())))
 }
 
 /// √`inner`.
@@ -180,6 +188,26 @@ fn layout(painter: &egui::Painter, math: &Math, size: f32, color: Color32) -> La
                 items,
             }
         }
+        Math::Hat(inner) => {
+            let inner = layout(painter, inner, size, color);
+            let (middle, top) = (
+                inner.width / 2.0 + 0.08 * size,
+                -(inner.ascent + 0.02 * size),
+            );
+            let (half, rise) = (0.22 * size, 0.16 * size);
+            let mut items = vec![
+                Item::Line(Vec2::new(middle - half, top + rise), Vec2::new(middle, top)),
+                Item::Line(Vec2::new(middle, top), Vec2::new(middle + half, top + rise)),
+            ];
+            let (width, ascent, descent) = (inner.width, -top + 0.05 * size, inner.descent);
+            inner.shifted(Vec2::ZERO, &mut items);
+            Laid {
+                width,
+                ascent,
+                descent,
+                items,
+            }
+        }
         Math::Frac(top, bottom) => {
             let (top, bottom) = (
                 layout(painter, top, 0.85 * size, color),
@@ -215,7 +243,7 @@ pub fn math_ui(ui: &mut egui::Ui, name: &str, math: &Math, size: f32) -> egui::R
             .map_or(12.5, |f| f.size)
     };
     let size = size * body(ui.style()) / body(&egui::Style::default());
-    let color = ui.visuals().text_color();
+    let color = ui.visuals().strong_text_color();
     let laid = layout(ui.painter(), math, size, color);
     let desired = egui::vec2(laid.width, laid.ascent + laid.descent);
     let (rect, response) = ui.allocate_exact_size(desired, egui::Sense::hover());

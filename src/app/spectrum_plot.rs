@@ -44,6 +44,7 @@ pub fn spectrum_plot(
         .height(height)
         .x_axis_label("spatial frequency (cycles per image)")
         .y_axis_label("log₁₀ power")
+        .y_axis_min_width(40.0)
         .allow_scroll(false)
         .include_x(0.0)
         .label_formatter(|position| {

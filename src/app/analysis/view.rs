@@ -2,7 +2,7 @@
 //! reconstruction error per step for the linear and cosine models, in and out of distribution.
 
 use eframe::egui::{self, Color32, RichText};
-use egui_plot::{HLine, Legend, Line, LineStyle, Plot, PlotPoints, Points, VLine};
+use egui_plot::{Corner, HLine, Legend, Line, LineStyle, Plot, PlotPoints, Points, VLine};
 
 use super::AnalysisPanel;
 use super::state::{Curve, MAX_IMAGES};
@@ -255,9 +255,10 @@ fn log_snr_plot_ui(
     };
     ui.label(RichText::new("log-SNR λ_t of the compared schedules").strong());
     let response = Plot::new("analysis log-SNR")
-        .height(170.0)
+        .height(230.0)
         .allow_scroll(false)
-        .legend(Legend::default())
+        // Top right: where λ of the late steps, all negative, leaves room.
+        .legend(Legend::default().position(Corner::RightTop))
         .allow_drag(false)
         .x_axis_label(axis_name(axis))
         .show(ui, |plot_ui| {
@@ -446,7 +447,14 @@ fn recon_plot_ui(
     let response = Plot::new("analysis reconstruction")
         .height(300.0)
         .allow_scroll(false)
-        .legend(Legend::default())
+        // Where the curves are not: MSE rises from the bottom left, PSNR falls from the top
+        // left (against t; against log-SNR the axis runs the other way).
+        .legend(
+            Legend::default().position(match (s.psnr, s.axis == AnalysisAxis::LogSnr) {
+                (false, false) | (true, true) => Corner::LeftTop,
+                (true, false) | (false, true) => Corner::LeftBottom,
+            }),
+        )
         .allow_drag(false)
         .x_axis_label(axis_name(s.axis))
         .y_axis_label(if s.psnr { "PSNR (dB)" } else { "MSE" })

@@ -52,8 +52,17 @@ fn moving_the_switching_point_updates_the_samples() {
         .expect("images")
         .to_vec();
 
+    // Typing "40" passes through s = 4: the samples follow only once s rests.
+    *harness.state_mut().settings_mut().switch_t = 4;
+    harness.run_steps(3);
     *harness.state_mut().settings_mut().switch_t = 40;
+    harness.run_steps(3);
+    assert!(
+        !harness.state().daed_running(),
+        "no job while s still moves"
+    );
     run_until(&mut harness, "the samples at s = 40", |app| {
+        assert_ne!(app.daed_shown_s(), Some(4), "s = 4 was passed through");
         app.daed_shown_s() == Some(40)
     });
     let at_40 = harness

@@ -6,6 +6,10 @@ use super::panel::{Command, Shared};
 use super::settings::SamplerChoice;
 use crate::schedule::{Schedule, daed_switch};
 
+/// The DAED switching point's marker in every plot: a gold that no schedule, model or method
+/// colour is close to.
+pub const SWITCH_COLOR: egui::Color32 = egui::Color32::from_rgb(230, 185, 20);
+
 /// A spinner that turns only when something else repaints the UI (a job's progress does, at
 /// most once a second): egui's spinner asks for a new frame at once, every frame, so while a job
 /// ran the UI repainted as fast as it could, and on a software renderer that took much of the
@@ -146,6 +150,19 @@ pub fn switch_slider(
 pub fn model_color(label: &str) -> egui::Color32 {
     use super::schedules::SLOT_COLORS;
     SLOT_COLORS[usize::from(label == "cosine")]
+}
+
+/// DAED's automatic switching rule written out with the values of `schedule` and β1.
+pub fn switch_rule_ui(ui: &mut egui::Ui, shared: &Shared<'_>, schedule: Option<&Schedule>) {
+    let Some(schedule) = schedule else { return };
+    let Ok(switch) = daed_switch(schedule, shared.beta1) else {
+        return;
+    };
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new("automatic s:").small());
+        let formula = super::formula_strip::switch_formula(schedule, shared.beta1, switch.t);
+        super::math::math_ui(ui, "DAED switching rule", &formula, 16.0);
+    });
 }
 
 /// A duration as a person says it: "40 s", "3 min", "1 h 5 min".

@@ -12,12 +12,10 @@ use crate::app::panel::{Command, Shared};
 use crate::app::schedules::SLOT_COLORS;
 use crate::app::settings::{AnalysisAxis, AnalysisSettings, ModelsShown, ProbeChoice, ShippedPair};
 use crate::app::widgets::{
-    busy_indicator, labelled_drag, model_color, sampler_picker, switch_slider,
+    busy_indicator, labelled_drag, model_color, sampler_picker, switch_rule_ui, switch_slider,
 };
 use crate::render::{Colormap, ValueRange};
 use crate::schedule::{Schedule, ScheduleKind, ScheduleSpec};
-
-const SWITCH_COLOR: Color32 = Color32::from_rgb(60, 180, 90);
 
 /// What the person asked for with the panel's buttons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,6 +194,7 @@ fn view_controls_ui(
             ui.label(RichText::new(message).small());
         }
     });
+    switch_rule_ui(ui, shared, reference.as_ref());
     export
 }
 
@@ -237,7 +236,7 @@ fn add_marks(
             format!("switch s = {switch_t}"),
             x_of(switch_t as f64, schedule, axis),
         )
-        .color(SWITCH_COLOR)
+        .color(crate::app::widgets::SWITCH_COLOR)
         .width(2.0),
     );
 }
@@ -371,15 +370,18 @@ fn draw_curve(
     } else {
         LineStyle::dashed_dense()
     };
-    let mut shown = vec![(Metric::Chain, 2.0, chain_style)];
+    // Lighter tints for the one-shot and ε̂ curves, so their legend dots differ from the
+    // chain's.
+    let tint = |amount: f32| color.lerp_to_gamma(Color32::WHITE, amount);
+    let mut shown = vec![(Metric::Chain, 2.0, chain_style, color)];
     if s.show_x0 {
-        shown.push((Metric::OneShot, 1.0, LineStyle::dotted_loose()));
+        shown.push((Metric::OneShot, 1.5, LineStyle::dotted_loose(), tint(0.45)));
     }
     if s.show_eps && !s.psnr {
-        shown.push((Metric::Noise, 1.0, LineStyle::dotted_dense()));
+        shown.push((Metric::Noise, 1.5, LineStyle::dotted_dense(), tint(0.7)));
     }
     let mut chain = Vec::new();
-    for (metric, width, style) in shown {
+    for (metric, width, style, color) in shown {
         let points: Vec<[f64; 2]> = curve
             .points
             .iter()

@@ -21,7 +21,13 @@ pub struct DaedPanel {
     settings: DaedSettings,
     state: DaedState,
     lane: Lane<DaedJob>,
+    /// The switching point last seen moving, and when: the samples follow once it has rested
+    /// for [`SWITCH_REST`] (typing "150" asks once, not for 1, 15 and 150).
+    switch_moved: Option<(usize, std::time::Instant)>,
 }
+
+/// How long the switching point must rest before the samples follow it.
+const SWITCH_REST: std::time::Duration = std::time::Duration::from_millis(400);
 
 impl DaedPanel {
     /// The panel with `settings`.
@@ -30,6 +36,7 @@ impl DaedPanel {
             settings,
             state: DaedState::default(),
             lane: Lane::spawn("noisescope-daed", target),
+            switch_moved: None,
         }
     }
 
@@ -106,8 +113,9 @@ impl DaedPanel {
         }
     }
 
-    /// Re-requests the samples when only the switching point moved since the last ones.
-    fn follow_switch(&mut self, shared: &Shared<'_>) {
+    /// Re-requests the samples when only the switching point moved since the last ones and
+    /// has rested there for [`SWITCH_REST`].
+    fn follow_switch(&mut self, ui: &egui::Ui, shared: &Shared<'_>) {
         let Some((setup, s)) = &self.state.requested else {
             return;
         };
@@ -115,6 +123,19 @@ impl DaedPanel {
         let moved = *s != shared.switch_t;
         if !moved || self.state.running.is_some() || self.state.error.is_some() {
             return;
+        }
+        match self.switch_moved {
+            Some((seen, at)) if seen == shared.switch_t && at.elapsed() >= SWITCH_REST => {}
+            Some((seen, at)) if seen == shared.switch_t => {
+                ui.ctx()
+                    .request_repaint_after(SWITCH_REST.saturating_sub(at.elapsed()));
+                return;
+            }
+            _ => {
+                self.switch_moved = Some((shared.switch_t, std::time::Instant::now()));
+                ui.ctx().request_repaint_after(SWITCH_REST);
+                return;
+            }
         }
         let same_setup = state::setup(&self.settings, (shared.models_dir, shared.schedules))
             .is_ok_and(|now| now == *setup);
@@ -225,7 +246,7 @@ impl Panel for DaedPanel {
             view::Action::Sweep => self.start_sweep(shared),
             view::Action::Cancel => self.cancel(),
             view::Action::Export => self.export(),
-            view::Action::None => self.follow_switch(shared),
+            view::Action::None => self.follow_switch(ui, shared),
         }
     }
 

@@ -8,16 +8,14 @@ use egui_plot::{AxisHints, HPlacement, Legend, Line, LineStyle, Plot, PlotPoints
 use super::DaedPanel;
 use super::state::{DaedTask, MAX_SHOWN, MAX_SWEEP_IMAGES};
 use crate::app::condition::{Offer, condition_row};
-use crate::app::formula_strip::switch_formula;
 use crate::app::image_view::{ImageStyle, image_view};
-use crate::app::math::math_ui;
 use crate::app::panel::{Command, Shared};
 use crate::app::settings::{DaeChoice, ShippedPair};
-use crate::app::widgets::{busy_indicator, labelled_drag, sampler_picker, switch_slider};
+use crate::app::widgets::{
+    busy_indicator, labelled_drag, sampler_picker, switch_rule_ui, switch_slider,
+};
 use crate::render::{Colormap, ValueRange};
-use crate::schedule::daed_switch;
 
-const SWITCH_COLOR: Color32 = Color32::from_rgb(60, 180, 90);
 const METHOD_COLORS: [Color32; 3] = [
     Color32::from_rgb(160, 160, 160),
     Color32::from_rgb(240, 134, 40),
@@ -165,13 +163,7 @@ fn switch_ui(
         );
         ui.label(RichText::new(text).small().weak());
     }
-    if let Some(switch) = schedule.and_then(|s| daed_switch(s, shared.beta1).ok().map(|d| (s, d))) {
-        ui.horizontal(|ui| {
-            ui.label(RichText::new("automatic s:").small());
-            let formula = switch_formula(switch.0, shared.beta1, switch.1.t);
-            math_ui(ui, "DAED switching rule", &formula, 16.0);
-        });
-    }
+    switch_rule_ui(ui, shared, schedule);
 }
 
 fn samples_ui(ui: &mut egui::Ui, panel: &DaedPanel, shared: &Shared<'_>) {
@@ -308,12 +300,12 @@ fn sweep_ui(
                     "steps saved (right axis)",
                     PlotPoints::from(series(&|p| p.frac_saved * scale)),
                 )
-                .color(Color32::from_rgb(120, 200, 120))
+                .color(Color32::from_rgb(70, 190, 200))
                 .style(LineStyle::dashed_dense()),
             );
             plot_ui.vline(
                 VLine::new("switch s", switch)
-                    .color(SWITCH_COLOR)
+                    .color(crate::app::widgets::SWITCH_COLOR)
                     .width(2.0),
             );
         });

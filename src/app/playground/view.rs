@@ -6,10 +6,12 @@ use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints, Points};
 
 use super::PlaygroundPanel;
 use super::forward::{density, forward_ui};
+use crate::app::exports::ExportRequest;
 use crate::app::file_dialog::{POINTS_FILE, PendingDialog};
 use crate::app::panel::{Command, Shared};
 use crate::app::settings::{PlaygroundSettings, PlaygroundSource};
 use crate::app::widgets::{busy_indicator, labelled_drag, sampler_picker};
+use crate::export::Curve;
 use crate::toy::{Objective, Point, ToyData};
 
 /// What the person asked for.
@@ -67,7 +69,7 @@ pub fn playground_ui(
         if panes == 1 {
             ui.columns(2, |columns| {
                 points_plot_ui(&mut columns[0], panel, 0, height);
-                loss_plot_ui(&mut columns[1], panel, height);
+                loss_plot_ui(&mut columns[1], panel, height, commands);
             });
         } else {
             ui.columns(panes, |columns| {
@@ -75,7 +77,7 @@ pub fn playground_ui(
                     points_plot_ui(column, panel, model, height);
                 }
             });
-            loss_plot_ui(ui, panel, (height * 0.6).max(180.0));
+            loss_plot_ui(ui, panel, (height * 0.6).max(180.0), commands);
         }
         egui::CollapsingHeader::new("Forward: the data diffusing under each compared schedule")
             .id_salt("playground forward")
@@ -507,9 +509,35 @@ fn add_trails(plot_ui: &mut egui_plot::PlotUi<'_>, state: &super::PlaygroundStat
 /// States of the path a trail reaches back.
 const TRAIL_STATES: usize = 400;
 
-fn loss_plot_ui(ui: &mut egui::Ui, panel: &PlaygroundPanel, height: f32) {
-    ui.label(RichText::new("training loss (log₁₀; raw and smoothed)").strong());
+fn loss_plot_ui(
+    ui: &mut egui::Ui,
+    panel: &PlaygroundPanel,
+    height: f32,
+    commands: &mut Vec<Command>,
+) {
     let models = &panel.state.models;
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("training loss (log₁₀; raw and smoothed)").strong());
+        if ui
+            .small_button("CSV")
+            .on_hover_text("every model's raw loss by step")
+            .clicked()
+        {
+            let curves = models
+                .iter()
+                .map(|m| {
+                    let points = m.losses.iter().map(|&(step, l)| [step as f64, l]);
+                    Curve::new(m.label.clone(), points.collect())
+                })
+                .collect();
+            commands.push(Command::Export(ExportRequest::Csv {
+                stem: "playground-loss".to_owned(),
+                x_name: "step".to_owned(),
+                y_name: "loss".to_owned(),
+                curves,
+            }));
+        }
+    });
     let curves: Vec<_> = models.iter().map(|m| loss_curves(&m.losses)).collect();
     Plot::new("playground loss")
         .height(height)

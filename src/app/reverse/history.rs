@@ -7,10 +7,12 @@ use std::path::PathBuf;
 use eframe::egui::{self, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 
+use crate::app::exports::ExportRequest;
 use crate::app::image_view::{ImageStyle, image_view};
 use crate::app::job::{Job, JobContext, Update};
 use crate::app::widgets::model_color;
 use crate::data::IMAGE_SIDE;
+use crate::export::Curve;
 use crate::model::LogEntry;
 use crate::render::{Colormap, ImageStack, ValueRange};
 
@@ -132,14 +134,19 @@ pub fn grid_near(model: &ModelHistory, step: u64) -> Option<&(u64, ImageStack)> 
 }
 
 /// Draws the loss curves, a step slider and each model's grid at that step.
-pub fn history_ui(ui: &mut egui::Ui, state: &mut HistoryState, gpu: bool) {
+/// The training history: returns the loss curves as CSV when asked.
+pub fn history_ui(ui: &mut egui::Ui, state: &mut HistoryState, gpu: bool) -> Option<ExportRequest> {
     if let Some(error) = &state.error {
         ui.colored_label(egui::Color32::from_rgb(235, 80, 80), error);
     }
     if state.models.is_empty() {
         ui.label("reading the weights files…");
-        return;
+        return None;
     }
+    let export = ui
+        .small_button("CSV: loss curves")
+        .clicked()
+        .then(|| loss_export(state));
     for model in &state.models {
         if let Some(problem) = &model.problem {
             ui.label(RichText::new(format!("{} model: {problem}", model.label)).weak());
@@ -148,7 +155,7 @@ pub fn history_ui(ui: &mut egui::Ui, state: &mut HistoryState, gpu: bool) {
     loss_plot_ui(ui, state);
     let last = state.last_step();
     if last == 0 {
-        return;
+        return export;
     }
     ui.add(
         egui::Slider::new(&mut state.step, 0..=last)
@@ -171,6 +178,25 @@ pub fn history_ui(ui: &mut egui::Ui, state: &mut HistoryState, gpu: bool) {
             });
         }
     });
+    export
+}
+
+/// Every model's logged loss by training step.
+fn loss_export(state: &HistoryState) -> ExportRequest {
+    let curves = state
+        .models
+        .iter()
+        .map(|m| {
+            let points = m.log.iter().map(|e| [e.step as f64, e.loss]);
+            Curve::new(format!("{} model", m.label), points.collect())
+        })
+        .collect();
+    ExportRequest::Csv {
+        stem: "training-loss".to_owned(),
+        x_name: "step".to_owned(),
+        y_name: "loss".to_owned(),
+        curves,
+    }
 }
 
 fn loss_plot_ui(ui: &mut egui::Ui, state: &HistoryState) {

@@ -37,7 +37,7 @@ pub fn reverse_ui(
     let action = controls_ui(ui, panel);
     let condition = &mut panel.settings.condition;
     condition_row(ui, condition, shared.schedules, Offer::ClassAndSchedule);
-    history_section_ui(ui, panel, shared);
+    history_section_ui(ui, panel, shared, commands);
     ui.separator();
     scrubber_ui(ui, panel, shared.cursor_t, max_t, commands);
     export_row_ui(ui, panel, shared, commands);
@@ -183,12 +183,18 @@ fn controls_ui(ui: &mut egui::Ui, panel: &mut ReversePanel) -> Action {
 }
 
 /// "How the models learned", closed at first: opening it reads the models' training logs.
-fn history_section_ui(ui: &mut egui::Ui, panel: &mut ReversePanel, shared: &Shared<'_>) {
+fn history_section_ui(
+    ui: &mut egui::Ui,
+    panel: &mut ReversePanel,
+    shared: &Shared<'_>,
+    commands: &mut Vec<Command>,
+) {
     egui::CollapsingHeader::new("How the models learned: loss curve and samples during training")
         .id_salt("reverse history")
         .show(ui, |ui| {
             panel.ensure_history(shared);
-            history_ui(ui, &mut panel.history, shared.gpu_draw);
+            let export = history_ui(ui, &mut panel.history, shared.gpu_draw);
+            commands.extend(export.map(Command::Export));
         });
 }
 

@@ -145,12 +145,20 @@ fn a_cancelled_gif_and_an_unwritable_folder_leave_nothing_behind() {
     );
     assert_eq!(files(out.path()), ["not-a-folder"]);
 
-    // Panels of plots have no picture to export, and say so.
+    // A panel of plots is exported as drawn: the window's pixels of the panel.
+    let plots = out.path().join("plots");
+    harness.state_mut().settings_mut().export.folder = plots.to_string_lossy().into_owned();
     open(&mut harness, "Schedules");
     harness.key_press(egui::Key::E);
-    harness.run();
+    harness.run_steps(3);
+    let picture = image::open(plots.join("schedules.png")).expect("the panel as a PNG");
+    assert!(
+        picture.width() > 1000 && picture.height() > 700,
+        "{:?}",
+        (picture.width(), picture.height())
+    );
     let message = harness.state().export_message().expect("a message");
-    assert!(message.contains("CSV"), "{message}");
+    assert!(message.starts_with("wrote"), "{message}");
 }
 
 #[test]

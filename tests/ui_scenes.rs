@@ -159,7 +159,8 @@ fn export_scene_on_the_command_line_writes_what_the_app_exports() {
         App::forward_ready,
     );
     harness.state_mut().add_scene("forward");
-    harness.state_mut().export_screen();
+    let ctx = harness.ctx.clone();
+    harness.state_mut().export_screen(&ctx);
     {
         let settings = harness.state_mut().settings_mut();
         *settings.tab = Tab::Reverse;
@@ -179,7 +180,8 @@ fn export_scene_on_the_command_line_writes_what_the_app_exports() {
         Duration::from_secs(120),
         |app| !app.sampling(),
     );
-    harness.state_mut().export_screen();
+    let ctx = harness.ctx.clone();
+    harness.state_mut().export_screen(&ctx);
 
     let list_arg = list.to_str().expect("utf-8");
     let forward = folder.path().join("forward.png");

@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use eframe::egui;
 
@@ -184,6 +185,8 @@ pub struct Exporter {
     gifs: Lane<GifJob>,
     waiting: VecDeque<GifJob>,
     message: Option<String>,
+    /// What a screenshot export said, once the window's pixels arrived.
+    screenshot: Arc<Mutex<Option<String>>>,
 }
 
 impl Exporter {
@@ -193,17 +196,13 @@ impl Exporter {
             gifs: Lane::spawn("noisescope-export", target),
             waiting: VecDeque::new(),
             message: None,
+            screenshot: Arc::default(),
         }
     }
 
     /// What the last export did, or why it did not.
     pub fn message(&self) -> Option<&str> {
         self.message.as_deref()
-    }
-
-    /// Shows `message` where export messages go.
-    pub fn say(&mut self, message: &str) {
-        self.message = Some(message.to_owned());
     }
 
     /// Whether a GIF is being made or waits to be.
@@ -268,8 +267,49 @@ impl Exporter {
         None
     }
 
-    /// Takes what the GIF thread reported.
+    /// Writes the part `rect` of the window, as drawn (plots crisp at the UI's zoom: zoom in
+    /// for a larger picture), as `<stem>.png` once the window's pixels arrive.
+    pub fn screenshot(
+        &mut self,
+        ctx: &egui::Context,
+        (rect, stem): (egui::Rect, &str),
+        settings: &ExportSettings,
+    ) {
+        let folder = PathBuf::from(settings.folder.trim());
+        if settings.folder.trim().is_empty() {
+            self.message = Some("not exported: choose an export folder first".to_owned());
+            return;
+        }
+        let (stem, mailbox) = (stem.to_owned(), Arc::clone(&self.screenshot));
+        let pixels_per_point = ctx.pixels_per_point();
+        let repaint = ctx.clone();
+        ctx.request_screenshot(move |image| {
+            let region = image.region(&rect, Some(pixels_per_point));
+            let picture =
+                RgbImage::from_fn(region.width() as u32, region.height() as u32, |x, y| {
+                    let [r, g, b, _] = region[(x as usize, y as usize)].to_array();
+                    image::Rgb([r, g, b])
+                });
+            let path = free_path(&folder, &stem, "png");
+            let message = match write_png(&path, &picture, Overwrite::Refuse) {
+                Ok(()) => wrote(&path, &format!("{}×{}", picture.width(), picture.height())),
+                Err(error) => format!("not exported: {error}"),
+            };
+            *mailbox.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
+            repaint.request_repaint();
+        });
+    }
+
+    /// Takes what the GIF thread and screenshots reported.
     pub fn poll(&mut self) {
+        let shot = self
+            .screenshot
+            .lock()
+            .map(|mut m| m.take())
+            .unwrap_or_default();
+        if let Some(message) = shot {
+            self.message = Some(message);
+        }
         for update in self.gifs.poll() {
             match update {
                 Update::Event(message) | Update::Failed(message) => self.message = Some(message),

@@ -17,6 +17,7 @@ mod panel;
 mod playground;
 mod presentation;
 mod reverse;
+mod scene_actions;
 pub mod scene_export;
 pub mod scene_file;
 mod scenes;
@@ -138,6 +139,8 @@ pub struct App {
     export_window: bool,
     scenes: scenes::Scenes,
     scene_file: String,
+    /// Where the open panel was drawn last frame (what E captures of a panel of plots).
+    central_rect: egui::Rect,
 }
 
 /// The settings, to change them as a script would: the shared values and each panel's own.
@@ -226,6 +229,7 @@ impl App {
             export_window: false,
             scenes: scenes::Scenes::default(),
             scene_file: settings.scene_file,
+            central_rect: egui::Rect::NOTHING,
         }
         .with_scene_file_opened()
     }
@@ -498,12 +502,13 @@ impl App {
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         let tab = self.shared.tab;
         let lent = lend(&self.shared, &self.around);
-        egui::CentralPanel::default().show(ui, |ui| {
+        let central = egui::CentralPanel::default().show(ui, |ui| {
             let open = self.panels.all_mut().into_iter().find(|p| p.tab() == tab);
             if let Some(panel) = open {
                 panel.ui(ui, &lent, &mut commands);
             }
         });
+        self.central_rect = central.response.rect;
         self.apply(commands);
     }
 
@@ -581,7 +586,7 @@ impl App {
             self.shared.tab = tab;
         }
         if keys.export {
-            self.export_screen();
+            self.export_screen(ctx);
         }
         if let Some(index) = self.scenes.step(keys.scene_step) {
             self.go_to_scene(index);
@@ -613,129 +618,18 @@ impl App {
         }
     }
 
-    /// The scenes, in order.
-    pub fn scenes(&self) -> &[scene_file::Scene] {
-        &self.scenes.list
-    }
-
-    /// The scene last gone to.
-    pub fn current_scene(&self) -> Option<usize> {
-        self.scenes.current
-    }
-
-    /// What the last save or open of the scene list did (Ok) or why it failed (Err), and what
-    /// differs from where the open list was saved.
-    pub fn scene_messages(&self) -> (Option<Result<&str, &str>>, &[String]) {
-        let message = self.scenes.message.as_ref().map(|m| match m {
-            Ok(text) => Ok(text.as_str()),
-            Err(text) => Err(text.as_str()),
-        });
-        (message, &self.scenes.differences)
-    }
-
-    /// Adds what is on screen as the scene `name`.
-    pub fn add_scene(&mut self, name: &str) {
-        self.scene_action(scenes::SceneAction::Add(name.to_owned()));
-    }
-
-    /// Saves the scene list to `path` (remembered as the list's file).
-    pub fn save_scenes(&mut self, path: &std::path::Path) {
-        self.scene_file = path.to_string_lossy().into_owned();
-        self.scene_action(scenes::SceneAction::Save);
-    }
-
-    /// Opens the scene list in `path` (remembered as the list's file); a file that cannot be
-    /// read leaves the list as it was and says why.
-    pub fn open_scenes(&mut self, path: &std::path::Path) {
-        self.scene_file = path.to_string_lossy().into_owned();
-        self.scene_action(scenes::SceneAction::Open);
-    }
-
-    fn with_scene_file_opened(mut self) -> Self {
-        let file = self.scene_file.trim();
-        if !file.is_empty() && std::path::Path::new(file).is_file() {
-            self.scene_action(scenes::SceneAction::Open);
-        }
-        self
-    }
-
-    fn scene_action(&mut self, action: scenes::SceneAction) {
-        use scenes::SceneAction;
-        let path = std::path::PathBuf::from(self.scene_file.trim());
-        match action {
-            SceneAction::None => {}
-            SceneAction::Go(index) => self.go_to_scene(index),
-            SceneAction::Add(name) => {
-                let settings = self.settings();
-                self.scenes.list.push(scene_file::Scene { name, settings });
-                self.scenes.current = Some(self.scenes.list.len() - 1);
-            }
-            SceneAction::Remove(index) if index < self.scenes.list.len() => {
-                self.scenes.list.remove(index);
-                self.scenes.current = None;
-            }
-            SceneAction::Remove(_) => {}
-            SceneAction::Save if self.scene_file.trim().is_empty() => {
-                self.scenes.message = Some(Err("name a file to save the scenes to".to_owned()));
-            }
-            SceneAction::Save => {
-                let models = self.around.models_dir.as_deref();
-                let list = scene_file::SceneList::new(self.scenes.list.clone(), models);
-                self.scenes.message = Some(match list.write(&path) {
-                    Ok(()) => Ok(format!(
-                        "saved {} scenes to {}",
-                        list.scenes.len(),
-                        path.display()
-                    )),
-                    Err(error) => Err(format!("not saved: {error}")),
-                });
-            }
-            SceneAction::Open => match scene_file::SceneList::read(&path) {
-                Ok(list) => {
-                    let differences = list.differences(self.around.models_dir.as_deref());
-                    let count = list.scenes.len();
-                    self.scenes.replace(list, differences);
-                    self.scenes.message =
-                        Some(Ok(format!("opened {count} scenes from {}", path.display())));
-                }
-                Err(error) => self.scenes.message = Some(Err(error.to_string())),
-            },
-        }
-    }
-
-    /// Lands exactly where scene `index` was saved: every panel's settings, the panel, t and
-    /// s; the panel it opens computes what it shows unless its results are already there.
-    pub fn go_to_scene(&mut self, index: usize) {
-        let Some(scene) = self.scenes.list.get(index) else {
-            return;
-        };
-        let settings = scene.settings.clone();
-        self.scenes.current = Some(index);
-        self.shared.tab = settings.tab;
-        self.shared.cursor_t = settings.cursor_t;
-        self.shared.switch_t = settings.switch_t;
-        self.shared.beta1 = settings.beta1;
-        let lent = lend(&self.shared, &self.around);
-        self.panels.schedules.restore(&settings, &lent, false);
-        self.shared.schedules = self.panels.schedules.schedules();
-        let lent = lend(&self.shared, &self.around);
-        for panel in self.panels.all_mut() {
-            if panel.tab() != Tab::Schedules {
-                let shown = panel.tab() == settings.tab;
-                panel.restore(&settings, &lent, shown);
-            }
-        }
-    }
-
-    /// Exports what the open panel shows (its pictures), or says that it has none.
-    pub fn export_screen(&mut self) {
+    /// Exports what the open panel shows: its pictures, drawn anew at the export scale, or
+    /// for a panel of plots the panel as drawn on screen (at the UI's zoom).
+    pub fn export_screen(&mut self, ctx: &egui::Context) {
         let tab = self.shared.tab;
         let lent = lend(&self.shared, &self.around);
         let open = self.panels.all().into_iter().find(|p| p.tab() == tab);
         let requests = open.map(|p| p.screen_export(&lent)).unwrap_or_default();
         if requests.is_empty() {
+            let stem = open.map_or("panel", |p| p.title()).to_lowercase();
+            let rect = self.central_rect;
             self.exporter
-                .say("nothing to export as a picture here: plots export as CSV with their buttons");
+                .screenshot(ctx, (rect, &stem), &self.shared.export);
         }
         for request in requests {
             self.exporter.export(request, &self.shared.export);

@@ -216,7 +216,8 @@ fn axis_name(axis: AnalysisAxis) -> &'static str {
     }
 }
 
-/// Vertical marks at 10 % and 20 % of the steps and at the switching point.
+/// Vertical marks at 10 % and 20 % of the steps (dotted, left out of the legend, which the
+/// plots' titles explain) and at the switching point.
 fn add_marks(
     plot_ui: &mut egui_plot::PlotUi<'_>,
     schedule: &Schedule,
@@ -224,9 +225,9 @@ fn add_marks(
     switch_t: usize,
 ) {
     let steps = schedule.steps() as f64;
-    for (share, name) in [(0.1, "10 % of the steps"), (0.2, "20 % of the steps")] {
+    for share in [0.1, 0.2] {
         plot_ui.vline(
-            VLine::new(name, x_of((steps * share).ceil(), schedule, axis))
+            VLine::new("", x_of((steps * share).ceil(), schedule, axis))
                 .color(Color32::GRAY)
                 .style(LineStyle::dotted_dense()),
         );
@@ -252,7 +253,10 @@ fn log_snr_plot_ui(
         AnalysisAxis::LogSnr => AnalysisAxis::Fraction,
         other => other,
     };
-    ui.label(RichText::new("log-SNR λ_t of the compared schedules").strong());
+    ui.label(
+        RichText::new("log-SNR λ_t of the compared schedules (dotted: 10 % and 20 % of the steps)")
+            .strong(),
+    );
     let response = Plot::new("analysis log-SNR")
         .height(230.0)
         .allow_scroll(false)
@@ -437,7 +441,8 @@ fn recon_plot_ui(
     ui.label(
         RichText::new(
             "Reconstruction error: noise x0 to x_t, run the chain back, compare with x0 \
-             (solid; dashed: images the model never saw)",
+             (solid; dashed: images the model never saw; dotted verticals: 10 % and 20 % of \
+             the steps)",
         )
         .strong(),
     );

@@ -292,3 +292,19 @@ fn the_status_line_names_the_assets_folder_in_use() {
     assert!(shown.is_relative(), "{}", shown.display());
     harness.get_by_label_contains(&format!("assets: {}", shown.display()));
 }
+
+#[test]
+fn c_hides_the_controls_so_the_figures_fill_the_screen_and_shows_them_again() {
+    let mut harness = harness();
+    open_forward_panel(&mut harness);
+    assert!(harness.query_by_label("Open image…").is_some());
+    press(&mut harness, egui::Key::C);
+    assert!(
+        harness.query_by_label("Open image…").is_none(),
+        "controls hidden"
+    );
+    // The t slider and the frames stay.
+    harness.get_by_label("x_t of schedule 1");
+    press(&mut harness, egui::Key::C);
+    assert!(harness.query_by_label("Open image…").is_some());
+}

@@ -100,6 +100,8 @@ struct SharedValues {
     t_slider: Option<egui::Id>,
     /// Where and how exports are written.
     export: ExportSettings,
+    /// Whether the panels show their controls.
+    controls: bool,
 }
 
 /// Where the app runs: its devices, data and folders.
@@ -126,6 +128,7 @@ fn lend<'a>(shared: &'a SharedValues, around: &'a Surroundings) -> Shared<'a> {
         gpu_draw: around.gpu_draw,
         frame_cpu: around.frame_cpu,
         export: &shared.export,
+        controls: shared.controls,
     }
 }
 
@@ -205,6 +208,7 @@ impl App {
             daed_schedule: None,
             t_slider: None,
             export: settings.export,
+            controls: true,
         };
         let around = Surroundings {
             compute,
@@ -530,6 +534,8 @@ impl App {
                     } else {
                         ui.menu_button("View", |ui| self.presentation.toolbar_ui(ui));
                     }
+                    ui.toggle_value(&mut self.shared.controls, "Controls")
+                        .on_hover_text("show or hide the panels' controls (C)");
                     ui.toggle_value(&mut self.scenes.window_open, "Scenes…")
                         .on_hover_text("Named snapshots to step through with PageUp/PageDown");
                     ui.toggle_value(&mut self.export_window, "Export…")
@@ -587,6 +593,9 @@ impl App {
         }
         if keys.export {
             self.export_screen(ctx);
+        }
+        if keys.toggle_controls {
+            self.shared.controls = !self.shared.controls;
         }
         if let Some(index) = self.scenes.step(keys.scene_step) {
             self.go_to_scene(index);

@@ -35,6 +35,9 @@ pub struct Shared<'a> {
     pub frame_cpu: Option<f32>,
     /// Where and how exports are written.
     pub export: &'a ExportSettings,
+    /// Whether the panels show their controls (hidden while presenting, so the figures fill
+    /// the screen).
+    pub controls: bool,
 }
 
 /// A change to what the panels share.

@@ -15,7 +15,7 @@ pub const TEXT_SIZE_RANGE: (f32, f32) = (0.8, 2.0);
 const TEXT_SIZE_STEP: f32 = 0.1;
 
 /// The keys, as the overlay lists them.
-const KEYS: [(&str, &str); 12] = [
+const KEYS: [(&str, &str); 13] = [
     (
         "← / →",
         "cursor t back / on by one step (and the Reverse panel's step)",
@@ -24,6 +24,10 @@ const KEYS: [(&str, &str); 12] = [
     ("Home / End", "cursor t to the first / last step"),
     ("Space", "play / pause the reverse process (Reverse)"),
     ("PageUp / PageDown", "previous / next scene (Scenes…)"),
+    (
+        "C",
+        "hide / show the panels' controls, so the figures fill the screen",
+    ),
     (
         "E",
         "export what is on screen as PNG (to the Export… folder)",
@@ -74,6 +78,8 @@ pub struct KeyActions {
     pub export: bool,
     /// Scenes to move by: −1 (PageUp), 1 (PageDown) or 0.
     pub scene_step: isize,
+    /// Show or hide the panels' controls.
+    pub toggle_controls: bool,
 }
 
 impl Presentation {
@@ -129,6 +135,7 @@ impl Presentation {
             let pressed = digits.iter().position(|&k| i.key_pressed(k));
             actions.tab = pressed.and_then(|index| tabs.get(index).copied());
             actions.export = i.key_pressed(egui::Key::E) && !i.modifiers.any();
+            actions.toggle_controls = i.key_pressed(egui::Key::C) && !i.modifiers.any();
             if i.key_pressed(egui::Key::PageUp) {
                 actions.scene_step = -1;
             } else if i.key_pressed(egui::Key::PageDown) {

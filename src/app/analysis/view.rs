@@ -37,9 +37,12 @@ pub fn analysis_ui(
     shared: &Shared<'_>,
     commands: &mut Vec<Command>,
 ) -> Action {
-    let mut action = controls_ui(ui, panel, shared);
-    if view_controls_ui(ui, panel, shared, commands) {
-        action = Action::Export;
+    let mut action = Action::None;
+    if shared.controls {
+        action = controls_ui(ui, panel, shared);
+        if view_controls_ui(ui, panel, shared, commands) {
+            action = Action::Export;
+        }
     }
     if let Some(error) = &panel.state.error {
         ui.colored_label(Color32::from_rgb(235, 80, 80), error);

@@ -45,7 +45,11 @@ pub fn daed_ui(
     progress: Option<(usize, usize)>,
     commands: &mut Vec<Command>,
 ) -> Action {
-    let mut action = controls_ui(ui, panel, shared, progress);
+    let mut action = if shared.controls {
+        controls_ui(ui, panel, shared, progress)
+    } else {
+        Action::None
+    };
     switch_ui(ui, panel, shared, commands);
     if let Some(error) = &panel.state.error {
         ui.colored_label(Color32::from_rgb(235, 80, 80), error);

@@ -31,9 +31,11 @@ pub fn forward_ui(
     shared: &Shared<'_>,
     commands: &mut Vec<Command>,
 ) {
-    source_ui(ui, panel, shared);
-    ui.separator();
-    controls_ui(ui, panel);
+    if shared.controls {
+        source_ui(ui, panel, shared);
+        ui.separator();
+        controls_ui(ui, panel);
+    }
     t_slider_ui(ui, shared, commands);
     formula_strip_ui(ui, shared);
     ui.separator();
@@ -47,7 +49,9 @@ pub fn forward_ui(
         });
         return;
     }
-    export_row_ui(ui, panel, shared, commands);
+    if shared.controls {
+        export_row_ui(ui, panel, shared, commands);
+    }
     egui::ScrollArea::vertical().show(ui, |ui| {
         frames_ui(ui, panel, shared);
         ui.separator();

@@ -46,7 +46,11 @@ pub fn playground_ui(
     shared: &Shared<'_>,
     (progress, commands): (Option<(usize, usize)>, &mut Vec<Command>),
 ) -> Action {
-    let action = controls_ui(ui, panel, shared, progress);
+    let action = if shared.controls {
+        controls_ui(ui, panel, shared, progress)
+    } else {
+        Action::None
+    };
     if let Some(error) = &panel.state.error {
         ui.colored_label(Color32::from_rgb(235, 80, 80), error);
     }

@@ -34,13 +34,18 @@ pub fn reverse_ui(
     max_t: usize,
     commands: &mut Vec<Command>,
 ) -> Action {
-    let action = controls_ui(ui, panel);
-    let condition = &mut panel.settings.condition;
-    condition_row(ui, condition, shared.schedules, Offer::ClassAndSchedule);
-    history_section_ui(ui, panel, shared, commands);
-    ui.separator();
+    let mut action = Action::None;
+    if shared.controls {
+        action = controls_ui(ui, panel);
+        let condition = &mut panel.settings.condition;
+        condition_row(ui, condition, shared.schedules, Offer::ClassAndSchedule);
+        history_section_ui(ui, panel, shared, commands);
+        ui.separator();
+    }
     scrubber_ui(ui, panel, shared.cursor_t, max_t, commands);
-    export_row_ui(ui, panel, shared, commands);
+    if shared.controls {
+        export_row_ui(ui, panel, shared, commands);
+    }
     if let Some(error) = &panel.state.error {
         ui.colored_label(Color32::from_rgb(235, 80, 80), error);
     }

@@ -124,7 +124,7 @@ impl Panel for SchedulesPanel {
             ui,
             (&mut self.slots, &mut self.settings),
             (self.file_dialog.is_none(), self.import_error.as_deref()),
-            shared.cursor_t,
+            (shared.cursor_t, shared.controls),
             commands,
         );
         if import {

@@ -26,18 +26,20 @@ pub fn schedules_ui(
     ui: &mut egui::Ui,
     (slots, settings): (&mut Vec<ScheduleSlot>, &mut SchedulesSettings),
     (can_import, import_error): (bool, Option<&str>),
-    cursor_t: usize,
+    (cursor_t, controls): (usize, bool),
     commands: &mut Vec<Command>,
 ) -> bool {
     let mut import = false;
-    egui::Panel::left("schedule_editors")
-        .resizable(true)
-        .default_size(330.0)
-        .show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                import = editors_ui(ui, slots, (can_import, import_error), commands);
+    if controls {
+        egui::Panel::left("schedule_editors")
+            .resizable(true)
+            .default_size(330.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    import = editors_ui(ui, slots, (can_import, import_error), commands);
+                });
             });
-        });
+    }
     egui::CentralPanel::default().show(ui, |ui| {
         if ui
             .button("CSV: these curves")

@@ -184,52 +184,35 @@ fn export_scene_on_the_command_line_writes_what_the_app_exports() {
     harness.state_mut().export_screen(&ctx);
 
     let list_arg = list.to_str().expect("utf-8");
+    // `export --scene` with these options must succeed.
+    let export = |options: &[&str]| {
+        let output = noisescope(&[&["export", "--scene", list_arg], options].concat());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+    };
     let forward = folder.path().join("forward.png");
-    let output = noisescope(&[
-        "export",
-        "--scene",
-        list_arg,
-        "--png",
-        forward.to_str().expect("utf-8"),
-        "--scale",
-        "2",
-        "--label",
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let forward_arg = forward.to_str().expect("utf-8");
+    export(&["--png", forward_arg, "--scale", "2", "--label"]);
     assert_eq!(pixels(&forward), pixels(&app_out.join("forward-t0300.png")));
 
     let reverse = folder.path().join("reverse.png");
-    let output = noisescope(&[
-        "export",
-        "--scene",
-        list_arg,
+    let reverse_arg = reverse.to_str().expect("utf-8");
+    export(&[
         "--name",
         "reverse",
         "--png",
-        reverse.to_str().expect("utf-8"),
+        reverse_arg,
         "--scale",
         "2",
         "--label",
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert_eq!(
         pixels(&reverse),
         pixels(&app_out.join("reverse-linear-t0000.png"))
     );
 
     let gif = folder.path().join("reverse.gif");
-    let output = noisescope(&[
-        "export",
-        "--scene",
-        list_arg,
+    export(&[
         "--number",
         "2",
         "--gif",
@@ -237,23 +220,12 @@ fn export_scene_on_the_command_line_writes_what_the_app_exports() {
         "--frames",
         "5",
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     let file = std::io::BufReader::new(std::fs::File::open(&gif).expect("the GIF"));
     let decoder = image::codecs::gif::GifDecoder::new(file).expect("a GIF");
     use image::AnimationDecoder;
     assert_eq!(decoder.into_frames().count(), 5, "x_T, three steps, x0");
 
-    let again = noisescope(&[
-        "export",
-        "--scene",
-        list_arg,
-        "--png",
-        forward.to_str().expect("utf-8"),
-    ]);
+    let again = noisescope(&["export", "--scene", list_arg, "--png", forward_arg]);
     assert!(
         !again.status.success(),
         "an existing file is not replaced without --force"

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use super::DeviceArg;
+use super::gif::FrameOptions;
 use crate::app::ExportSettings;
 use crate::app::scene_export::{SceneOutput, scene_exports};
 use crate::app::scene_file::{Scene, SceneList};
@@ -32,21 +33,9 @@ pub struct ExportArgs {
     /// Write the scene's process as an animated GIF here.
     #[arg(long)]
     pub gif: Option<PathBuf>,
-    /// GIF frames, evenly spaced, both ends included.
-    #[arg(long, default_value_t = 50)]
-    pub frames: usize,
-    /// GIF frames per second.
-    #[arg(long, default_value_t = 10.0)]
-    pub fps: f64,
-    /// Enlarge each pixel to N×N.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=32))]
-    pub scale: u32,
-    /// Write "t = …" under each picture and frame.
-    #[arg(long)]
-    pub label: bool,
-    /// Play the GIF once instead of looping.
-    #[arg(long)]
-    pub no_loop: bool,
+    /// Frames, speed, size and labels.
+    #[command(flatten)]
+    pub frames: FrameOptions,
     /// Where the tensors are computed.
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
@@ -57,9 +46,7 @@ pub struct ExportArgs {
 
 /// Runs `noisescope export`.
 pub fn run_export(args: &ExportArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    if args.frames < 2 {
-        bail!("--frames must be at least 2");
-    }
+    args.frames.check()?;
     let list = SceneList::read(&args.scene)?;
     for note in list.differences(None) {
         eprintln!("note: {note}");
@@ -70,7 +57,7 @@ pub fn run_export(args: &ExportArgs, out: &mut impl Write) -> anyhow::Result<()>
         (None, Some(gif)) => (
             gif,
             SceneOutput::Gif {
-                frames: args.frames,
+                frames: args.frames.frames,
             },
         ),
         (None, None) => bail!("give --png FILE or --gif FILE"),
@@ -86,10 +73,10 @@ pub fn run_export(args: &ExportArgs, out: &mut impl Write) -> anyhow::Result<()>
         bail!("scene \"{}\" shows nothing to export yet", scene.name);
     }
     let settings = ExportSettings {
-        scale: args.scale,
-        fps: args.fps,
-        looping: !args.no_loop,
-        label: args.label,
+        scale: args.frames.scale,
+        fps: args.frames.fps,
+        looping: !args.frames.no_loop,
+        label: args.frames.label,
         ..ExportSettings::default()
     };
     let several = requests.len() > 1;

@@ -29,9 +29,9 @@ pub enum GifCommand {
     Reverse(Box<GifReverseArgs>),
 }
 
-/// What every GIF takes.
+/// How pictures and animations are drawn: `gif` and `export` take these.
 #[derive(Debug, Args)]
-pub struct GifOptions {
+pub struct FrameOptions {
     /// Frames, evenly spaced over the process, the first and the last included (2–1000).
     #[arg(long, default_value_t = 50)]
     pub frames: usize,
@@ -41,12 +41,34 @@ pub struct GifOptions {
     /// Enlarge each pixel to N×N.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=32))]
     pub scale: u32,
-    /// Write "t = …" under each frame.
+    /// Write "t = …" under each picture and frame.
     #[arg(long)]
     pub label: bool,
     /// Play once instead of looping.
     #[arg(long)]
     pub no_loop: bool,
+}
+
+impl FrameOptions {
+    /// Refuses a frame count or rate out of range.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if !(2..=MAX_FRAMES).contains(&self.frames) {
+            bail!("--frames must be between 2 and {MAX_FRAMES}");
+        }
+        let (slowest, fastest) = crate::export::gif::FPS_RANGE;
+        if !(slowest..=fastest).contains(&self.fps) {
+            bail!("--fps must be between {slowest} and {fastest}");
+        }
+        Ok(())
+    }
+}
+
+/// What every GIF takes.
+#[derive(Debug, Args)]
+pub struct GifOptions {
+    /// Frames, speed, size and labels.
+    #[command(flatten)]
+    pub frames: FrameOptions,
     /// Replace the file if it exists.
     #[arg(long)]
     pub force: bool,
@@ -105,8 +127,8 @@ pub fn run_gif(command: &GifCommand, out: &mut impl Write) -> anyhow::Result<()>
         GifCommand::Reverse(args) => (&args.gif, reverse_frames(args)?),
     };
     let settings = GifSettings {
-        fps: options.fps,
-        looping: !options.no_loop,
+        fps: options.frames.fps,
+        looping: !options.frames.no_loop,
     };
     let overwrite = if options.force {
         Overwrite::Replace
@@ -126,13 +148,7 @@ pub fn run_gif(command: &GifCommand, out: &mut impl Write) -> anyhow::Result<()>
 impl GifOptions {
     /// Refuses bad options before any work.
     fn check(&self) -> anyhow::Result<()> {
-        if !(2..=MAX_FRAMES).contains(&self.frames) {
-            bail!("--frames must be between 2 and {MAX_FRAMES}");
-        }
-        let (slowest, fastest) = crate::export::gif::FPS_RANGE;
-        if !(slowest..=fastest).contains(&self.fps) {
-            bail!("--fps must be between {slowest} and {fastest}");
-        }
+        self.frames.check()?;
         if self.out.exists() && !self.force {
             bail!(
                 "{} exists: choose another --out, or --force to replace it",
@@ -152,8 +168,8 @@ impl GifOptions {
             columns,
             PictureStyle::default(),
         );
-        let big = upscale(&grid, self.scale);
-        if self.label {
+        let big = upscale(&grid, self.frames.scale);
+        if self.frames.label {
             stamp_label(&big, &format!("t = {t}"))
         } else {
             big
@@ -206,7 +222,7 @@ fn forward_frames(args: &GifForwardArgs) -> anyhow::Result<Vec<RgbImage>> {
             t => &noised[(t - 1) * IMAGE_PIXELS..t * IMAGE_PIXELS],
         }
     };
-    let indices = frame_indices(schedule.steps() + 1, args.gif.frames)?;
+    let indices = frame_indices(schedule.steps() + 1, args.gif.frames.frames)?;
     Ok(indices
         .into_iter()
         .map(|i| args.gif.frame(state(i), 1, i))
@@ -227,7 +243,7 @@ fn reverse_frames(args: &GifReverseArgs) -> anyhow::Result<Vec<RgbImage>> {
     let plan = config
         .plan(schedule, schedule.steps())
         .map_err(anyhow::Error::msg)?;
-    let indices = frame_indices(plan.len() + 1, args.gif.frames)?;
+    let indices = frame_indices(plan.len() + 1, args.gif.frames.frames)?;
     let n = size.images;
     let shape = [n, 1, IMAGE_SIDE, IMAGE_SIDE];
     let mut sampler =

@@ -1364,7 +1364,19 @@ fn train_init_starts_from_a_finished_model_and_refuses_another_architecture() {
     let further = dir.join("further.nsw");
     let output = train(further.to_str().expect("utf-8"), "8", Some(&first));
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(further.exists());
+    // Its log continues the first model's: 2 steps, then 2 more.
+    let log_steps = |path: &std::path::Path| -> Vec<u64> {
+        let file = noisescope::model::WeightsFile::read(path).expect("a weights file");
+        file.metadata
+            .training
+            .history
+            .log
+            .iter()
+            .map(|e| e.step)
+            .collect()
+    };
+    assert_eq!(log_steps(&first), [2]);
+    assert_eq!(log_steps(&further), [2, 4]);
     let other = dir.join("other.nsw");
     let output = train(other.to_str().expect("utf-8"), "16", Some(&first));
     assert!(!output.status.success(), "another architecture is refused");

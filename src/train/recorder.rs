@@ -10,6 +10,9 @@ pub(super) struct HistoryRecorder {
     grid_every: u64,
     loss_sum: f64,
     loss_count: u64,
+    /// Steps and seconds of training before this run (a model trained further with
+    /// `--init`): its entries continue the log of the model it started from.
+    before: (u64, f64),
 }
 
 /// What the loop knows about a step when it is logged.
@@ -29,7 +32,33 @@ impl HistoryRecorder {
             grid_every,
             loss_sum: 0.0,
             loss_count: 0,
+            before: (0, 0.0),
         }
+    }
+
+    /// Continues the history of a finished model this run starts from: its log and grids come
+    /// first, and this run's steps and seconds count on from its last.
+    pub fn continuing(mut self, earlier: &TrainingHistory) -> Self {
+        let last = earlier.log.last();
+        self.before = (
+            last.map_or(0, |e| e.step)
+                .max(earlier.grids.last().map_or(0, |g| g.step)),
+            last.map_or(0.0, |e| e.wall_time_s),
+        );
+        let mut history = earlier.clone();
+        history.log.append(&mut self.history.log);
+        history.grids.append(&mut self.history.grids);
+        self.history = history;
+        self
+    }
+
+    /// A resumed run's recorder, whose history (the checkpoint's) already continues
+    /// `earlier`, the model the run started from: this run's steps count on from its last.
+    pub fn counting_on_from(mut self, earlier: &TrainingHistory) -> Self {
+        self.before = Self::new(TrainingHistory::default(), 0, 0)
+            .continuing(earlier)
+            .before;
+        self
     }
 
     /// Adds a step's loss to the current log window.
@@ -51,23 +80,28 @@ impl HistoryRecorder {
         };
         (self.loss_sum, self.loss_count) = (0.0, 0);
         self.history.log.push(LogEntry {
-            step: facts.step,
+            step: self.before.0 + facts.step,
             loss,
             learning_rate: facts.learning_rate,
             images_per_s: facts.images_per_s,
-            wall_time_s: facts.wall_time_s,
+            wall_time_s: self.before.1 + facts.wall_time_s,
         });
     }
 
     /// Whether a grid is due after `step` (every `grid_every` steps and the run's `last`,
     /// once each).
     pub fn grid_due(&self, step: u64, last: u64) -> bool {
-        let recorded = self.history.grids.last().is_some_and(|g| g.step >= step);
+        let recorded = self
+            .history
+            .grids
+            .last()
+            .is_some_and(|g| g.step >= self.before.0 + step);
         self.grid_every > 0 && (step.is_multiple_of(self.grid_every) || step == last) && !recorded
     }
 
-    /// Records a grid.
-    pub fn add_grid(&mut self, grid: SampleGrid) {
+    /// Records a grid drawn after this run's step `grid.step`.
+    pub fn add_grid(&mut self, mut grid: SampleGrid) {
+        grid.step += self.before.0;
         self.history.grids.push(grid);
     }
 
@@ -117,5 +151,33 @@ mod tests {
         assert!(recorder.history().log.is_empty());
         let off = HistoryRecorder::new(TrainingHistory::default(), 0, 0);
         assert!(!off.grid_due(10, 10));
+    }
+
+    #[test]
+    fn a_model_trained_further_continues_the_log_and_grids_it_started_from() {
+        let mut earlier = HistoryRecorder::new(TrainingHistory::default(), 10, 10);
+        for step in 1..=20 {
+            earlier.add_loss(1.0);
+            earlier.log_if_due(&facts(step), 20);
+        }
+        earlier.add_grid(SampleGrid::encode(20, &[0.0; 784]).expect("valid"));
+        let mut further =
+            HistoryRecorder::new(TrainingHistory::default(), 10, 10).continuing(earlier.history());
+        assert!(
+            !further.grid_due(0, 10),
+            "the earlier model's last grid stands"
+        );
+        for step in 1..=10 {
+            further.add_loss(0.5);
+            further.log_if_due(&facts(step), 10);
+        }
+        assert!(further.grid_due(10, 10));
+        further.add_grid(SampleGrid::encode(10, &[0.0; 784]).expect("valid"));
+        let history = further.history();
+        let steps: Vec<u64> = history.log.iter().map(|e| e.step).collect();
+        assert_eq!(steps, [10, 20, 30]);
+        assert_eq!(history.log[2].wall_time_s, 20.0 + 10.0);
+        let grids: Vec<u64> = history.grids.iter().map(|g| g.step).collect();
+        assert_eq!(grids, [20, 30]);
     }
 }

@@ -308,6 +308,13 @@ pub fn train_unet(
     if let (Some(path), false) = (&options.init_from, options.resume) {
         model = initial_weights(path, options, model)?;
     }
+    // A U-Net trained further continues the log and grids of the model it starts from.
+    let earlier = match (&options.init_from, options.target) {
+        (Some(path), TrainingTarget::Noise) => {
+            Some(WeightsFile::read(path)?.metadata.training.history)
+        }
+        _ => None,
+    };
     let mut ema = model.valid();
     let mut optimizer = AdamConfig::new().init();
     let (mut step, mut past_s, mut recent_loss) = (0, 0.0, f64::NAN);
@@ -324,7 +331,13 @@ pub fn train_unet(
         TrainingTarget::Noise => options.grid_every,
         TrainingTarget::CleanImage { .. } => 0,
     };
-    let mut recorder = HistoryRecorder::new(history, options.log_every, grid_every);
+    let recorder = HistoryRecorder::new(history, options.log_every, grid_every);
+    let mut recorder = match (&earlier, options.resume) {
+        (Some(earlier), false) => recorder.continuing(earlier),
+        // The checkpoint's history already holds the earlier model's.
+        (Some(earlier), true) => recorder.counting_on_from(earlier),
+        (None, _) => recorder,
+    };
     let cpu_kernels = cpu_kernels_enabled(&options.device);
     let mut meter = Meter::new(step);
     let mut last_saved = step;

@@ -199,7 +199,7 @@ fn dragging_in_the_log_snr_plot_moves_the_switching_point() {
     harness.run_steps(2);
     // The plot lies under its title, across the panel; t runs from 1 on the left to T = 1000.
     let title = harness
-        .get_by_label("log-SNR λ_t of the compared schedules")
+        .get_by_label("log-SNR λ_t of the compared schedules (dotted: 10 % and 20 % of the steps)")
         .rect();
     let width = harness.ctx.content_rect().width();
     let at = |fraction: f32| egui::pos2(width * fraction, title.bottom() + 60.0);

@@ -334,9 +334,11 @@ fn plots_ui(
         ui.selectable_value(&mut settings.x_axis, XAxis::Fraction, "t/T");
         ui.checkbox(&mut settings.log_beta, "log₁₀ β");
         ui.separator();
-        ui.label(format!("cursor t = {cursor_t}")).on_hover_text(
-            "Click or drag in a plot to move it; ←/→ step it. The Forward panel shows this t.",
-        );
+        ui.label(format!("red: cursor t = {cursor_t}"))
+            .on_hover_text(
+                "Click or drag in a plot to move it; ←/→ step it. The Forward panel shows this t.",
+            );
+        ui.label(RichText::new("dotted: 10 % of the steps").weak());
     });
     let reference_steps = slots.first().map_or(1000, |s| s.schedule.steps());
     let title_height = 4.0 * (ui.text_style_height(&egui::TextStyle::Body) + 12.0);
@@ -425,7 +427,9 @@ fn add_marks(
         if !marked.iter().any(|m: &f64| (m - x).abs() < 1e-9) {
             marked.push(x);
             plot_ui.vline(
-                VLine::new("10 % of the steps", x)
+                // Left out of the legend (the line above the plots explains the marks), so
+                // that the legend fits where the curves are not.
+                VLine::new("", x)
                     .color(Color32::GRAY)
                     .style(LineStyle::dotted_dense()),
             );
@@ -433,12 +437,9 @@ fn add_marks(
     }
     let reference = slots.first().map_or(1000, |s| s.schedule.steps());
     plot_ui.vline(
-        VLine::new(
-            format!("cursor t = {cursor_t}"),
-            x_of(cursor_t, reference, settings.x_axis),
-        )
-        .color(Color32::from_rgb(220, 50, 50))
-        .width(1.5),
+        VLine::new("", x_of(cursor_t, reference, settings.x_axis))
+            .color(Color32::from_rgb(220, 50, 50))
+            .width(1.5),
     );
 }
 

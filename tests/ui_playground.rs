@@ -72,6 +72,16 @@ fn training_streams_the_loss_and_sampling_keeps_every_state_of_the_path() {
     let inward = arrow[0] * (centre[0] - corner[0]) + arrow[1] * (centre[1] - corner[1]);
     assert!(inward > 0.0, "{arrow:?} at {corner:?}");
     harness.get_by_label_contains("show the learned field");
+    // The marginal densities under the plot, as CSV: data and samples, x and y, 32 bins of two
+    // points each.
+    let out = common::temp_dir("playground-csv");
+    harness.state_mut().settings_mut().export.folder = out.path().to_string_lossy().into_owned();
+    click(&mut harness, "CSV: marginal densities");
+    let csv =
+        std::fs::read_to_string(out.path().join("playground-marginals-1.csv")).expect("the CSV");
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("curve,standardised_coordinate,density"));
+    assert_eq!(lines.count(), 4 * 2 * 32);
 }
 
 #[test]

@@ -72,13 +72,13 @@ pub fn playground_ui(
             .max(if panel.settings.compare { 2 } else { 1 });
         if panes == 1 {
             ui.columns(2, |columns| {
-                points_plot_ui(&mut columns[0], panel, 0, height);
+                commands.extend(points_plot_ui(&mut columns[0], panel, 0, height));
                 loss_plot_ui(&mut columns[1], panel, height, commands);
             });
         } else {
             ui.columns(panes, |columns| {
                 for (model, column) in columns.iter_mut().enumerate() {
-                    points_plot_ui(column, panel, model, height);
+                    commands.extend(points_plot_ui(column, panel, model, height));
                 }
             });
             loss_plot_ui(ui, panel, (height * 0.6).max(180.0), commands);
@@ -340,7 +340,14 @@ fn scatter(name: &str, points: &[Point], color: Color32, radius: f32) -> Points<
         .radius(radius)
 }
 
-fn points_plot_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel, model: usize, height: f32) {
+/// The points of `model` and their marginal densities; returns those densities as CSV when
+/// asked.
+fn points_plot_ui(
+    ui: &mut egui::Ui,
+    panel: &mut PlaygroundPanel,
+    model: usize,
+    height: f32,
+) -> Option<Command> {
     let drawn = panel.settings.source == PlaygroundSource::Drawn;
     let drawing = drawn && !panel.running();
     let title = match panel.state.models.get(model) {
@@ -392,17 +399,21 @@ fn points_plot_ui(ui: &mut egui::Ui, panel: &mut PlaygroundPanel, model: usize, 
             panel.state.clear_results();
         }
     }
-    density_plot_ui(ui, &panel.state, model);
+    density_plot_ui(ui, &panel.state, model)
 }
 
 /// The marginal densities of x and y of the samples against the data's (standardised), once
-/// `model` has sampled.
-fn density_plot_ui(ui: &mut egui::Ui, state: &super::PlaygroundState, model: usize) {
+/// `model` has sampled; returns them as CSV when asked.
+fn density_plot_ui(
+    ui: &mut egui::Ui,
+    state: &super::PlaygroundState,
+    model: usize,
+) -> Option<Command> {
     let (Some(samples), Some(standardiser)) = (
         state.models.get(model).and_then(|m| m.samples.as_ref()),
         state.standardiser.as_ref(),
     ) else {
-        return;
+        return None;
     };
     let standard = |points: &[Point]| -> Vec<Point> {
         points.iter().map(|&p| standardiser.apply(p)).collect()
@@ -411,6 +422,15 @@ fn density_plot_ui(ui: &mut egui::Ui, state: &super::PlaygroundState, model: usi
         ("data", standard(&state.data), DATA_COLOR),
         ("samples", standard(&samples.points), sample_color(model)),
     ];
+    let mut curves = Vec::new();
+    for (name, points, _) in &sets {
+        for axis in ["x", "y"] {
+            let index = usize::from(axis == "y");
+            let line = density(points.iter().map(|p| p[index]), points.len());
+            curves.push(Curve::new(format!("{name} {axis}"), line));
+        }
+    }
+    let export = ui.small_button("CSV: marginal densities").clicked();
     Plot::new(("playground density", model))
         .height(110.0)
         .legend(Legend::default())
@@ -418,15 +438,24 @@ fn density_plot_ui(ui: &mut egui::Ui, state: &super::PlaygroundState, model: usi
         .allow_scroll(false)
         .x_axis_label("standardised coordinate")
         .show(ui, |plot_ui| {
-            for (name, points, color) in &sets {
-                for (axis, style) in [("x", LineStyle::Solid), ("y", LineStyle::dashed_dense())] {
-                    let index = usize::from(axis == "y");
-                    let line = density(points.iter().map(|p| p[index]), points.len());
-                    let line = Line::new(format!("{name} {axis}"), PlotPoints::from(line));
-                    plot_ui.line(line.color(*color).style(style).width(1.0));
-                }
+            for (curve, (_, _, color)) in curves.iter().zip(sets.iter().flat_map(|s| [s, s])) {
+                let style = if curve.name.ends_with(" y") {
+                    LineStyle::dashed_dense()
+                } else {
+                    LineStyle::Solid
+                };
+                let line = Line::new(curve.name.as_str(), PlotPoints::from(curve.points.clone()));
+                plot_ui.line(line.color(*color).style(style).width(1.0));
             }
         });
+    export.then(|| {
+        Command::Export(ExportRequest::Csv {
+            stem: format!("playground-marginals-{}", model + 1),
+            x_name: "standardised_coordinate".to_owned(),
+            y_name: "density".to_owned(),
+            curves,
+        })
+    })
 }
 
 /// Adds a few points around `at` (a spray, so that a stroke has some width); a new stroke

@@ -305,16 +305,19 @@ pub fn train_unet(
     let mut model = seeded_init(&train_device, options.seed, || {
         options.architecture.init(&train_device)
     });
-    if let (Some(path), false) = (&options.init_from, options.resume) {
-        model = initial_weights(path, options, model)?;
+    // The model of `--init`, read once: its weights start a new run, and a U-Net trained
+    // further continues its log and grids (a resumed run too).
+    let init_file = options
+        .init_from
+        .as_deref()
+        .map(WeightsFile::read)
+        .transpose()?;
+    if let (Some(file), false) = (&init_file, options.resume) {
+        model = initial_weights(file, options, model)?;
     }
-    // A U-Net trained further continues the log and grids of the model it starts from.
-    let earlier = match (&options.init_from, options.target) {
-        (Some(path), TrainingTarget::Noise) => {
-            Some(WeightsFile::read(path)?.metadata.training.history)
-        }
-        _ => None,
-    };
+    let earlier = init_file
+        .filter(|_| options.target == TrainingTarget::Noise)
+        .map(|file| file.metadata.training.history);
     let mut ema = model.valid();
     let mut optimizer = AdamConfig::new().init();
     let (mut step, mut past_s, mut recent_loss) = (0, 0.0, f64::NAN);
@@ -480,18 +483,18 @@ fn sample_grid(
     SampleGrid::encode(step, &images).map_err(TrainError::Input)
 }
 
-/// Loads the starting weights of `--init`, refusing another architecture or schedule.
+/// Loads the starting weights of `--init` from `file`, refusing another architecture or
+/// schedule.
 fn initial_weights(
-    path: &std::path::Path,
+    file: &WeightsFile,
     options: &DiffusionTraining,
     model: UNet,
 ) -> Result<UNet, TrainError> {
-    let file = WeightsFile::read(path)?;
     file.expect_kind(ModelKind::Unet)?;
     let refuse = |what: &str| {
         TrainError::Input(format!(
             "{}: its {what} differs from this run's, so it cannot be the starting point",
-            path.display()
+            file.path.display()
         ))
     };
     let architecture: UNetConfig = file.architecture(&UNetConfig::new())?;

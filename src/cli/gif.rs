@@ -12,9 +12,7 @@ use super::sample::{ConditionArgs, ImageCount, ModelChoice, SamplerArgs};
 use super::{ScheduleArgs, parse_kind};
 use crate::data::{BuiltinDataset, IMAGE_PIXELS, IMAGE_SIDE, load_user_image};
 use crate::diffusion::{DefaultSampler, ForwardMode, Sampler, forward_all_steps, tensor_to_vec};
-use crate::export::{
-    GifSettings, Overwrite, PictureStyle, image_grid, stamp_label, upscale, write_gif,
-};
+use crate::export::{GifSettings, Overwrite, PictureStyle, Tiles, write_gif};
 use crate::schedule::ScheduleKind;
 
 /// The most frames a GIF gets.
@@ -160,20 +158,18 @@ impl GifOptions {
 
     /// The frame of `count` images (a grid), enlarged, with "t = `t`" under it if asked.
     fn frame(&self, images: &[f32], count: usize, t: usize) -> RgbImage {
-        let tiles: Vec<&[f32]> = images.chunks(IMAGE_PIXELS).take(count).collect();
-        let columns = (count as f64).sqrt().ceil() as usize;
-        let grid = image_grid(
-            &tiles,
-            (IMAGE_SIDE, IMAGE_SIDE),
-            columns,
-            PictureStyle::default(),
-        );
-        let big = upscale(&grid, self.frames.scale);
-        if self.frames.label {
-            stamp_label(&big, &format!("t = {t}"))
-        } else {
-            big
-        }
+        let tiles = Tiles {
+            images: images
+                .chunks(IMAGE_PIXELS)
+                .take(count)
+                .map(<[f32]>::to_vec)
+                .collect(),
+            side: (IMAGE_SIDE, IMAGE_SIDE),
+            columns: (count as f64).sqrt().ceil() as usize,
+            style: PictureStyle::default(),
+            t: Some(t),
+        };
+        tiles.render(self.frames.scale, self.frames.label)
     }
 }
 

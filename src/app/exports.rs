@@ -16,7 +16,8 @@ pub use crate::export::Tiles;
 use image::RgbImage;
 
 use crate::export::{
-    Curve, ExportError, GifSettings, Overwrite, curves_csv, free_path, write_gif, write_png,
+    Curve, ExportError, GifSettings, Overwrite, curves_csv, free_path, write_bytes, write_gif,
+    write_png,
 };
 
 /// Something a panel asks to export.
@@ -385,14 +386,4 @@ pub fn settings_ui(ui: &mut egui::Ui, settings: &mut ExportSettings) {
 fn wrote(path: &Path, what: &str) -> String {
     let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     format!("wrote {what} to {}", shown.display())
-}
-
-fn write_bytes(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(), ExportError> {
-    crate::export::write_atomically_with(path, overwrite, |writer| {
-        use std::io::Write;
-        writer.write_all(bytes).map_err(|source| ExportError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
-    })
 }

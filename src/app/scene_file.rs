@@ -152,16 +152,8 @@ impl SceneList {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let overwrite = crate::export::Overwrite::Replace;
-        crate::export::write_atomically_with(path, overwrite, |writer| {
-            use std::io::Write;
-            writer
-                .write_all(json.as_bytes())
-                .map_err(|source| crate::export::ExportError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })
-        })?;
+        let replace = crate::export::Overwrite::Replace;
+        crate::export::write_bytes(path, json.as_bytes(), replace)?;
         Ok(())
     }
 

@@ -96,6 +96,16 @@ pub fn write_atomically_with(
     written
 }
 
+/// Writes `bytes` to `path` through [`write_atomically_with`].
+pub fn write_bytes(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(), ExportError> {
+    write_atomically_with(path, overwrite, |writer| {
+        writer.write_all(bytes).map_err(|source| ExportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    })
+}
+
 /// `folder/stem.extension`, or `folder/stem-2.extension`, `-3`, … : the first that does not
 /// exist, so that exports never replace one another.
 pub fn free_path(folder: &Path, stem: &str, extension: &str) -> PathBuf {
@@ -136,22 +146,10 @@ mod tests {
     fn a_file_is_written_whole_and_an_existing_one_is_refused_unless_asked() {
         let dir = folder("atomic");
         let path = dir.join("a.txt");
-        write_atomically_with(&path, Overwrite::Refuse, |w| {
-            w.write_all(b"one").map_err(|source| ExportError::Io {
-                path: path.clone(),
-                source,
-            })
-        })
-        .expect("writes");
+        write_bytes(&path, b"one", Overwrite::Refuse).expect("writes");
         let again = write_atomically_with(&path, Overwrite::Refuse, |_| Ok(()));
         assert!(matches!(again, Err(ExportError::Exists(_))), "{again:?}");
-        write_atomically_with(&path, Overwrite::Replace, |w| {
-            w.write_all(b"two").map_err(|source| ExportError::Io {
-                path: path.clone(),
-                source,
-            })
-        })
-        .expect("replaces");
+        write_bytes(&path, b"two", Overwrite::Replace).expect("replaces");
         assert_eq!(fs::read(&path).expect("reads"), b"two");
         assert_eq!(entries(&dir), ["a.txt"]);
         let _ = fs::remove_dir_all(&dir);

@@ -216,13 +216,21 @@ impl Exporter {
         self.gifs.idle()
     }
 
+    /// The export folder of `settings`; `None`, saying so, when none is named.
+    fn folder(&mut self, settings: &ExportSettings) -> Option<PathBuf> {
+        let folder = settings.folder.trim();
+        if folder.is_empty() {
+            self.message = Some("not exported: choose an export folder first".to_owned());
+            return None;
+        }
+        Some(PathBuf::from(folder))
+    }
+
     /// Writes `request` to the export folder of `settings` (a GIF: starts making it).
     pub fn export(&mut self, request: ExportRequest, settings: &ExportSettings) {
-        let folder = PathBuf::from(settings.folder.trim());
-        if settings.folder.trim().is_empty() {
-            self.message = Some("not exported: choose an export folder first".to_owned());
+        let Some(folder) = self.folder(settings) else {
             return;
-        }
+        };
         self.message = match request {
             ExportRequest::Gif { stem, frames } => self.start_gif(&folder, &stem, frames, settings),
             request => {
@@ -276,11 +284,9 @@ impl Exporter {
         (rect, stem): (egui::Rect, &str),
         settings: &ExportSettings,
     ) {
-        let folder = PathBuf::from(settings.folder.trim());
-        if settings.folder.trim().is_empty() {
-            self.message = Some("not exported: choose an export folder first".to_owned());
+        let Some(folder) = self.folder(settings) else {
             return;
-        }
+        };
         let (stem, mailbox) = (stem.to_owned(), Arc::clone(&self.screenshot));
         let pixels_per_point = ctx.pixels_per_point();
         let repaint = ctx.clone();

@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
+use image::buffer::ConvertBuffer;
 use image::codecs::gif::{GifEncoder, Repeat};
-use image::{Delay, DynamicImage, Frame, RgbImage};
+use image::{Delay, Frame, RgbImage, RgbaImage};
 
 use super::{ExportError, Overwrite, write_atomically_with};
 
@@ -82,7 +83,7 @@ pub fn write_gif(
             if !go_on(done) {
                 return Err(ExportError::Cancelled(path.to_path_buf()));
             }
-            let rgba = DynamicImage::ImageRgb8(frame.clone()).to_rgba8();
+            let rgba: RgbaImage = frame.convert();
             encoder
                 .encode_frame(Frame::from_parts(rgba, 0, 0, settings.delay()))
                 .map_err(encode)?;

@@ -3,6 +3,7 @@
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{AxisHints, Legend, Line, LineStyle, Plot, PlotPoints};
 
+use super::export::forward_style;
 use super::frequency::{frequency_export, frequency_ui};
 use super::{ForwardPanel, row_for};
 use crate::app::exports::ExportRequest;
@@ -16,7 +17,7 @@ use crate::app::widgets::{busy_indicator, cursor_slider};
 use crate::data::FASHION_CLASSES;
 use crate::diffusion::ForwardMode;
 use crate::export::Curve;
-use crate::render::{Colormap, ValueRange};
+use crate::render::Colormap;
 
 /// Images in the film strip of each schedule.
 const STRIP_FRAMES: usize = 10;
@@ -226,10 +227,12 @@ fn formula_strip_ui(ui: &mut egui::Ui, shared: &Shared<'_>) {
     }
 }
 
+/// The panel's colours (as its exports use them), drawn on the UI's device.
 fn style(panel: &ForwardPanel, shared: &Shared<'_>) -> ImageStyle {
+    let colours = forward_style(&panel.settings);
     ImageStyle {
-        range: (!panel.settings.auto_range).then(ValueRange::default),
-        colormap: panel.settings.colormap,
+        range: colours.range,
+        colormap: colours.colormap,
         gpu: shared.gpu_draw,
     }
 }

@@ -411,3 +411,62 @@ fn opening_how_the_models_learned_shows_the_loss_log_and_the_grids_by_step() {
     harness.get_by_label("linear model after 200 steps");
     harness.get_by_label("linear sample 3 after 200 steps");
 }
+
+#[test]
+fn a_finished_run_is_kept_and_shown_again_at_the_next_start() {
+    let models = common::tiny_models_dir();
+    let runs = common::temp_dir("ui-reverse-kept");
+    let start = || {
+        let (models, runs) = (models.path().to_owned(), runs.path().to_owned());
+        let mut harness = Harness::builder()
+            .with_size(egui::vec2(1400.0, 950.0))
+            .build_eframe(move |cc| {
+                App::new(cc)
+                    .with_models_dir(models.clone())
+                    .with_runs_kept_in(runs.clone())
+            });
+        run_until(&mut harness, "the look for a kept run", App::jobs_idle);
+        harness
+    };
+    let mut first = start();
+    assert!(
+        first.state().recorded_steps().is_empty(),
+        "nothing kept yet"
+    );
+    click(&mut first, "Reverse");
+    assert!(first.query_by_label_contains("last run").is_none());
+    first.get_by_label_contains("Press Sample");
+    click(&mut first, "Sample");
+    run_until(&mut first, "both models to finish", |app| !app.sampling());
+    let recorded = first.state().recorded_steps();
+    assert!(recorded.iter().all(|&n| n > 0), "{recorded:?}");
+    assert_eq!(first.state().reverse_run_kept_from(), None);
+    *first.state_mut().settings_mut().cursor_t = 300;
+    first.run_steps(2);
+    let shown = first.state().reverse_shown_x_t(1).expect("a frame");
+    let kept: Vec<_> = std::fs::read_dir(runs.path())
+        .expect("the runs folder")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    drop(first);
+
+    // The next start shows the same run without sampling it.
+    let mut second = start();
+    assert_eq!(second.state().recorded_steps(), recorded);
+    let sampled_in = second.state().reverse_run_kept_from().expect("kept");
+    assert!(sampled_in > 0.0);
+    click(&mut second, "Reverse");
+    *second.state_mut().settings_mut().cursor_t = 300;
+    second.run_steps(2);
+    assert_eq!(second.state().reverse_shown_x_t(1), Some(shown));
+    second.get_by_label_contains("kept from an earlier session");
+
+    // Other settings sample afresh, and are kept beside the first run.
+    second.state_mut().settings_mut().reverse.seed += 1;
+    click(&mut second, "Sample");
+    run_until(&mut second, "the new run", |app| !app.sampling());
+    assert_eq!(second.state().reverse_run_kept_from(), None);
+    assert_eq!(std::fs::read_dir(runs.path()).expect("folder").count(), 2);
+}

@@ -48,6 +48,10 @@ use job::LaneTarget;
 use panel::{Command, Panel, Shared};
 
 const SETTINGS_KEY: &str = "noisescope-settings";
+/// The app's name: its window title and the name of its data folder.
+const APP_NAME: &str = "Noisescope";
+/// The folder of the data folder where the Reverse panel keeps finished runs.
+const RUNS_FOLDER: &str = "reverse-runs";
 
 /// The panels, in tab order.
 struct Panels {
@@ -190,9 +194,13 @@ impl App {
         let dataset = BuiltinDataset::load_shipped().map_err(|e| e.to_string());
         let target = LaneTarget::new(&compute, &cc.egui_ctx);
         let schedules = schedules::SchedulesPanel::new(settings.schedules);
+        let mut reverse = reverse::ReversePanel::new(settings.reverse, &target);
+        // Runs are kept beside the settings, where the app persists them.
+        let runs_dir = cc.storage.and_then(|_| eframe::storage_dir(APP_NAME));
+        reverse.set_run_store(runs_dir.map(|dir| reverse::RunStore::new(dir.join(RUNS_FOLDER))));
         let panels = Panels {
             forward: forward::ForwardPanel::new(settings.forward, dataset.as_ref().ok(), &target),
-            reverse: reverse::ReversePanel::new(settings.reverse, &target),
+            reverse,
             analysis: analysis::AnalysisPanel::new(settings.analysis, &target),
             daed: daed::DaedPanel::new(settings.daed, &target),
             playground: playground::PlaygroundPanel::new(settings.playground, &target),
@@ -243,6 +251,16 @@ impl App {
     #[must_use]
     pub fn with_models_dir(mut self, dir: std::path::PathBuf) -> Self {
         self.around.models_dir = Some(dir);
+        self
+    }
+
+    /// Keeps the Reverse panel's finished runs in `dir` and shows the one kept for its
+    /// settings (the app keeps them in its data folder; a test chooses its own).
+    #[must_use]
+    pub fn with_runs_kept_in(mut self, dir: std::path::PathBuf) -> Self {
+        self.panels
+            .reverse
+            .set_run_store(Some(reverse::RunStore::new(dir)));
         self
     }
 
@@ -348,6 +366,12 @@ impl App {
     pub fn recorded_steps(&self) -> Vec<usize> {
         let runs = &self.panels.reverse.state().runs;
         runs.iter().map(|r| r.steps.len()).collect()
+    }
+
+    /// When the Reverse panel shows a run kept from an earlier session: the seconds its
+    /// sampling took.
+    pub fn reverse_run_kept_from(&self) -> Option<f64> {
+        self.panels.reverse.state().kept_from
     }
 
     /// Why the last sampling request failed, while that is shown.
@@ -737,10 +761,6 @@ pub fn run_native() -> anyhow::Result<()> {
         wgpu_options: gpu::wgpu_configuration(),
         ..Default::default()
     };
-    eframe::run_native(
-        "Noisescope",
-        options,
-        Box::new(|cc| Ok(Box::new(App::new(cc)))),
-    )
-    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+    eframe::run_native(APP_NAME, options, Box::new(|cc| Ok(Box::new(App::new(cc)))))
+        .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }

@@ -17,7 +17,7 @@ pub use recon::{
     DEFAULT_T_COUNT, KEPT_EXAMPLES, ReconMeasurement, ReconPoint, ReconProbe, TSelection,
     default_t_values, image_batch, parse_t_list, psnr, recon_csv, threshold_crossing,
 };
-pub use recording::{QuantizedBatch, RecordedStep, recording_bytes};
+pub use recording::{ByteReader, QuantizedBatch, RecordedStep, recording_bytes, write_count};
 pub use sampler::{
     DefaultSampler, Denoiser, OracleDenoiser, ReverseStep, Sampler, SamplerConfig, SamplerFamily,
     SamplerKind, predict_x0,

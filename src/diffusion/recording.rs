@@ -58,6 +58,108 @@ impl QuantizedBatch {
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
+
+    /// Appends the batch to `out`: its range (two f32), its length (u32) and its bytes.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.low.to_le_bytes());
+        out.extend_from_slice(&self.high.to_le_bytes());
+        write_count(out, self.bytes.len());
+        out.extend_from_slice(&self.bytes);
+    }
+
+    /// Reads a batch [`Self::write_to`] wrote; `None` when the bytes end early.
+    pub fn read_from(input: &mut ByteReader<'_>) -> Option<Self> {
+        let low = input.f32()?;
+        let high = input.f32()?;
+        let len = input.count()?;
+        let bytes = input.bytes(len)?.to_vec();
+        Some(Self { low, high, bytes })
+    }
+}
+
+impl RecordedStep {
+    /// Appends the step to `out`: t (u32), whether the unguided x̂0 follows (u8), then x_t,
+    /// x̂0, ε̂ (and the unguided x̂0).
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        write_count(out, self.t);
+        out.push(u8::from(self.x0_unguided.is_some()));
+        for batch in [&self.x_t, &self.x0_hat, &self.eps_hat] {
+            batch.write_to(out);
+        }
+        if let Some(unguided) = &self.x0_unguided {
+            unguided.write_to(out);
+        }
+    }
+
+    /// Reads a step [`Self::write_to`] wrote; `None` when the bytes end early or are not a step.
+    pub fn read_from(input: &mut ByteReader<'_>) -> Option<Self> {
+        let t = input.count()?;
+        let guided = match input.u8()? {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        Some(Self {
+            t,
+            x_t: QuantizedBatch::read_from(input)?,
+            x0_hat: QuantizedBatch::read_from(input)?,
+            eps_hat: QuantizedBatch::read_from(input)?,
+            x0_unguided: if guided {
+                Some(QuantizedBatch::read_from(input)?)
+            } else {
+                None
+            },
+        })
+    }
+}
+
+/// Appends a length or count as a little-endian u32 (saturating: lengths here are far smaller).
+pub fn write_count(out: &mut Vec<u8>, len: usize) {
+    let len = u32::try_from(len).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_le_bytes());
+}
+
+/// Reads little-endian values from bytes; every read is `None` once the bytes run out.
+pub struct ByteReader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> ByteReader<'a> {
+    /// A reader of `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self { rest: bytes }
+    }
+
+    /// The next `len` bytes.
+    pub fn bytes(&mut self, len: usize) -> Option<&'a [u8]> {
+        if len > self.rest.len() {
+            return None;
+        }
+        let (head, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        Some(head)
+    }
+
+    /// The next byte.
+    pub fn u8(&mut self) -> Option<u8> {
+        Some(self.bytes(1)?[0])
+    }
+
+    /// A length or count written by [`write_count`].
+    pub fn count(&mut self) -> Option<usize> {
+        let bytes = self.bytes(4)?.try_into().ok()?;
+        usize::try_from(u32::from_le_bytes(bytes)).ok()
+    }
+
+    /// The next f32.
+    pub fn f32(&mut self) -> Option<f32> {
+        Some(f32::from_le_bytes(self.bytes(4)?.try_into().ok()?))
+    }
+
+    /// Whether every byte was read.
+    pub fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
 }
 
 /// One recorded step of a batch.
@@ -94,6 +196,40 @@ mod tests {
         }
         let constant = QuantizedBatch::new(&[2.0; 5]);
         assert_eq!(constant.values(), vec![2.0; 5]);
+    }
+
+    #[test]
+    fn recorded_steps_read_back_as_written_and_short_bytes_are_refused() {
+        let batch = |k: f32| QuantizedBatch::new(&[k, -k, 0.5 * k, 3.0]);
+        let steps = [
+            RecordedStep {
+                t: 981,
+                x_t: batch(1.0),
+                x0_hat: batch(2.0),
+                eps_hat: batch(3.0),
+                x0_unguided: None,
+            },
+            RecordedStep {
+                t: 1,
+                x_t: batch(4.0),
+                x0_hat: batch(5.0),
+                eps_hat: batch(6.0),
+                x0_unguided: Some(batch(7.0)),
+            },
+        ];
+        let mut bytes = Vec::new();
+        for step in &steps {
+            step.write_to(&mut bytes);
+        }
+        let mut reader = ByteReader::new(&bytes);
+        for step in &steps {
+            assert_eq!(RecordedStep::read_from(&mut reader).as_ref(), Some(step));
+        }
+        assert!(reader.is_empty());
+        let cut = &bytes[..bytes.len() - 1];
+        let mut reader = ByteReader::new(cut);
+        assert!(RecordedStep::read_from(&mut reader).is_some());
+        assert_eq!(RecordedStep::read_from(&mut reader), None);
     }
 
     #[test]

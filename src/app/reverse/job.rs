@@ -6,11 +6,13 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor};
 
+use super::kept::{RunRecorder, RunStore, run_key};
 use super::state::check_recording_size;
 use crate::app::job::{Job, JobContext};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{
-    QuantizedBatch, RecordedStep, ReverseStep, Sampler, SamplerConfig, predict_x0, tensor_to_vec,
+    QuantizedBatch, RecordedStep, ReverseStep, Sampler, SamplerConfig, predict_x0, recording_bytes,
+    tensor_to_vec,
 };
 use crate::model::{Condition, Conditioned, Guided, WithinTrainedLogSnr};
 use crate::schedule::{Schedule, x0_coefficients};
@@ -31,6 +33,11 @@ pub struct SampleJob {
     pub seed: u64,
     /// The class, guidance and sampling schedule.
     pub condition: Condition,
+    /// Where finished runs are kept between sessions; a kept run of the same request is
+    /// replayed instead of sampled.
+    pub keep: Option<RunStore>,
+    /// Only replay a kept run: when there is none, report [`SampleEvent::NotKept`] and stop.
+    pub replay_only: bool,
 }
 
 /// What a sampling job reports besides progress and its end.
@@ -60,6 +67,13 @@ pub enum SampleEvent {
         /// x_0 of the batch.
         x0: Vec<f32>,
     },
+    /// The run was kept from an earlier sampling, which took `seconds`; its events follow.
+    Kept {
+        /// Wall time of that sampling.
+        seconds: f64,
+    },
+    /// A replay-only job found no kept run; nothing follows.
+    NotKept,
     /// One model cannot be used; the others go on.
     ModelFailed {
         /// Which model.
@@ -74,6 +88,22 @@ impl Job for SampleJob {
     type Memory = ();
 
     fn run(self, context: &mut JobContext<'_, SampleEvent>, (): &mut ()) -> Result<(), String> {
+        let started = Instant::now();
+        let key = self.keep.as_ref().and_then(|_| run_key(&self));
+        let kept = self.keep.as_ref().zip(key.as_deref());
+        if let Some(run) = kept.and_then(|(store, key)| store.find(key)) {
+            context.emit(SampleEvent::Kept {
+                seconds: run.seconds,
+            });
+            for event in run.events {
+                context.emit(event);
+            }
+            return Ok(());
+        }
+        if self.replay_only {
+            context.emit(SampleEvent::NotKept);
+            return Ok(());
+        }
         let mut loaded = Vec::new();
         for (index, path) in self.models.iter().enumerate() {
             match context.models.unet(path, context.device) {
@@ -106,13 +136,23 @@ impl Job for SampleJob {
         }
         // The size of the recording follows from the schedules' T (DDPM visits every step).
         let longest = samplers.iter().map(|(_, _, s)| s.plan().len()).max();
+        let guided = self.condition.class.is_some();
         if let Some(longest) = longest {
-            let guided = self.condition.class.is_some();
             check_recording_size(samplers.len(), longest, self.batch, guided)?;
         }
+        // A run is kept only when every model samples.
+        let everyone = samplers.len() == self.models.len();
+        let mut output = Output {
+            context,
+            recorder: kept.filter(|_| everyone).and_then(|(store, key)| {
+                let steps = longest.unwrap_or(0);
+                let bytes = recording_bytes(samplers.len(), steps, self.batch, IMAGE_PIXELS);
+                store.recorder(key, if guided { bytes / 3 * 4 } else { bytes })
+            }),
+        };
         let mut columns = Vec::with_capacity(samplers.len());
         for (index, c, sampler) in samplers {
-            context.emit(SampleEvent::Started {
+            output.emit(SampleEvent::Started {
                 model: index,
                 schedule: Box::new(c.schedule.clone()),
                 steps: sampler.plan().len(),
@@ -124,7 +164,29 @@ impl Job for SampleJob {
                 sampler,
             });
         }
-        run_side_by_side(&mut columns, self.batch, self.config.clip_x0, context)
+        run_side_by_side(&mut columns, self.batch, self.config.clip_x0, &mut output)?;
+        if let Some(recorder) = output.recorder.take()
+            && !output.context.cancelled()
+        {
+            recorder.finish(started.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
+}
+
+/// Where a sampling job's events go: to the panel, and to the recorder of the run when it is
+/// to be kept.
+struct Output<'c, 'a> {
+    context: &'c mut JobContext<'a, SampleEvent>,
+    recorder: Option<RunRecorder>,
+}
+
+impl Output<'_, '_> {
+    fn emit(&mut self, event: SampleEvent) {
+        if let Some(recorder) = &mut self.recorder {
+            recorder.record(&event);
+        }
+        self.context.emit(event);
     }
 }
 
@@ -141,14 +203,14 @@ fn run_side_by_side(
     columns: &mut [Column<'_>],
     batch: usize,
     clip: bool,
-    context: &mut JobContext<'_, SampleEvent>,
+    output: &mut Output<'_, '_>,
 ) -> Result<(), String> {
     let mut pending: Vec<Vec<RecordedStep>> = vec![Vec::new(); columns.len()];
     let mut last_sent: Option<Instant> = None;
     loop {
         let mut any = false;
         for (slot, column) in columns.iter_mut().enumerate() {
-            if context.cancelled() {
+            if output.context.cancelled() {
                 return Ok(());
             }
             if let Some(step) = column.sampler.next() {
@@ -160,7 +222,7 @@ fn run_side_by_side(
         if !any || last_sent.is_none_or(|at| at.elapsed().as_millis() > 150) {
             for (slot, steps) in pending.iter_mut().enumerate() {
                 if !steps.is_empty() {
-                    context.emit(SampleEvent::Steps {
+                    output.emit(SampleEvent::Steps {
                         model: columns[slot].index,
                         steps: std::mem::take(steps),
                     });
@@ -175,7 +237,7 @@ fn run_side_by_side(
     for column in columns.iter() {
         let current = column.sampler.current().clone();
         let x0 = tensor_to_vec(current.reshape([batch, IMAGE_PIXELS]));
-        context.emit(SampleEvent::Finished {
+        output.emit(SampleEvent::Finished {
             model: column.index,
             x0,
         });

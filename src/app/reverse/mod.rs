@@ -5,6 +5,7 @@ mod export;
 mod frequency;
 mod history;
 mod job;
+mod kept;
 mod state;
 mod view;
 
@@ -24,6 +25,7 @@ use crate::schedule::ScheduleSpec;
 pub use history::ModelHistory;
 use history::{HistoryJob, HistoryState};
 pub use job::SampleJob;
+pub use kept::RunStore;
 
 /// The panel: its settings, the recorded runs and the sampling job.
 pub struct ReversePanel {
@@ -39,6 +41,10 @@ pub struct ReversePanel {
     /// Whether the cursor goes to the finished samples (t = 1) when the run ends: after Sample,
     /// not after a scene, which lands where it was saved.
     land_on_samples: bool,
+    /// Where finished runs are kept between sessions (none in tests unless asked for).
+    keep: Option<RunStore>,
+    /// Whether the run kept for the settings was looked for (once, at start).
+    looked_for_kept: bool,
 }
 
 /// The sampling job `settings` ask for, with the label of each model's column; models are
@@ -62,6 +68,8 @@ pub fn sample_job(
         batch: settings.batch,
         seed: settings.seed,
         condition,
+        keep: None,
+        replay_only: false,
     };
     Ok((job, labels))
 }
@@ -90,7 +98,14 @@ impl ReversePanel {
             data_spectrum: None,
             sampled_with: None,
             land_on_samples: false,
+            keep: None,
+            looked_for_kept: false,
         }
+    }
+
+    /// Keeps finished runs in `store` and shows the run kept for the settings at start.
+    pub fn set_run_store(&mut self, store: Option<RunStore>) {
+        self.keep = store;
     }
 
     /// The settings.
@@ -136,15 +151,21 @@ impl ReversePanel {
         }
     }
 
-    /// Starts sampling with the settings, replacing any running job.
-    fn start_sampling(&mut self, shared: &Shared<'_>) {
-        let (job, labels) = match sample_job(&self.settings, shared.models_dir, shared.schedules) {
-            Ok(planned) => planned,
-            Err(message) => {
-                self.state.error = Some(message);
-                return;
-            }
-        };
+    /// Starts sampling with the settings, replacing any running job; a run kept from an
+    /// earlier session with the same settings is replayed instead, and with `replay_only`
+    /// nothing is sampled when there is none.
+    fn start_sampling(&mut self, shared: &Shared<'_>, replay_only: bool) {
+        let (mut job, labels) =
+            match sample_job(&self.settings, shared.models_dir, shared.schedules) {
+                Ok(planned) => planned,
+                Err(message) if !replay_only => {
+                    self.state.error = Some(message);
+                    return;
+                }
+                Err(_) => return,
+            };
+        job.keep = self.keep.clone();
+        job.replay_only = replay_only;
         if self.lane.start(job) {
             self.sampled_with = Some(sampling_key(&self.settings, shared));
             self.state = ReverseState {
@@ -179,7 +200,7 @@ impl Panel for ReversePanel {
         self.state.playing = false;
         self.land_on_samples = false;
         if shown && self.sampled_with != Some(sampling_key(&self.settings, shared)) {
-            self.start_sampling(shared);
+            self.start_sampling(shared, false);
         }
     }
 
@@ -192,6 +213,12 @@ impl Panel for ReversePanel {
     }
 
     fn poll(&mut self, shared: &Shared<'_>, commands: &mut Vec<Command>) {
+        if !std::mem::replace(&mut self.looked_for_kept, true)
+            && self.keep.is_some()
+            && self.sampled_with.is_none()
+        {
+            self.start_sampling(shared, true);
+        }
         self.lane
             .note_frame(shared.frame_cpu, &mut self.state.slowest_frame);
         for update in self.lane.poll() {
@@ -199,6 +226,11 @@ impl Panel for ReversePanel {
                 commands.push(Command::SetCursor(1));
             }
             self.state.apply(update);
+        }
+        if self.state.runs.is_empty() {
+            // A replay-only job found nothing kept: the panel is as it was, Sample starts afresh.
+            self.sampled_with = None;
+            self.state.seconds = None;
         }
         for update in self.history_lane.poll() {
             self.history.apply(update);
@@ -213,7 +245,7 @@ impl Panel for ReversePanel {
         let max_t = self.max_t().unwrap_or(1000);
         match view::reverse_ui(ui, self, shared, max_t, commands) {
             view::Action::Sample => {
-                self.start_sampling(shared);
+                self.start_sampling(shared, false);
                 self.land_on_samples = true;
             }
             view::Action::Cancel => self.lane.cancel(),

@@ -117,6 +117,8 @@ pub struct ReverseState {
     pub requested: Option<std::time::Instant>,
     /// Seconds from Sample to the first recorded step reaching the UI.
     pub first_step_after: Option<f64>,
+    /// When the run on screen was kept from an earlier sampling: that sampling's wall time.
+    pub kept_from: Option<f64>,
 }
 
 impl ReverseState {
@@ -151,6 +153,8 @@ impl ReverseState {
                     run.final_x0 = Some(x0);
                 }
             }
+            SampleEvent::Kept { seconds } => self.kept_from = Some(seconds),
+            SampleEvent::NotKept => *self = Self::default(),
             SampleEvent::ModelFailed { model, message } => {
                 if let Some(run) = self.runs.get_mut(model) {
                     run.error = Some(message);

@@ -177,11 +177,18 @@ fn controls_ui(ui: &mut egui::Ui, panel: &mut ReversePanel) -> Action {
         } else if ui.button("Sample").clicked() {
             action = Action::Sample;
         }
-        if let Some(seconds) = panel.state.seconds {
-            let text = RichText::new(format!("last run {seconds:.1} s"))
-                .small()
-                .weak();
-            ui.add(egui::Label::new(text).extend());
+        let last_run = match (panel.state.kept_from, panel.state.seconds) {
+            (Some(sampled), Some(loaded)) => Some(format!(
+                "kept from an earlier session (sampled in {sampled:.1} s, read in {loaded:.1} s)"
+            )),
+            (None, Some(seconds)) => Some(format!("last run {seconds:.1} s")),
+            _ => None,
+        };
+        if let Some(text) = last_run {
+            let text = RichText::new(text).small().weak();
+            ui.add(egui::Label::new(text).extend()).on_hover_text(
+                "a finished run is kept on disk and shown again for the same settings",
+            );
         }
     });
     action

@@ -235,6 +235,24 @@ fn the_forward_view_noises_the_cloud_to_the_shared_cursor_under_each_schedule() 
     harness.run_steps(2);
     harness.get_by_label_contains("linear T=1000 at t = 400");
     harness.get_by_label_contains("cosine T=1000 at t = 400");
+    // As CSV: per schedule the cloud (one row per point) and the densities of x and y (32 bins
+    // of two corners), then N(0, 1) at 161 points.
+    let out = common::temp_dir("playground-forward-csv");
+    harness.state_mut().settings_mut().export.folder = out.path().to_string_lossy().into_owned();
+    click(&mut harness, "CSV: clouds and marginals at t");
+    let csv = std::fs::read_to_string(out.path().join("playground-forward-t400.csv"))
+        .expect("the CSV");
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("curve,x,y"));
+    let rows: Vec<&str> = lines.collect();
+    // The built-in data's 5000 points (before training, their preview).
+    let points = 5000;
+    let schedules = harness.state().settings().schedules.specs.len();
+    assert_eq!(rows.len(), schedules * (points + 2 * 2 * 32) + 161);
+    let count = |prefix: &str| rows.iter().filter(|r| r.starts_with(prefix)).count();
+    assert_eq!(count("linear T=1000 t=400 x_t,"), points);
+    assert_eq!(count("cosine T=1000 t=400 y density,"), 64);
+    assert_eq!(count("standard normal density,"), 161);
 }
 
 #[test]

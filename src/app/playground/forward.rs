@@ -4,10 +4,12 @@
 use eframe::egui::{self, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
+use crate::app::exports::ExportRequest;
 use crate::app::panel::{Command, Shared};
 use crate::app::schedules::SLOT_COLORS;
 use crate::app::widgets::cursor_slider;
 use crate::noise::{NoiseStream, standard_normal};
+use crate::export::Curve;
 use crate::schedule::Schedule;
 use crate::toy::{Point, Standardiser};
 
@@ -92,15 +94,37 @@ pub fn forward_ui(
         .map(Schedule::steps)
         .max()
         .unwrap_or(1000);
+    let clouds: Vec<(usize, Vec<Point>)> = shared
+        .schedules
+        .iter()
+        .map(|schedule| {
+            let t = shared.cursor_t.clamp(1, schedule.steps());
+            (t, noised(&standard, &eps, schedule, t))
+        })
+        .collect();
     ui.horizontal(|ui| {
         let hint = "←/→ step by 1, Shift+←/→ by 10 (shared with the Schedules, Forward and Reverse panels)";
         cursor_slider(ui, shared.cursor_t, max_t, (40.0, hint), commands);
     });
+    ui.horizontal(|ui| {
+        if ui
+            .small_button("CSV: clouds and marginals at t")
+            .on_hover_text("each schedule's x_t points and the densities of x and y, with N(0, 1)")
+            .clicked()
+        {
+            let curves = forward_curves(shared.schedules, &clouds);
+            commands.push(Command::Export(ExportRequest::Csv {
+                stem: format!("playground-forward-t{}", shared.cursor_t),
+                x_name: "x".to_owned(),
+                y_name: "y".to_owned(),
+                curves,
+            }));
+        }
+    });
     let width = ui.available_width() / shared.schedules.len().max(1) as f32 - 8.0;
     ui.horizontal(|ui| {
-        for (slot, schedule) in shared.schedules.iter().enumerate() {
-            let t = shared.cursor_t.clamp(1, schedule.steps());
-            let cloud = noised(&standard, &eps, schedule, t);
+        for (slot, (schedule, (t, cloud))) in shared.schedules.iter().zip(&clouds).enumerate() {
+            let t = *t;
             ui.vertical(|ui| {
                 ui.set_width(width);
                 let alpha_bar = schedule.alpha_bar_at(t);
@@ -109,8 +133,8 @@ pub fn forward_ui(
                     schedule.spec().label()
                 );
                 ui.label(RichText::new(title).strong());
-                cloud_plot(ui, slot, &cloud, width);
-                marginals_plot(ui, slot, &cloud, width);
+                cloud_plot(ui, slot, cloud, width);
+                marginals_plot(ui, slot, cloud, width);
             });
         }
     });
@@ -134,8 +158,25 @@ fn cloud_plot(ui: &mut egui::Ui, slot: usize, cloud: &[Point], width: f32) {
         });
 }
 
-fn marginals_plot(ui: &mut egui::Ui, slot: usize, cloud: &[Point], width: f32) {
-    let normal: PlotPoints<'_> = (0..=160)
+/// Each schedule's cloud at its t ("<schedule> x_t": one row per point), the densities of its
+/// x and y ("<schedule> x density": the step line's corners) and the N(0, 1) they approach.
+fn forward_curves(schedules: &[Schedule], clouds: &[(usize, Vec<Point>)]) -> Vec<Curve> {
+    let mut curves = Vec::new();
+    for (schedule, (t, cloud)) in schedules.iter().zip(clouds) {
+        let name = format!("{} t={t}", schedule.spec().label());
+        curves.push(Curve::new(format!("{name} x_t"), cloud.clone()));
+        for (axis, index) in [("x", 0), ("y", 1)] {
+            let line = density(cloud.iter().map(|p| p[index]), cloud.len());
+            curves.push(Curve::new(format!("{name} {axis} density"), line));
+        }
+    }
+    curves.push(Curve::new("standard normal density", standard_normal_density()));
+    curves
+}
+
+/// The density of N(0, 1) over −4…4 in steps of 0.05.
+fn standard_normal_density() -> Vec<[f64; 2]> {
+    (0..=160)
         .map(|i| {
             let x = -4.0 + f64::from(i) * 0.05;
             [
@@ -143,7 +184,11 @@ fn marginals_plot(ui: &mut egui::Ui, slot: usize, cloud: &[Point], width: f32) {
                 (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt(),
             ]
         })
-        .collect();
+        .collect()
+}
+
+fn marginals_plot(ui: &mut egui::Ui, slot: usize, cloud: &[Point], width: f32) {
+    let normal = PlotPoints::from(standard_normal_density());
     let xs = density(cloud.iter().map(|p| p[0]), cloud.len());
     let ys = density(cloud.iter().map(|p| p[1]), cloud.len());
     Plot::new(("playground marginals", slot))

@@ -240,8 +240,8 @@ fn the_forward_view_noises_the_cloud_to_the_shared_cursor_under_each_schedule() 
     let out = common::temp_dir("playground-forward-csv");
     harness.state_mut().settings_mut().export.folder = out.path().to_string_lossy().into_owned();
     click(&mut harness, "CSV: clouds and marginals at t");
-    let csv = std::fs::read_to_string(out.path().join("playground-forward-t400.csv"))
-        .expect("the CSV");
+    let csv =
+        std::fs::read_to_string(out.path().join("playground-forward-t400.csv")).expect("the CSV");
     let mut lines = csv.lines();
     assert_eq!(lines.next(), Some("curve,x,y"));
     let rows: Vec<&str> = lines.collect();

@@ -16,6 +16,7 @@ mod math;
 mod panel;
 mod playground;
 mod presentation;
+pub mod readout;
 mod reverse;
 mod scene_actions;
 pub mod scene_export;

@@ -4,6 +4,7 @@
 use eframe::egui::{self, Color32};
 use egui_plot::{HoverPosition, Line, LineStyle, Plot, PlotPoints, VLine};
 
+use crate::app::readout::significant;
 use crate::export::Curve;
 
 /// The lowest power drawn (the log axis stops there).
@@ -57,9 +58,9 @@ pub fn spectrum_plot(
                 HoverPosition::Elsewhere { position } => ("", position),
             };
             Some(format!(
-                "{name}\nk = {:.1} cycles per image\npower = {:.3}",
+                "{name}\nk = {:.1} cycles per image\npower = {}",
                 point.x,
-                10f64.powf(point.y)
+                significant(10f64.powf(point.y), 4)
             ))
         })
         .show(ui, |plot_ui| {

@@ -9,6 +9,7 @@ use super::state::{Curve, MAX_IMAGES};
 use crate::app::condition::{Offer, condition_ui};
 use crate::app::image_view::{ImageStyle, image_view};
 use crate::app::panel::{Command, Shared};
+use crate::app::readout::{Axis, readout};
 use crate::app::schedules::SLOT_COLORS;
 use crate::app::settings::{AnalysisAxis, AnalysisSettings, ModelsShown, ProbeChoice, ShippedPair};
 use crate::app::widgets::{
@@ -211,6 +212,14 @@ fn x_of(t: f64, schedule: &Schedule, axis: AnalysisAxis) -> f64 {
     }
 }
 
+/// How the hover read-out names and rounds a point's position on `axis`.
+fn axis_readout(axis: AnalysisAxis) -> Axis {
+    match axis {
+        AnalysisAxis::Step => Axis::Whole("t"),
+        other => Axis::Value(axis_name(other)),
+    }
+}
+
 fn axis_name(axis: AnalysisAxis) -> &'static str {
     match axis {
         AnalysisAxis::Step => "t",
@@ -267,6 +276,7 @@ fn log_snr_plot_ui(
         .legend(Legend::default().position(Corner::RightTop))
         .allow_drag(false)
         .x_axis_label(axis_name(axis))
+        .label_formatter(readout(axis_readout(axis), Axis::Value("λ")))
         .show(ui, |plot_ui| {
             for (index, schedule) in shared.schedules.iter().enumerate() {
                 let points: PlotPoints<'_> = schedule
@@ -468,6 +478,10 @@ fn recon_plot_ui(
         .allow_drag(false)
         .x_axis_label(axis_name(s.axis))
         .y_axis_label(if s.psnr { "PSNR (dB)" } else { "MSE" })
+        .label_formatter(readout(
+            axis_readout(s.axis),
+            Axis::Value(if s.psnr { "PSNR (dB)" } else { "MSE" }),
+        ))
         .show(ui, |plot_ui| {
             let pointer = plot_ui
                 .pointer_coordinate()

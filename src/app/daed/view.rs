@@ -3,13 +3,16 @@
 //! of each against s.
 
 use eframe::egui::{self, Color32, RichText};
-use egui_plot::{AxisHints, HPlacement, Legend, Line, LineStyle, Plot, PlotPoints, VLine};
+use egui_plot::{
+    AxisHints, HPlacement, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints, VLine,
+};
 
 use super::DaedPanel;
 use super::state::{DaedTask, MAX_SHOWN, MAX_SWEEP_IMAGES};
 use crate::app::condition::{Offer, condition_row};
 use crate::app::image_view::{ImageStyle, image_view};
 use crate::app::panel::{Command, Shared};
+use crate::app::readout::{Axis, hover_text};
 use crate::app::settings::{DaeChoice, ShippedPair};
 use crate::app::widgets::{
     busy_indicator, labelled_drag, sampler_picker, switch_rule_ui, switch_slider,
@@ -273,6 +276,7 @@ fn sweep_ui(
         .include_y(0.0)
         .include_y(LEGEND_HEADROOM * fid_max)
         .x_axis_label("switching point s")
+        .label_formatter(move |position| Some(sweep_readout(position, scale)))
         .custom_y_axes(vec![
             AxisHints::new_y().label("FID"),
             AxisHints::new_y()
@@ -331,6 +335,25 @@ fn round_scale(max: f64) -> f64 {
 }
 
 /// A percentage without decimals when it is whole.
+/// The sweep's read-out: FID, except on the "steps saved" curve, drawn on the FID axis, which
+/// reads out as a share of the sampler's steps.
+fn sweep_readout(position: &HoverPosition<'_>, scale: f64) -> String {
+    if let HoverPosition::NearDataPoint {
+        plot_name,
+        position,
+        ..
+    } = position
+        && plot_name.starts_with("steps saved")
+    {
+        let share = percent_label(100.0 * position.y / scale);
+        return format!(
+            "{plot_name}\ns = {}\n{share} of the steps",
+            position.x.round()
+        );
+    }
+    hover_text(position, Axis::Whole("s"), Axis::Value("FID"))
+}
+
 fn percent_label(percent: f64) -> String {
     if (percent - percent.round()).abs() < 1e-6 {
         format!("{percent:.0} %")

@@ -12,6 +12,7 @@ use crate::app::formula_strip::forward_formula;
 use crate::app::image_view::{ImageStyle, image_view};
 use crate::app::math::math_ui;
 use crate::app::panel::{Command, Shared};
+use crate::app::readout::{Axis, readout};
 use crate::app::schedules::SLOT_COLORS;
 use crate::app::widgets::{busy_indicator, cursor_slider};
 use crate::data::FASHION_CLASSES;
@@ -372,6 +373,7 @@ fn histogram_ui(ui: &mut egui::Ui, panel: &ForwardPanel, shared: &Shared<'_>, he
         .width(ui.available_width().max(200.0))
         .legend(Legend::default())
         .include_y(0.0)
+        .label_formatter(readout(Axis::Value("pixel value"), Axis::Value("density")))
         .custom_x_axes(vec![
             // Short labels such as "−2": every unit gets one, not only 0.
             AxisHints::new_x()

@@ -6,10 +6,11 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
 use crate::app::exports::ExportRequest;
 use crate::app::panel::{Command, Shared};
+use crate::app::readout::{Axis, readout};
 use crate::app::schedules::SLOT_COLORS;
 use crate::app::widgets::cursor_slider;
-use crate::noise::{NoiseStream, standard_normal};
 use crate::export::Curve;
+use crate::noise::{NoiseStream, standard_normal};
 use crate::schedule::Schedule;
 use crate::toy::{Point, Standardiser};
 
@@ -150,6 +151,7 @@ fn cloud_plot(ui: &mut egui::Ui, slot: usize, cloud: &[Point], width: f32) {
         .include_x(3.5)
         .include_y(-3.5)
         .include_y(3.5)
+        .label_formatter(readout(Axis::Value("x"), Axis::Value("y")))
         .allow_drag(false)
         .allow_scroll(false)
         .show(ui, |plot_ui| {
@@ -170,7 +172,10 @@ fn forward_curves(schedules: &[Schedule], clouds: &[(usize, Vec<Point>)]) -> Vec
             curves.push(Curve::new(format!("{name} {axis} density"), line));
         }
     }
-    curves.push(Curve::new("standard normal density", standard_normal_density()));
+    curves.push(Curve::new(
+        "standard normal density",
+        standard_normal_density(),
+    ));
     curves
 }
 
@@ -193,6 +198,7 @@ fn marginals_plot(ui: &mut egui::Ui, slot: usize, cloud: &[Point], width: f32) {
     let ys = density(cloud.iter().map(|p| p[1]), cloud.len());
     Plot::new(("playground marginals", slot))
         .width(width)
+        .label_formatter(readout(Axis::Value("coordinate"), Axis::Value("density")))
         .height(110.0)
         .legend(Legend::default())
         .allow_drag(false)

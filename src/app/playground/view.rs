@@ -9,6 +9,7 @@ use super::forward::{density, forward_ui};
 use crate::app::exports::ExportRequest;
 use crate::app::file_dialog::{POINTS_FILE, PendingDialog};
 use crate::app::panel::{Command, Shared};
+use crate::app::readout::{Axis, readout};
 use crate::app::settings::{PlaygroundSettings, PlaygroundSource};
 use crate::app::widgets::{busy_indicator, labelled_drag, sampler_picker};
 use crate::export::Curve;
@@ -375,6 +376,7 @@ fn points_plot_ui(
         .include_x(2.0)
         .include_y(-2.0)
         .include_y(2.0)
+        .label_formatter(readout(Axis::Value("x"), Axis::Value("y")))
         .show(ui, |plot_ui| {
             plot_ui.points(data);
             let results = state.models.get(model);
@@ -437,6 +439,7 @@ fn density_plot_ui(
         .allow_drag(false)
         .allow_scroll(false)
         .x_axis_label("standardised coordinate")
+        .label_formatter(readout(Axis::Value("coordinate"), Axis::Value("density")))
         .show(ui, |plot_ui| {
             for (curve, (_, _, color)) in curves.iter().zip(sets.iter().flat_map(|s| [s, s])) {
                 let style = if curve.name.ends_with(" y") {
@@ -577,6 +580,7 @@ fn loss_plot_ui(
         .allow_scroll(false)
         .legend(Legend::default())
         .x_axis_label("training step")
+        .label_formatter(readout(Axis::Whole("step"), Axis::Log10("loss")))
         .show(ui, |plot_ui| {
             for (model, ((raw, smoothed), results)) in curves.into_iter().zip(models).enumerate() {
                 let color = sample_color(model);

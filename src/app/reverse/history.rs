@@ -10,6 +10,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 use crate::app::exports::ExportRequest;
 use crate::app::image_view::{ImageStyle, image_view};
 use crate::app::job::{Job, JobContext, Update};
+use crate::app::readout::{Axis, readout};
 use crate::app::widgets::model_color;
 use crate::data::IMAGE_SIDE;
 use crate::export::Curve;
@@ -206,6 +207,7 @@ fn loss_plot_ui(ui: &mut egui::Ui, state: &HistoryState) {
         .legend(Legend::default())
         .x_axis_label("training step")
         .y_axis_label("log₁₀ loss")
+        .label_formatter(readout(Axis::Whole("step"), Axis::Log10("loss")))
         .allow_drag(false)
         .show(ui, |plot_ui| {
             for model in &state.models {

@@ -6,6 +6,7 @@ use egui_plot::{HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints, VLine}
 use super::slots::ScheduleSlot;
 use crate::app::exports::ExportRequest;
 use crate::app::panel::Command;
+use crate::app::readout::significant;
 use crate::app::settings::{MAX_SCHEDULES, SchedulesSettings, XAxis};
 use crate::export::Curve;
 use crate::schedule::{DiffusersConfig, Schedule, ScheduleKind, ScheduleSpec};
@@ -443,7 +444,8 @@ fn add_marks(
     );
 }
 
-/// The exact values under the pointer: the curve, t, and the value (β itself on the log plot).
+/// The values under the pointer, to six significant digits: the curve, t, and the value (β itself on
+/// the log plot).
 fn hover_label(position: &HoverPosition<'_>, quantity: Quantity) -> Option<String> {
     match position {
         HoverPosition::NearDataPoint {
@@ -452,13 +454,13 @@ fn hover_label(position: &HoverPosition<'_>, quantity: Quantity) -> Option<Strin
             index,
         } if !plot_name.is_empty() => {
             let value = match quantity {
-                Quantity::Beta(true) => format!("β = {}", 10f64.powf(position.y)),
-                _ => format!("y = {}", position.y),
+                Quantity::Beta(true) => format!("β = {}", significant(10f64.powf(position.y), 6)),
+                _ => format!("y = {}", significant(position.y, 6)),
             };
             Some(format!(
                 "{plot_name}\nt = {}  (x = {})\n{value}",
                 index + 1,
-                position.x
+                significant(position.x, 4)
             ))
         }
         _ => None,

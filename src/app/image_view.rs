@@ -53,6 +53,41 @@ pub fn image_view(
     response
 }
 
+/// Columns for `count` images when `fits` fit in a row: the most that fill every row (a
+/// divisor of `count`), unless that would leave more than half of the row empty; then as many
+/// as fit, and only the last row is short.
+pub fn grid_columns(count: usize, fits: usize) -> usize {
+    let fits = fits.clamp(1, count.max(1));
+    let whole = (1..=fits)
+        .rev()
+        .find(|c| count.is_multiple_of(*c))
+        .unwrap_or(1);
+    if 2 * whole >= fits { whole } else { fits }
+}
+
+/// Lays out `count` cells of `side`×`side` points in whole rows (see [`grid_columns`]),
+/// `gap` apart, drawing cell `index` with `cell`.
+pub fn image_grid(
+    ui: &mut egui::Ui,
+    (count, side, gap): (usize, f32, f32),
+    mut cell: impl FnMut(&mut egui::Ui, usize),
+) {
+    let fits = ((ui.available_width() + gap) / (side + gap))
+        .floor()
+        .max(1.0) as usize;
+    let columns = grid_columns(count, fits);
+    ui.scope(|ui| {
+        ui.spacing_mut().item_spacing = egui::vec2(gap, gap);
+        for first in (0..count).step_by(columns) {
+            ui.horizontal(|ui| {
+                for index in first..(first + columns).min(count) {
+                    cell(ui, index);
+                }
+            });
+        }
+    });
+}
+
 /// What a cached texture shows: stack, row, range bits and colour map.
 type Stamp = (u64, usize, u32, u32, Colormap);
 
@@ -123,4 +158,21 @@ pub fn colour_bar(ui: &mut egui::Ui, style: ImageStyle, width: f32) {
             });
         });
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grid_columns;
+
+    #[test]
+    fn grids_fill_whole_rows_when_that_leaves_at_most_half_a_row_empty() {
+        assert_eq!(grid_columns(16, 11), 8, "two rows of 8, not 11 + 5");
+        assert_eq!(grid_columns(16, 20), 16);
+        assert_eq!(grid_columns(16, 4), 4);
+        assert_eq!(grid_columns(16, 3), 2);
+        assert_eq!(grid_columns(7, 6), 6, "a prime count: as many as fit");
+        assert_eq!(grid_columns(12, 5), 4);
+        assert_eq!(grid_columns(1, 0), 1);
+        assert_eq!(grid_columns(0, 5), 1);
+    }
 }

@@ -10,7 +10,7 @@ use egui_plot::{
 use super::DaedPanel;
 use super::state::{DaedTask, MAX_SHOWN, MAX_SWEEP_IMAGES};
 use crate::app::condition::{Offer, condition_row};
-use crate::app::image_view::{ImageStyle, image_view};
+use crate::app::image_view::{ImageStyle, image_grid, image_view};
 use crate::app::panel::{Command, Shared};
 use crate::app::readout::{Axis, hover_text};
 use crate::app::settings::{DaeChoice, ShippedPair};
@@ -207,12 +207,11 @@ fn samples_ui(ui: &mut egui::Ui, panel: &DaedPanel, shared: &Shared<'_>) {
         for (k, column) in columns.iter_mut().enumerate() {
             column.label(RichText::new(&titles[k]).strong().color(METHOD_COLORS[k]));
             let stack = &stacks[k];
-            let side = ((column.available_width() - 20.0) / 4.0).clamp(24.0, 96.0);
-            column.horizontal_wrapped(|ui| {
-                for row in 0..stack.rows() {
-                    let name = format!("{} image {}", ["full", "one-shot", "DAED"][k], row + 1);
-                    image_view(ui, &name, stack, row, side, style);
-                }
+            let gap = 4.0;
+            let side = ((column.available_width() - 3.0 * gap) / 4.0).clamp(24.0, 96.0);
+            image_grid(column, (stack.rows(), side, gap), |ui, row| {
+                let name = format!("{} image {}", ["full", "one-shot", "DAED"][k], row + 1);
+                image_view(ui, &name, stack, row, side, style);
             });
         }
     });

@@ -8,7 +8,7 @@ use super::history::history_ui;
 use super::{MAX_BATCH, ReversePanel};
 use crate::app::condition::{Offer, condition_row};
 use crate::app::formula_strip::reverse_formula;
-use crate::app::image_view::{ImageStyle, image_view};
+use crate::app::image_view::{ImageStyle, image_grid, image_view};
 use crate::app::math::math_ui;
 use crate::app::panel::{Command, Shared};
 use crate::app::settings::{ModelsShown, SamplerChoice};
@@ -336,19 +336,17 @@ fn model_column_ui(ui: &mut egui::Ui, panel: &mut ReversePanel, shared: &Shared<
             .weak(),
     );
     let cell = 44.0;
-    ui.horizontal_wrapped(|ui| {
-        for image in 0..x_t.rows() {
-            let name = format!("{} x_t of image {image}", run.label);
-            let response = image_view(ui, &name, x_t, image, cell, data_range);
-            if image == row {
-                let stroke = egui::Stroke::new(3.0, ui.visuals().selection.bg_fill);
-                let rect = response.rect.expand(2.0);
-                ui.painter()
-                    .rect_stroke(rect, 2.0, stroke, egui::StrokeKind::Outside);
-            }
-            if response.clicked() {
-                panel.settings.selected = image;
-            }
+    image_grid(ui, (x_t.rows(), cell, 6.0), |ui, image| {
+        let name = format!("{} x_t of image {image}", run.label);
+        let response = image_view(ui, &name, x_t, image, cell, data_range);
+        if image == row {
+            let stroke = egui::Stroke::new(3.0, ui.visuals().selection.bg_fill);
+            let rect = response.rect.expand(2.0);
+            ui.painter()
+                .rect_stroke(rect, 2.0, stroke, egui::StrokeKind::Outside);
+        }
+        if response.clicked() {
+            panel.settings.selected = image;
         }
     });
 }

@@ -235,3 +235,71 @@ fn the_schedules_panel_exports_its_curves_and_a_diffusers_config_that_reads_back
         .expect("diffusers' format");
     assert_eq!(&read_back.spec, slots[0].spec());
 }
+
+#[test]
+fn a_panel_of_plots_is_drawn_anew_at_the_chosen_resolution_whatever_the_zoom() {
+    if !common::gpu_adapter_or_fail() {
+        return;
+    }
+    let out = common::temp_dir("exports-offscreen");
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1200.0, 800.0))
+        .wgpu_setup(noisescope::gpu::wgpu_configuration().wgpu_setup)
+        .build_eframe(|cc| App::with_compute(cc, noisescope::gpu::ComputePreference::Cpu));
+    harness.state_mut().settings_mut().export.folder = out.path().to_string_lossy().into_owned();
+    open(&mut harness, "Schedules");
+    let export = |harness: &mut Harness<'static, App>, scale: f32, name: &str| {
+        harness.state_mut().settings_mut().export.panel_scale = scale;
+        harness.key_press(egui::Key::E);
+        harness.run_steps(2);
+        run_until(harness, "the picture", |app| {
+            app.export_message().is_some_and(|m| m.starts_with("wrote"))
+        });
+        let picture = image::open(out.path().join(name)).expect("the panel as a PNG");
+        harness.state_mut().settings_mut().export.folder =
+            out.path().to_string_lossy().into_owned();
+        picture.to_rgb8()
+    };
+    let size = harness.state().open_panel_rect().size();
+    let pixels = |scale: f32| {
+        (
+            (size.x * scale).round() as u32,
+            (size.y * scale).round() as u32,
+        )
+    };
+
+    // At one pixel per point the picture is the window's own drawing of the panel.
+    let once = export(&mut harness, 1.0, "schedules.png");
+    assert_eq!(once.dimensions(), pixels(1.0));
+    let window = harness.render().expect("the window drawn").to_owned();
+    let rect = harness.state().open_panel_rect();
+    let mut differing = 0;
+    for (x, y, pixel) in once.enumerate_pixels() {
+        let drawn = window
+            .get_pixel(x + rect.min.x as u32, y + rect.min.y as u32)
+            .0;
+        if (0..3).any(|c| drawn[c].abs_diff(pixel[c]) > 24) {
+            differing += 1;
+        }
+    }
+    let share = f64::from(differing) / f64::from(once.width() * once.height());
+    assert!(share < 0.01, "{:.2} % of the pixels differ", 100.0 * share);
+
+    // Three pixels per point: the same layout, three times the pixels.
+    let sharp = export(&mut harness, 3.0, "schedules-2.png");
+    assert_eq!(sharp.dimensions(), pixels(3.0));
+
+    // Zoomed in, the panel has fewer points; the picture still has three pixels per point.
+    harness.ctx.set_zoom_factor(1.5);
+    harness.run_steps(3);
+    let zoomed = harness.state().open_panel_rect().size();
+    assert!(zoomed.x < 0.7 * size.x, "{zoomed:?}");
+    let picture = export(&mut harness, 3.0, "schedules-3.png");
+    assert_eq!(
+        picture.dimensions(),
+        (
+            (zoomed.x * 3.0).round() as u32,
+            (zoomed.y * 3.0).round() as u32
+        )
+    );
+}

@@ -186,8 +186,8 @@ pub struct Exporter {
     gifs: Lane<GifJob>,
     waiting: VecDeque<GifJob>,
     message: Option<String>,
-    /// What a screenshot export said, once the window's pixels arrived.
-    screenshot: Arc<Mutex<Option<String>>>,
+    /// What a picture written in the background (a screenshot, a panel drawn offscreen) said.
+    written: Arc<Mutex<Option<String>>>,
 }
 
 impl Exporter {
@@ -197,7 +197,7 @@ impl Exporter {
             gifs: Lane::spawn("noisescope-export", target),
             waiting: VecDeque::new(),
             message: None,
-            screenshot: Arc::default(),
+            written: Arc::default(),
         }
     }
 
@@ -287,7 +287,7 @@ impl Exporter {
         let Some(folder) = self.folder(settings) else {
             return;
         };
-        let (stem, mailbox) = (stem.to_owned(), Arc::clone(&self.screenshot));
+        let (stem, mailbox) = (stem.to_owned(), Arc::clone(&self.written));
         let pixels_per_point = ctx.pixels_per_point();
         let repaint = ctx.clone();
         ctx.request_screenshot(move |image| {
@@ -297,20 +297,46 @@ impl Exporter {
                     let [r, g, b, _] = region[(x as usize, y as usize)].to_array();
                     image::Rgb([r, g, b])
                 });
-            let path = free_path(&folder, &stem, "png");
-            let message = match write_png(&path, &picture, Overwrite::Refuse) {
-                Ok(()) => wrote(&path, &format!("{}×{}", picture.width(), picture.height())),
-                Err(error) => format!("not exported: {error}"),
-            };
+            let message = write_picture(&folder, &stem, &picture);
             *mailbox.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
             repaint.request_repaint();
         });
     }
 
+    /// Writes `picture` as `<stem>.png` on a thread of its own (a large picture takes a while
+    /// to encode) and says so once it is written.
+    pub fn picture(
+        &mut self,
+        ctx: &egui::Context,
+        (stem, picture): (&str, RgbImage),
+        settings: &ExportSettings,
+    ) {
+        let Some(folder) = self.folder(settings) else {
+            return;
+        };
+        let (stem, mailbox) = (stem.to_owned(), Arc::clone(&self.written));
+        let repaint = ctx.clone();
+        self.message = Some(format!(
+            "writing {}×{} pixels…",
+            picture.width(),
+            picture.height()
+        ));
+        std::thread::spawn(move || {
+            let message = write_picture(&folder, &stem, &picture);
+            *mailbox.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
+            repaint.request_repaint();
+        });
+    }
+
+    /// Says why an export could not be made.
+    pub fn refused(&mut self, message: &str) {
+        self.message = Some(format!("not exported: {message}"));
+    }
+
     /// Takes what the GIF thread and screenshots reported.
     pub fn poll(&mut self) {
         let shot = self
-            .screenshot
+            .written
             .lock()
             .map(|mut m| m.take())
             .unwrap_or_default();
@@ -364,8 +390,19 @@ pub fn settings_ui(ui: &mut egui::Ui, settings: &mut ExportSettings) {
             ui.label("folder");
             ui.add(egui::TextEdit::singleline(&mut settings.folder).desired_width(320.0));
             ui.end_row();
-            ui.label("scale");
-            ui.add(egui::Slider::new(&mut settings.scale, 1..=16).suffix("× per pixel"));
+            ui.label("scale of pictures");
+            ui.add(egui::Slider::new(&mut settings.scale, 1..=16).suffix("× per pixel"))
+                .on_hover_text("each pixel of an image becomes N×N pixels");
+            ui.end_row();
+            ui.label("scale of panels");
+            ui.add(
+                egui::Slider::new(&mut settings.panel_scale, 1.0..=4.0)
+                    .step_by(0.5)
+                    .suffix(" pixels per point"),
+            )
+            .on_hover_text(
+                "a panel of plots (E) is drawn anew at this resolution, whatever the zoom",
+            );
             ui.end_row();
             ui.label("GIF frames");
             ui.add(egui::Slider::new(&mut settings.gif_frames, 2..=1000).logarithmic(true));
@@ -387,6 +424,15 @@ pub fn settings_ui(ui: &mut egui::Ui, settings: &mut ExportSettings) {
         .small()
         .weak(),
     );
+}
+
+/// Writes `picture` as `<stem>.png` (a fresh name) in `folder`; what happened.
+fn write_picture(folder: &Path, stem: &str, picture: &RgbImage) -> String {
+    let path = free_path(folder, stem, "png");
+    match write_png(&path, picture, Overwrite::Refuse) {
+        Ok(()) => wrote(&path, &format!("{}×{}", picture.width(), picture.height())),
+        Err(error) => format!("not exported: {error}"),
+    }
 }
 
 fn wrote(path: &Path, what: &str) -> String {

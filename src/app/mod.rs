@@ -13,6 +13,7 @@ mod forward;
 mod image_view;
 mod job;
 mod math;
+mod offscreen;
 mod panel;
 mod playground;
 mod presentation;
@@ -149,6 +150,8 @@ pub struct App {
     scene_file: String,
     /// Where the open panel was drawn last frame (what E captures of a panel of plots).
     central_rect: egui::Rect,
+    /// Draws a panel of plots anew at the export resolution (with the window's device).
+    offscreen: Option<offscreen::Offscreen>,
 }
 
 /// The settings, to change them as a script would: the shared values and each panel's own.
@@ -243,6 +246,7 @@ impl App {
             scenes: scenes::Scenes::default(),
             scene_file: settings.scene_file,
             central_rect: egui::Rect::NOTHING,
+            offscreen: render_state.map(offscreen::Offscreen::new),
         }
         .with_scene_file_opened()
     }
@@ -367,6 +371,11 @@ impl App {
     pub fn recorded_steps(&self) -> Vec<usize> {
         let runs = &self.panels.reverse.state().runs;
         runs.iter().map(|r| r.steps.len()).collect()
+    }
+
+    /// Where the open panel was drawn last frame, in points.
+    pub fn open_panel_rect(&self) -> egui::Rect {
+        self.central_rect
     }
 
     /// When the Reverse panel shows a run kept from an earlier session: the seconds its
@@ -653,20 +662,38 @@ impl App {
     }
 
     /// Exports what the open panel shows: its pictures, drawn anew at the export scale, or
-    /// for a panel of plots the panel as drawn on screen (at the UI's zoom).
+    /// a panel of plots drawn anew as laid out on screen, at the export's pixels per point
+    /// (without wgpu: the window's pixels of the panel).
     pub fn export_screen(&mut self, ctx: &egui::Context) {
         let tab = self.shared.tab;
         let lent = lend(&self.shared, &self.around);
         let open = self.panels.all().into_iter().find(|p| p.tab() == tab);
         let requests = open.map(|p| p.screen_export(&lent)).unwrap_or_default();
-        if requests.is_empty() {
-            let stem = open.map_or("panel", |p| p.title()).to_lowercase();
+        let stem = open.map_or("panel", |p| p.title()).to_lowercase();
+        if !requests.is_empty() {
+            for request in requests {
+                self.exporter.export(request, &self.shared.export);
+            }
+        } else if let Some(offscreen) = &self.offscreen {
+            let size = self.central_rect.size();
+            let scale = self.shared.export.panel_scale.clamp(1.0, 4.0);
+            let mut ignored = Vec::new();
+            let panel = self.panels.all_mut().into_iter().find(|p| p.tab() == tab);
+            let drawn = panel.map(|panel| {
+                offscreen.draw(ctx, (size, scale), |ui| panel.ui(ui, &lent, &mut ignored))
+            });
+            match drawn {
+                Some(Ok(picture)) => {
+                    self.exporter
+                        .picture(ctx, (&stem, picture), &self.shared.export);
+                }
+                Some(Err(message)) => self.exporter.refused(&message),
+                None => {}
+            }
+        } else {
             let rect = self.central_rect;
             self.exporter
                 .screenshot(ctx, (rect, &stem), &self.shared.export);
-        }
-        for request in requests {
-            self.exporter.export(request, &self.shared.export);
         }
     }
 

@@ -493,6 +493,9 @@ pub struct ExportSettings {
     pub looping: bool,
     /// Whether "t = …" is written under exported pictures and frames.
     pub label: bool,
+    /// Pixels per point of a panel of plots exported as a picture (drawn anew at this
+    /// resolution, apart from the window's zoom).
+    pub panel_scale: f32,
 }
 
 impl Default for ExportSettings {
@@ -512,6 +515,7 @@ impl Default for ExportSettings {
             fps: 10.0,
             looping: true,
             label: true,
+            panel_scale: 2.0,
         }
     }
 }

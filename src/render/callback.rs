@@ -145,17 +145,26 @@ struct Draw {
 impl ImageRenderer {
     /// Creates the renderer and stores it where the paint callbacks find it.
     pub fn install(render_state: &egui_wgpu::RenderState) {
-        let renderer = Self {
-            pipeline: ImagePipeline::new(&render_state.device, render_state.target_format),
-            target: render_state.target_format,
+        let mut renderer = render_state.renderer.write();
+        Self::install_into(
+            &mut renderer,
+            &render_state.device,
+            render_state.target_format,
+        );
+    }
+
+    /// Creates the renderer for egui's `renderer`, which draws to `format` on `device`.
+    pub fn install_into(
+        renderer: &mut egui_wgpu::Renderer,
+        device: &wgpu::Device,
+        format: wgpu::TextureFormat,
+    ) {
+        renderer.callback_resources.insert(Self {
+            pipeline: ImagePipeline::new(device, format),
+            target: format,
             stacks: HashMap::new(),
             draws: HashMap::new(),
-        };
-        render_state
-            .renderer
-            .write()
-            .callback_resources
-            .insert(renderer);
+        });
     }
 
     fn prepare(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, image: &ImageCallback) {

@@ -255,7 +255,8 @@ impl Panel for ReversePanel {
     }
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {
-        if self.state.slowest_frame > 0.0 {
+        // A kept run was read, not sampled: there is no sampling to time.
+        if self.state.slowest_frame > 0.0 && self.state.kept_from.is_none() {
             ui.separator();
             let mut text = format!(
                 "slowest UI frame while sampling: {:.0} ms",

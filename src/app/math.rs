@@ -234,7 +234,8 @@ fn layout(painter: &egui::Painter, math: &Math, size: f32, color: Color32) -> La
 }
 
 /// Draws `math` at font size `size` (at the default text size; it follows the text size
-/// setting) as one widget, labelled `name` for screen readers.
+/// setting) as one widget, labelled `name` for screen readers; a formula wider than the room
+/// left is drawn smaller to fit (down to 60 % of its size).
 pub fn math_ui(ui: &mut egui::Ui, name: &str, math: &Math, size: f32) -> egui::Response {
     let body = |style: &egui::Style| {
         style
@@ -242,9 +243,14 @@ pub fn math_ui(ui: &mut egui::Ui, name: &str, math: &Math, size: f32) -> egui::R
             .get(&egui::TextStyle::Body)
             .map_or(12.5, |f| f.size)
     };
-    let size = size * body(ui.style()) / body(&egui::Style::default());
+    let mut size = size * body(ui.style()) / body(&egui::Style::default());
     let color = ui.visuals().strong_text_color();
-    let laid = layout(ui.painter(), math, size, color);
+    let mut laid = layout(ui.painter(), math, size, color);
+    let room = ui.available_width();
+    if laid.width > room && room > 0.0 {
+        size = (0.98 * size * room / laid.width).max(0.6 * size);
+        laid = layout(ui.painter(), math, size, color);
+    }
     let desired = egui::vec2(laid.width, laid.ascent + laid.descent);
     let (rect, response) = ui.allocate_exact_size(desired, egui::Sense::hover());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Label, true, name));

@@ -1,7 +1,7 @@
 //! What a plot says under the pointer: the curve's name and the point's coordinates, named as
 //! the axes are and rounded to the digits that mean something.
 
-use egui_plot::HoverPosition;
+use egui_plot::{HoverPosition, PlotPoint};
 
 /// `value` with `digits` significant digits: plain between 10⁻⁴ and 10⁶, else in scientific
 /// notation.
@@ -48,14 +48,7 @@ pub fn readout(x: Axis, y: Axis) -> impl Fn(&HoverPosition<'_>) -> Option<String
 
 /// The read-out at `position` (see [`readout`]).
 pub fn hover_text(position: &HoverPosition<'_>, x: Axis, y: Axis) -> String {
-    let (name, point) = match position {
-        HoverPosition::NearDataPoint {
-            plot_name,
-            position,
-            ..
-        } => (*plot_name, position),
-        HoverPosition::Elsewhere { position } => ("", position),
-    };
+    let (name, point) = name_and_point(position);
     let coordinates = format!("{}\n{}", x.line(point.x), y.line(point.y));
     if name.is_empty() {
         coordinates
@@ -64,10 +57,21 @@ pub fn hover_text(position: &HoverPosition<'_>, x: Axis, y: Axis) -> String {
     }
 }
 
+/// The curve's name (empty away from curves) and the point under the pointer.
+pub fn name_and_point<'a>(position: &'a HoverPosition<'a>) -> (&'a str, &'a PlotPoint) {
+    match position {
+        HoverPosition::NearDataPoint {
+            plot_name,
+            position,
+            ..
+        } => (plot_name, position),
+        HoverPosition::Elsewhere { position } => ("", position),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use egui_plot::PlotPoint;
 
     #[test]
     fn values_keep_their_significant_digits_at_every_magnitude() {

@@ -2,9 +2,9 @@
 //! power (log scale) against spatial frequency, with the crossings of signal and noise.
 
 use eframe::egui::{self, Color32};
-use egui_plot::{HoverPosition, Line, LineStyle, Plot, PlotPoints, VLine};
+use egui_plot::{Line, LineStyle, Plot, PlotPoints, VLine};
 
-use crate::app::readout::significant;
+use crate::app::readout::{name_and_point, significant};
 use crate::export::Curve;
 
 /// The lowest power drawn (the log axis stops there).
@@ -49,14 +49,7 @@ pub fn spectrum_plot(
         .allow_scroll(false)
         .include_x(0.0)
         .label_formatter(|position| {
-            let (name, point) = match position {
-                HoverPosition::NearDataPoint {
-                    plot_name,
-                    position,
-                    ..
-                } => (*plot_name, position),
-                HoverPosition::Elsewhere { position } => ("", position),
-            };
+            let (name, point) = name_and_point(position);
             Some(format!(
                 "{name}\nk = {:.1} cycles per image\npower = {}",
                 point.x,

@@ -258,6 +258,8 @@ fn model_column_ui(ui: &mut egui::Ui, panel: &mut ReversePanel, shared: &Shared<
     let Some(run) = panel.state.runs.get_mut(index) else {
         return;
     };
+    // The column's width before anything in it (a long formula) could widen it.
+    let column_width = ui.available_width();
     ui.label(RichText::new(format!("{} model", run.label)).strong());
     if let Some(message) = &run.error {
         ui.colored_label(Color32::RED, message);
@@ -311,7 +313,7 @@ fn model_column_ui(ui: &mut egui::Ui, panel: &mut ReversePanel, shared: &Shared<
         images.push(("x0 without guidance (w = 0)", unguided, data_range));
     }
     images.push(("predicted noise ε", &shown.eps_hat, noise_range));
-    let side = ((ui.available_width() - 24.0) / images.len() as f32).clamp(64.0, 220.0);
+    let side = ((column_width - 24.0) / images.len() as f32).clamp(64.0, 220.0);
     ui.horizontal(|ui| {
         for (name, stack, style) in images {
             ui.vertical(|ui| {

@@ -346,6 +346,7 @@ fn plots_ui(
     let height = ((ui.available_height() - title_height) / 4.0).max(110.0);
     let group = ui.scope_id().with("schedule_plots");
     egui::ScrollArea::vertical().show(ui, |ui| {
+        let x_axis = settings.x_axis;
         for quantity in Quantity::all(settings.log_beta) {
             ui.label(RichText::new(quantity.title()).strong());
             let mut plot = Plot::new(quantity.title())
@@ -355,7 +356,7 @@ fn plots_ui(
                 .link_axis(group, [true, false])
                 .link_cursor(group, [true, false])
                 .allow_drag(false)
-                .label_formatter(move |position| hover_label(position, quantity))
+                .label_formatter(move |position| hover_label(position, quantity, x_axis))
                 .x_axis_label(match settings.x_axis {
                     XAxis::Step => "t",
                     XAxis::Fraction => "t/T",
@@ -446,7 +447,7 @@ fn add_marks(
 
 /// The values under the pointer, to six significant digits: the curve, t, and the value (β itself on
 /// the log plot).
-fn hover_label(position: &HoverPosition<'_>, quantity: Quantity) -> Option<String> {
+fn hover_label(position: &HoverPosition<'_>, quantity: Quantity, x_axis: XAxis) -> Option<String> {
     match position {
         HoverPosition::NearDataPoint {
             plot_name,
@@ -457,11 +458,11 @@ fn hover_label(position: &HoverPosition<'_>, quantity: Quantity) -> Option<Strin
                 Quantity::Beta(true) => format!("β = {}", significant(10f64.powf(position.y), 6)),
                 _ => format!("y = {}", significant(position.y, 6)),
             };
-            Some(format!(
-                "{plot_name}\nt = {}  (x = {})\n{value}",
-                index + 1,
-                significant(position.x, 4)
-            ))
+            let x = match x_axis {
+                XAxis::Step => String::new(),
+                XAxis::Fraction => format!("  (t/T = {})", significant(position.x, 4)),
+            };
+            Some(format!("{plot_name}\nt = {}{x}\n{value}", index + 1))
         }
         _ => None,
     }

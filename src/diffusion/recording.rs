@@ -37,8 +37,20 @@ impl QuantizedBatch {
 
     /// The values back, within half a quantisation step of the originals.
     pub fn values(&self) -> Vec<f32> {
+        self.dequantise(&self.bytes)
+    }
+
+    /// Item `index` of the batch when it holds items of `len` values each (an image of a
+    /// batch), without the others; `None` past the end.
+    pub fn item(&self, index: usize, len: usize) -> Option<Vec<f32>> {
+        let start = index.checked_mul(len)?;
+        let bytes = self.bytes.get(start..start.checked_add(len)?)?;
+        Some(self.dequantise(bytes))
+    }
+
+    fn dequantise(&self, bytes: &[u8]) -> Vec<f32> {
         let step = (self.high - self.low) / 255.0;
-        self.bytes
+        bytes
             .iter()
             .map(|&b| self.low + f32::from(b) * step)
             .collect()
@@ -196,6 +208,9 @@ mod tests {
         }
         let constant = QuantizedBatch::new(&[2.0; 5]);
         assert_eq!(constant.values(), vec![2.0; 5]);
+        assert_eq!(q.item(3, 100), Some(q.values()[300..400].to_vec()));
+        assert_eq!(q.item(9, 100).map(|v| v.len()), Some(100));
+        assert_eq!(q.item(10, 100), None, "past the end");
     }
 
     #[test]

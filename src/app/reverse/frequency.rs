@@ -44,13 +44,12 @@ fn curves(panel: &ReversePanel, cursor_t: usize) -> Vec<SpectrumCurve> {
             ("ε̂", &step.eps_hat, LineStyle::dotted_dense()),
         ];
         for (name, batch, style) in quantities {
-            let values = batch.values();
-            let Some(image) = values.chunks(IMAGE_PIXELS).nth(selected) else {
+            let Some(image) = batch.item(selected, IMAGE_PIXELS) else {
                 continue;
             };
             curves.push(SpectrumCurve {
                 name: format!("{name}, {} model", run.label),
-                power: RadialSpectrum::of(image, IMAGE_SIDE).power,
+                power: RadialSpectrum::of(&image, IMAGE_SIDE).power,
                 color,
                 style,
             });

@@ -10,7 +10,7 @@ use image::RgbImage;
 
 use super::sample::{ConditionArgs, ImageCount, ModelChoice, SamplerArgs};
 use super::{ScheduleArgs, parse_kind};
-use crate::data::{BuiltinDataset, IMAGE_PIXELS, IMAGE_SIDE, load_user_image};
+use crate::data::{BuiltinDataset, IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{DefaultSampler, ForwardMode, Sampler, forward_all_steps, tensor_to_vec};
 use crate::export::{GifSettings, Overwrite, PictureStyle, Tiles, write_gif};
 use crate::schedule::ScheduleKind;
@@ -185,13 +185,7 @@ fn forward_frames(args: &GifForwardArgs) -> anyhow::Result<Vec<RgbImage>> {
     args.gif.check()?;
     let schedule = args.params.build(args.schedule)?;
     let pixels = match (&args.image, args.index) {
-        (Some(path), _) => {
-            let loaded = load_user_image(path)?;
-            for note in &loaded.notes {
-                eprintln!("note: {note}");
-            }
-            loaded.pixels
-        }
+        (Some(path), _) => super::load_image_noting(path)?,
         (None, Some(index)) => {
             let dataset = BuiltinDataset::load_shipped()?;
             dataset.image(index).with_context(|| {

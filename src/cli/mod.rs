@@ -405,6 +405,16 @@ struct ForwardFiles<'a> {
     folder: &'a Path,
 }
 
+/// The person's image as the models see it; what was done to it (resized, made grey, …) goes
+/// to stderr as notes.
+pub(super) fn load_image_noting(path: &Path) -> anyhow::Result<Vec<f32>> {
+    let loaded = load_user_image(path)?;
+    for note in &loaded.notes {
+        eprintln!("note: {note}");
+    }
+    Ok(loaded.pixels)
+}
+
 fn write_forward_pngs(
     schedule: &Schedule,
     request: &ForwardFiles<'_>,
@@ -414,13 +424,10 @@ fn write_forward_pngs(
     if let Some(bad) = request.t.iter().find(|&&t| t == 0 || t > steps) {
         bail!("t = {bad} is outside 1..={steps}");
     }
-    let loaded = load_user_image(request.image)?;
-    for note in &loaded.notes {
-        eprintln!("note: {note}");
-    }
+    let pixels = load_image_noting(request.image)?;
     let (device, _) = device.open()?;
     let frames = tensor_to_vec(forward_all_steps(
-        &loaded.pixels,
+        &pixels,
         schedule,
         request.mode,
         request.seed,
@@ -433,8 +440,8 @@ fn write_forward_pngs(
         save_png(values, request.scale, &path)
             .with_context(|| format!("cannot write {}", path.display()))
     };
-    save("original.png".to_owned(), &loaded.pixels)?;
-    let pixels = loaded.pixels.len();
+    save("original.png".to_owned(), &pixels)?;
+    let pixels = pixels.len();
     for &t in request.t {
         save(format!("t{t}.png"), &frames[(t - 1) * pixels..t * pixels])?;
     }

@@ -219,21 +219,20 @@ fn dragging_in_the_log_snr_plot_moves_the_switching_point() {
 }
 
 #[test]
-fn export_csv_writes_every_measured_point() {
+fn export_csv_writes_every_measured_point_into_the_export_folder_under_a_fresh_name() {
     let models = common::tiny_models_dir();
     let out = common::temp_dir("ui-analysis-export");
-    let path = out.path().join("curves.csv");
+    let path = out.path().join("analysis-reconstruction.csv");
     let mut harness = harness(models.path());
-    {
-        let settings = &mut harness.state_mut().settings_mut().analysis;
-        settings.t_list = "5, 20".into();
-        settings.export_path = path.to_str().expect("utf-8").to_owned();
-    }
+    harness.state_mut().settings_mut().analysis.t_list = "5, 20".into();
+    harness.state_mut().settings_mut().export.folder = out.path().to_string_lossy().into_owned();
+    let button = "CSV: the measured points";
+    // Nothing measured yet: the button does nothing.
+    common::click(&mut harness, button);
+    assert!(!path.exists());
     measure(&mut harness);
     run_until(&mut harness, "both curves", |app| !app.analysing());
-    harness
-        .get_by_role_and_label(Role::Button, "Export CSV")
-        .click();
+    harness.get_by_role_and_label(Role::Button, button).click();
     harness.run_steps(2);
     let csv = std::fs::read_to_string(&path).expect("the export");
     let lines: Vec<&str> = csv.lines().collect();
@@ -244,6 +243,11 @@ fn export_csv_writes_every_measured_point() {
     );
     assert_eq!(lines.len(), 1 + 4, "two curves of two points: {csv}");
     harness.get_by_label_contains("wrote 4 rows");
+    // Again: a second file, the first one kept.
+    harness.get_by_role_and_label(Role::Button, button).click();
+    harness.run_steps(2);
+    let again = out.path().join("analysis-reconstruction-2.csv");
+    assert_eq!(std::fs::read_to_string(again).expect("a second file"), csv);
 }
 
 #[test]

@@ -111,6 +111,13 @@ fn the_sweep_reports_progress_finishes_and_can_be_cancelled() {
         harness.state().daed_error()
     );
     assert_eq!(harness.state().daed_sweep_points(), Some(vec![0, 125, 250]));
+    // As a table in the export folder: a header and one row per point.
+    let out = common::temp_dir("ui-daed-sweep-csv");
+    harness.state_mut().settings_mut().export.folder = out.path().to_string_lossy().into_owned();
+    click(&mut harness, "CSV: the sweep");
+    let csv = std::fs::read_to_string(out.path().join("daed-sweep.csv")).expect("the CSV");
+    assert_eq!(csv.lines().count(), 1 + 3, "{csv}");
+    assert!(csv.starts_with("t_switch,frac_saved,fid_daed"), "{csv}");
 
     harness.state_mut().settings_mut().daed.sweep_images = 400;
     click(&mut harness, "Run sweep");

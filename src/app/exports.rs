@@ -46,6 +46,14 @@ pub enum ExportRequest {
         /// Its contents.
         text: String,
     },
+    /// A table with columns of its own (a header line, then one line per row), as
+    /// `<stem>.csv`.
+    Table {
+        /// The file name without extension.
+        stem: String,
+        /// The CSV text.
+        csv: String,
+    },
     /// Plotted curves, as `<stem>.csv`.
     Csv {
         /// The file name without extension.
@@ -66,6 +74,7 @@ impl ExportRequest {
             Self::Png { stem, .. }
             | Self::Gif { stem, .. }
             | Self::Csv { stem, .. }
+            | Self::Table { stem, .. }
             | Self::Text { stem, .. } => stem,
         }
     }
@@ -75,7 +84,7 @@ impl ExportRequest {
         match self {
             Self::Png { .. } => "png",
             Self::Gif { .. } => "gif",
-            Self::Csv { .. } => "csv",
+            Self::Csv { .. } | Self::Table { .. } => "csv",
             Self::Text { extension, .. } => extension,
         }
     }
@@ -115,13 +124,9 @@ impl ExportRequest {
                 ..
             } => {
                 let csv = curves_csv(x_name, y_name, curves);
-                let rows = csv.lines().count().saturating_sub(1);
-                if rows == 0 {
-                    return Err(ExportError::Invalid("no points yet".to_owned()));
-                }
-                write_bytes(path, csv.as_bytes(), overwrite)?;
-                format!("{rows} rows")
+                write_table(path, &csv, overwrite)?
             }
+            Self::Table { csv, .. } => write_table(path, csv, overwrite)?,
             Self::Text { text, .. } => {
                 write_bytes(path, text.as_bytes(), overwrite)?;
                 format!("{} bytes", text.len())
@@ -129,6 +134,16 @@ impl ExportRequest {
         };
         Ok(wrote(path, &what))
     }
+}
+
+/// Writes `csv` (a header, then rows) unless it has no rows; "N rows".
+fn write_table(path: &Path, csv: &str, overwrite: Overwrite) -> Result<String, ExportError> {
+    let rows = csv.lines().count().saturating_sub(1);
+    if rows == 0 {
+        return Err(ExportError::Invalid("no points yet".to_owned()));
+    }
+    write_bytes(path, csv.as_bytes(), overwrite)?;
+    Ok(format!("{rows} rows"))
 }
 
 /// A GIF to draw and encode.

@@ -538,23 +538,6 @@ fn shown_path(path: &std::path::Path) -> std::path::PathBuf {
         .unwrap_or_else(|| path.to_path_buf())
 }
 
-/// Writes `csv` (a header and rows) to the path typed in `path`, atomically, and says what
-/// happened; with no rows it writes nothing and says `empty`.
-fn export_csv(path: &str, csv: &str, empty: &str) -> String {
-    let rows = csv.lines().count().saturating_sub(1);
-    if rows == 0 {
-        return empty.to_owned();
-    }
-    let path = std::path::PathBuf::from(path.trim());
-    match crate::model::write_atomically(&path, csv.as_bytes()) {
-        Ok(()) => format!(
-            "wrote {rows} rows to {}",
-            std::path::absolute(&path).unwrap_or(path).display()
-        ),
-        Err(error) => format!("not exported: {error}"),
-    }
-}
-
 /// Opens the Noisescope window.
 pub fn run_native() -> anyhow::Result<()> {
     job::lower_compute_priority();

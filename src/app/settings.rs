@@ -60,8 +60,6 @@ pub struct DaedSettings {
     pub sweep_images: usize,
     /// Switching points of the sweep, from 0 to the autoencoder's t_max.
     pub sweep_points: usize,
-    /// Where Export CSV writes the sweep.
-    pub export_path: String,
 }
 
 impl Default for DaedSettings {
@@ -76,7 +74,6 @@ impl Default for DaedSettings {
             condition: ConditionSettings::default(),
             sweep_images: 500,
             sweep_points: 12,
-            export_path: "noisescope-daed-sweep.csv".to_owned(),
         }
     }
 }
@@ -331,8 +328,6 @@ pub struct AnalysisSettings {
     pub show_eps: bool,
     /// The error (MSE) whose crossing marks the transition point.
     pub threshold: f64,
-    /// Where Export CSV writes.
-    pub export_path: String,
 }
 
 impl Default for AnalysisSettings {
@@ -353,7 +348,6 @@ impl Default for AnalysisSettings {
             show_x0: true,
             show_eps: false,
             threshold: 0.05,
-            export_path: "noisescope-recon.csv".to_owned(),
         }
     }
 }

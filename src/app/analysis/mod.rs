@@ -7,7 +7,7 @@ mod view;
 
 use eframe::egui;
 
-use super::export_csv;
+use super::exports::ExportRequest;
 use super::job::{Lane, LaneTarget};
 use super::panel::{Command, Panel, Shared};
 use super::settings::{AnalysisSettings, Settings, Tab};
@@ -128,14 +128,12 @@ impl AnalysisPanel {
         }
     }
 
-    /// Writes every curve to the CSV path of the settings.
-    fn export(&mut self) {
-        let csv = state::curves_csv(&self.state.curves);
-        self.state.export_message = Some(export_csv(
-            &self.settings.export_path,
-            &csv,
-            "nothing to export yet: press Measure",
-        ));
+    /// Every measured point of every curve, as a CSV export.
+    fn export(&self) -> ExportRequest {
+        ExportRequest::Table {
+            stem: "analysis-reconstruction".to_owned(),
+            csv: state::curves_csv(&self.state.curves),
+        }
     }
 }
 
@@ -165,7 +163,7 @@ impl Panel for AnalysisPanel {
         match view::analysis_ui(ui, self, shared, commands) {
             view::Action::Measure => self.start(shared),
             view::Action::Cancel => self.lane.cancel(),
-            view::Action::Export => self.export(),
+            view::Action::Export => commands.push(Command::Export(self.export())),
             view::Action::None => {}
         }
     }

@@ -109,8 +109,6 @@ pub struct AnalysisState {
     pub seconds: Option<f64>,
     /// The point under the pointer: (curve, point).
     pub hovered: Option<(usize, usize)>,
-    /// The outcome of the last export.
-    pub export_message: Option<String>,
 }
 
 impl AnalysisState {

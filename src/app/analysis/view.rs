@@ -27,7 +27,7 @@ pub enum Action {
     Measure,
     /// Stop measuring.
     Cancel,
-    /// Write the curves to the CSV path.
+    /// Export the measured curves as CSV.
     Export,
 }
 
@@ -157,7 +157,7 @@ fn switch_schedule(panel: &AnalysisPanel, shared: &Shared<'_>) -> Option<Schedul
         .or_else(|| Schedule::new(ScheduleSpec::new(kind)).ok())
 }
 
-/// The view's controls; true when Export CSV was pressed.
+/// The view's controls; true when the CSV was asked for.
 fn view_controls_ui(
     ui: &mut egui::Ui,
     panel: &mut AnalysisPanel,
@@ -188,15 +188,12 @@ fn view_controls_ui(
         let steps = reference.as_ref().map_or(1000, Schedule::steps);
         switch_slider(ui, shared, 1..=steps, reference.as_ref(), commands);
         ui.separator();
-        let label = ui.label("CSV");
-        ui.add(egui::TextEdit::singleline(&mut s.export_path).desired_width(160.0))
-            .labelled_by(label.id);
-        if ui.button("Export CSV").clicked() {
-            export = true;
-        }
-        if let Some(message) = &panel.state.export_message {
-            ui.label(RichText::new(message).small());
-        }
+        let measured = panel.state.curves.iter().any(|c| !c.points.is_empty());
+        export = ui
+            .add_enabled(measured, egui::Button::new("CSV: the measured points"))
+            .on_hover_text("t, MSE of the chain, of the one-shot x̂0 and of ε̂, per curve")
+            .on_disabled_hover_text("press Measure first")
+            .clicked();
     });
     switch_rule_ui(ui, shared, reference.as_ref());
     export

@@ -8,7 +8,7 @@ mod view;
 
 use eframe::egui;
 
-use super::export_csv;
+use super::exports::ExportRequest;
 use super::job::{Lane, LaneTarget};
 use super::panel::{Command, Panel, Shared};
 use super::settings::{DaedSettings, SamplingChoice, Settings, ShippedPair, Tab};
@@ -188,14 +188,12 @@ impl DaedPanel {
             .map(|(setup, _)| (setup, shown_s));
     }
 
-    /// Writes the sweep to the CSV path of the settings.
-    fn export(&mut self) {
-        let csv = crate::experiment::sweep_csv(self.state.sweep.as_deref().unwrap_or_default());
-        self.state.export_message = Some(export_csv(
-            &self.settings.export_path,
-            &csv,
-            "nothing to export yet: run the sweep",
-        ));
+    /// The sweep, as a CSV export.
+    fn export(&self) -> ExportRequest {
+        ExportRequest::Table {
+            stem: "daed-sweep".to_owned(),
+            csv: crate::experiment::sweep_csv(self.state.sweep.as_deref().unwrap_or_default()),
+        }
     }
 }
 
@@ -245,7 +243,7 @@ impl Panel for DaedPanel {
             view::Action::Sample => self.start_samples(shared, shared.switch_t),
             view::Action::Sweep => self.start_sweep(shared),
             view::Action::Cancel => self.cancel(),
-            view::Action::Export => self.export(),
+            view::Action::Export => commands.push(Command::Export(self.export())),
             view::Action::None => self.follow_switch(ui, shared),
         }
     }

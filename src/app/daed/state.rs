@@ -56,8 +56,6 @@ pub struct DaedState {
     pub sweep_seconds: Option<f64>,
     /// Why the last request failed.
     pub error: Option<String>,
-    /// The outcome of the last export.
-    pub export_message: Option<String>,
 }
 
 impl DaedState {

@@ -243,14 +243,14 @@ fn sweep_ui(
         if let Some(seconds) = panel.state.sweep_seconds.filter(|_| running.is_none()) {
             ui.label(RichText::new(format!("swept in {seconds:.0} s")).small());
         }
-        let label = ui.label("CSV");
-        ui.add(egui::TextEdit::singleline(&mut panel.settings.export_path).desired_width(180.0))
-            .labelled_by(label.id);
-        if ui.button("Export CSV").clicked() {
+        let swept = panel.state.sweep.as_ref().is_some_and(|p| !p.is_empty());
+        if ui
+            .add_enabled(swept, egui::Button::new("CSV: the sweep"))
+            .on_hover_text("s, steps saved and FID of each method, per point")
+            .on_disabled_hover_text("run the sweep first")
+            .clicked()
+        {
             action = Action::Export;
-        }
-        if let Some(message) = &panel.state.export_message {
-            ui.label(RichText::new(message).small());
         }
     });
     let Some(points) = &panel.state.sweep else {

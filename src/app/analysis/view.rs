@@ -269,8 +269,9 @@ fn log_snr_plot_ui(
     let response = Plot::new("analysis log-SNR")
         .height(230.0)
         .allow_scroll(false)
-        // Top right: where λ of the late steps, all negative, leaves room.
-        .legend(Legend::default().position(Corner::RightTop))
+        // Bottom left: λ of the early steps is high, so the low corner there holds no curve
+        // (top right, the cosine curve's last steps fall through a legend of five entries).
+        .legend(Legend::default().position(Corner::LeftBottom))
         .allow_drag(false)
         .x_axis_label(axis_name(axis))
         .label_formatter(readout(axis_readout(axis), Axis::Value("λ")))

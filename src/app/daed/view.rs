@@ -333,7 +333,6 @@ fn round_scale(max: f64) -> f64 {
         .unwrap_or(10.0 * power)
 }
 
-/// A percentage without decimals when it is whole.
 /// The sweep's read-out: FID, except on the "steps saved" curve, drawn on the FID axis, which
 /// reads out as a share of the sampler's steps.
 fn sweep_readout(position: &HoverPosition<'_>, scale: f64) -> String {
@@ -353,6 +352,7 @@ fn sweep_readout(position: &HoverPosition<'_>, scale: f64) -> String {
     hover_text(position, Axis::Whole("s"), Axis::Value("FID"))
 }
 
+/// A percentage without decimals when it is whole.
 fn percent_label(percent: f64) -> String {
     if (percent - percent.round()).abs() < 1e-6 {
         format!("{percent:.0} %")
@@ -375,5 +375,25 @@ mod tests {
             assert!(!percent_label(100.0 * mark / 200.0).contains('.'), "{mark}");
         }
         assert_eq!(percent_label(2.5), "2.5 %");
+    }
+
+    #[test]
+    fn the_sweep_reads_out_fid_and_the_saved_curve_as_a_share_of_the_steps() {
+        use egui_plot::PlotPoint;
+        let fid = HoverPosition::NearDataPoint {
+            plot_name: "DAED",
+            position: PlotPoint::new(124.6, 31.234_56),
+            index: 3,
+        };
+        assert_eq!(sweep_readout(&fid, 200.0), "DAED\ns = 125\nFID = 31.23");
+        let saved = HoverPosition::NearDataPoint {
+            plot_name: "steps saved (right axis)",
+            position: PlotPoint::new(250.0, 30.0),
+            index: 2,
+        };
+        assert_eq!(
+            sweep_readout(&saved, 200.0),
+            "steps saved (right axis)\ns = 250\n15 % of the steps"
+        );
     }
 }

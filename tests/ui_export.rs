@@ -303,3 +303,54 @@ fn a_panel_of_plots_is_drawn_anew_at_the_chosen_resolution_whatever_the_zoom() {
         )
     );
 }
+
+#[test]
+fn a_right_click_on_a_plot_exports_that_plot_alone() {
+    use noisescope::app::plot_export::MENU_ENTRY;
+    if !common::gpu_adapter_or_fail() {
+        return;
+    }
+    let out = common::temp_dir("exports-one-plot");
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1200.0, 800.0))
+        .wgpu_setup(noisescope::gpu::wgpu_configuration().wgpu_setup)
+        .build_eframe(|cc| App::with_compute(cc, noisescope::gpu::ComputePreference::Cpu));
+    {
+        let export = &mut harness.state_mut().settings_mut().export;
+        export.folder = out.path().to_string_lossy().into_owned();
+        export.panel_scale = 2.0;
+    }
+    open(&mut harness, "Schedules");
+    // The ᾱ_t plot: the second of four, under its title.
+    let title = harness.get_by_label("ᾱ_t").rect();
+    let inside = title.left_bottom() + egui::vec2(300.0, 60.0);
+    for pressed in [true, false] {
+        harness.input_mut().events.push(egui::Event::PointerButton {
+            pos: inside,
+            button: egui::PointerButton::Secondary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+    }
+    harness.run_steps(2);
+    harness.get_by_label(MENU_ENTRY).click();
+    harness.run_steps(3);
+    run_until(&mut harness, "the picture", |app| {
+        app.export_message().is_some_and(|m| m.starts_with("wrote"))
+    });
+    assert_eq!(files(out.path()), ["schedules-alpha-bar.png"]);
+    let picture = image::open(out.path().join("schedules-alpha-bar.png")).expect("the plot");
+    let panel = harness.state().open_panel_rect();
+    // One plot of four: most of the panel's width at two pixels per point, a quarter of its
+    // height at most.
+    assert!(
+        picture.width() as f32 > panel.width() && (picture.width() as f32) < 2.0 * panel.width(),
+        "{}",
+        picture.width()
+    );
+    assert!(
+        picture.height() > 100 && (picture.height() as f32) < 0.5 * panel.height(),
+        "{}",
+        picture.height()
+    );
+}

@@ -17,6 +17,7 @@ mod math;
 mod offscreen;
 mod panel;
 mod playground;
+pub mod plot_export;
 mod presentation;
 pub mod readout;
 mod reverse;
@@ -153,6 +154,9 @@ pub struct App {
     central_rect: egui::Rect,
     /// Draws a panel of plots anew at the export resolution (with the window's device).
     offscreen: Option<offscreen::Offscreen>,
+    /// A plot asked to be exported last frame (done at the start of the next, once its menu
+    /// has closed).
+    plot_export: Option<plot_export::PlotExport>,
 }
 
 /// The settings, to change them as a script would: the shared values and each panel's own.
@@ -248,6 +252,7 @@ impl App {
             scene_file: settings.scene_file,
             central_rect: egui::Rect::NOTHING,
             offscreen: render_state.map(offscreen::Offscreen::new),
+            plot_export: None,
         }
         .with_scene_file_opened()
     }
@@ -447,30 +452,46 @@ impl App {
         let open = self.panels.all().into_iter().find(|p| p.tab() == tab);
         let requests = open.map(|p| p.screen_export(&lent)).unwrap_or_default();
         let stem = open.map_or("panel", |p| p.title()).to_lowercase();
-        if !requests.is_empty() {
-            for request in requests {
-                self.exporter.export(request, &self.shared.export);
-            }
-        } else if let Some(offscreen) = &self.offscreen {
-            let size = self.central_rect.size();
-            let scale = self.shared.export.panel_scale.clamp(1.0, 4.0);
-            let mut ignored = Vec::new();
-            let panel = self.panels.all_mut().into_iter().find(|p| p.tab() == tab);
-            let drawn = panel.map(|panel| {
-                offscreen.draw(ctx, (size, scale), |ui| panel.ui(ui, &lent, &mut ignored))
-            });
-            match drawn {
-                Some(Ok(picture)) => {
-                    self.exporter
-                        .picture(ctx, (&stem, picture), &self.shared.export);
-                }
-                Some(Err(message)) => self.exporter.refused(&message),
-                None => {}
-            }
-        } else {
+        if requests.is_empty() {
             let rect = self.central_rect;
+            self.export_region(ctx, (rect, &stem));
+        }
+        for request in requests {
+            self.exporter.export(request, &self.shared.export);
+        }
+    }
+
+    /// Exports the part `rect` of the open panel as `<stem>.png`: the panel drawn anew
+    /// offscreen at the export's pixels per point and cut to `rect` (without wgpu: the
+    /// window's pixels there).
+    fn export_region(&mut self, ctx: &egui::Context, (rect, stem): (egui::Rect, &str)) {
+        let Some(offscreen) = &self.offscreen else {
             self.exporter
-                .screenshot(ctx, (rect, &stem), &self.shared.export);
+                .screenshot(ctx, (rect, stem), &self.shared.export);
+            return;
+        };
+        let scale = self.shared.export.panel_scale.clamp(1.0, 4.0);
+        let panel_rect = self.central_rect;
+        let tab = self.shared.tab;
+        let lent = lend(&self.shared, &self.around);
+        let mut ignored = Vec::new();
+        let Some(panel) = self.panels.all_mut().into_iter().find(|p| p.tab() == tab) else {
+            return;
+        };
+        let drawn = offscreen.draw(ctx, (panel_rect.size(), scale), |ui| {
+            panel.ui(ui, &lent, &mut ignored);
+        });
+        let cut = drawn.and_then(|picture| {
+            let size = [picture.width(), picture.height()];
+            let [x, y, width, height] =
+                plot_export::crop_of(rect, panel_rect, scale, size).ok_or("it is not on screen")?;
+            Ok(image::imageops::crop_imm(&picture, x, y, width, height).to_image())
+        });
+        match cut {
+            Ok(picture) => self
+                .exporter
+                .picture(ctx, (stem, picture), &self.shared.export),
+            Err(message) => self.exporter.refused(&message),
         }
     }
 
@@ -510,8 +531,15 @@ impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.around.frame_cpu = frame.info().cpu_usage;
+        if let Some(plot) = self.plot_export.take() {
+            self.export_region(&ctx, (plot.rect, &plot.stem));
+        }
         self.handle_input(&ctx);
         self.frame(ui);
+        self.plot_export = plot_export::take_request(&ctx);
+        if self.plot_export.is_some() {
+            ctx.request_repaint();
+        }
         self.presentation.help_ui(&ctx);
         egui::Window::new("Export")
             .open(&mut self.export_window)

@@ -15,7 +15,7 @@ pub const TEXT_SIZE_RANGE: (f32, f32) = (0.8, 2.0);
 const TEXT_SIZE_STEP: f32 = 0.1;
 
 /// The keys, as the overlay lists them.
-const KEYS: [(&str, &str); 13] = [
+const KEYS: [(&str, &str); 14] = [
     (
         "← / →",
         "cursor t back / on by one step (and the Reverse panel's step)",
@@ -32,6 +32,7 @@ const KEYS: [(&str, &str); 13] = [
         "E",
         "export what is on screen as PNG (to the Export… folder)",
     ),
+    ("right-click a plot", "export that plot alone as PNG"),
     (
         "1 … 6",
         "Schedules, Forward, Reverse, Analysis, DAED, Playground",

@@ -1,6 +1,7 @@
 //! The frequency view's plot, shared by the Forward and Reverse panels: radially averaged
 //! power (log scale) against spatial frequency, with the crossings of signal and noise.
 
+use crate::app::plot_export::ExportablePlot;
 use eframe::egui::{self, Color32};
 use egui_plot::{Line, LineStyle, Plot, PlotPoints, VLine};
 
@@ -56,7 +57,7 @@ pub fn spectrum_plot(
                 significant(10f64.powf(point.y), 4)
             ))
         })
-        .show(ui, |plot_ui| {
+        .show_exportable(ui, &id.replace(' ', "-"), |plot_ui| {
             for curve in curves {
                 let points: PlotPoints<'_> = curve
                     .power

@@ -1,6 +1,7 @@
 //! The Analysis panel: log-SNR per step with the 10 %, 20 % and switching-point marks, and
 //! reconstruction error per step for the linear and cosine models, in and out of distribution.
 
+use crate::app::plot_export::ExportablePlot;
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Corner, HLine, Legend, Line, LineStyle, Plot, PlotPoints, Points, VLine};
 
@@ -275,7 +276,7 @@ fn log_snr_plot_ui(
         .allow_drag(false)
         .x_axis_label(axis_name(axis))
         .label_formatter(readout(axis_readout(axis), Axis::Value("λ")))
-        .show(ui, |plot_ui| {
+        .show_exportable(ui, "analysis-log-snr", |plot_ui| {
             for (index, schedule) in shared.schedules.iter().enumerate() {
                 let points: PlotPoints<'_> = schedule
                     .log_snr()
@@ -480,7 +481,7 @@ fn recon_plot_ui(
             axis_readout(s.axis),
             Axis::Value(if s.psnr { "PSNR (dB)" } else { "MSE" }),
         ))
-        .show(ui, |plot_ui| {
+        .show_exportable(ui, "analysis-reconstruction", |plot_ui| {
             let pointer = plot_ui
                 .pointer_coordinate()
                 .filter(|_| plot_ui.response().hovered());

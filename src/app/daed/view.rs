@@ -2,6 +2,7 @@
 //! one-shot x̂0 from x_s, and DAED (the autoencoder's x̂0 from x_s) side by side; and the FID
 //! of each against s.
 
+use crate::app::plot_export::ExportablePlot;
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{
     AxisHints, HPlacement, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints, VLine,
@@ -283,7 +284,7 @@ fn sweep_ui(
                 .placement(HPlacement::Right)
                 .formatter(move |mark, _| percent_label(100.0 * mark.value / scale)),
         ])
-        .show(ui, |plot_ui| {
+        .show_exportable(ui, "daed-sweep", |plot_ui| {
             let series = |f: &dyn Fn(&crate::experiment::SweepPoint) -> f64| -> Vec<[f64; 2]> {
                 points.iter().map(|p| [p.s as f64, f(p)]).collect()
             };

@@ -1,5 +1,6 @@
 //! The Forward panel: an image noised t by t under every compared schedule, with the same ε.
 
+use crate::app::plot_export::ExportablePlot;
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{AxisHints, Legend, Line, LineStyle, Plot, PlotPoints};
 
@@ -380,7 +381,7 @@ fn histogram_ui(ui: &mut egui::Ui, panel: &ForwardPanel, shared: &Shared<'_>, he
                 .label("pixel value")
                 .label_spacing(28.0..=40.0),
         ])
-        .show(ui, |plot_ui| {
+        .show_exportable(ui, "forward-histogram", |plot_ui| {
             for (index, schedule) in shared.schedules.iter().enumerate() {
                 if let Some(frame) = panel.frame(index, shared.cursor_t, shared.schedules) {
                     let points: PlotPoints<'_> = histogram(frame).into_iter().collect();

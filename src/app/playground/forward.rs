@@ -1,6 +1,7 @@
 //! The Playground's forward view: the (standardised) cloud noised to the cursor t under each
 //! compared schedule with the same ε, and the marginal densities of x and y against N(0, 1).
 
+use crate::app::plot_export::ExportablePlot;
 use eframe::egui::{self, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
@@ -154,7 +155,7 @@ fn cloud_plot(ui: &mut egui::Ui, slot: usize, cloud: &[Point], width: f32) {
         .label_formatter(readout(Axis::Value("x"), Axis::Value("y")))
         .allow_drag(false)
         .allow_scroll(false)
-        .show(ui, |plot_ui| {
+        .show_exportable(ui, &format!("playground-forward-{}", slot + 1), |plot_ui| {
             let color = SLOT_COLORS[slot % SLOT_COLORS.len()];
             plot_ui.points(Points::new("x_t", plotted).color(color).radius(1.0));
         });
@@ -203,11 +204,15 @@ fn marginals_plot(ui: &mut egui::Ui, slot: usize, cloud: &[Point], width: f32) {
         .legend(Legend::default())
         .allow_drag(false)
         .allow_scroll(false)
-        .show(ui, |plot_ui| {
-            plot_ui.line(Line::new("N(0, 1)", normal).color(egui::Color32::GRAY));
-            plot_ui.line(Line::new("x", PlotPoints::from(xs)));
-            plot_ui.line(Line::new("y", PlotPoints::from(ys)));
-        });
+        .show_exportable(
+            ui,
+            &format!("playground-forward-marginals-{}", slot + 1),
+            |plot_ui| {
+                plot_ui.line(Line::new("N(0, 1)", normal).color(egui::Color32::GRAY));
+                plot_ui.line(Line::new("x", PlotPoints::from(xs)));
+                plot_ui.line(Line::new("y", PlotPoints::from(ys)));
+            },
+        );
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The Playground panel's controls and plots: the data and the sampled points (scrubbed from
 //! noise to samples) side by side with the loss curve.
 
+use crate::app::plot_export::ExportablePlot;
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints, Points};
 
@@ -377,7 +378,7 @@ fn points_plot_ui(
         .include_y(-2.0)
         .include_y(2.0)
         .label_formatter(readout(Axis::Value("x"), Axis::Value("y")))
-        .show(ui, |plot_ui| {
+        .show_exportable(ui, &format!("playground-points-{}", model + 1), |plot_ui| {
             plot_ui.points(data);
             let results = state.models.get(model);
             if let Some(points) = state.shown_points(model) {
@@ -440,17 +441,22 @@ fn density_plot_ui(
         .allow_scroll(false)
         .x_axis_label("standardised coordinate")
         .label_formatter(readout(Axis::Value("coordinate"), Axis::Value("density")))
-        .show(ui, |plot_ui| {
-            for (curve, (_, _, color)) in curves.iter().zip(sets.iter().flat_map(|s| [s, s])) {
-                let style = if curve.name.ends_with(" y") {
-                    LineStyle::dashed_dense()
-                } else {
-                    LineStyle::Solid
-                };
-                let line = Line::new(curve.name.as_str(), PlotPoints::from(curve.points.clone()));
-                plot_ui.line(line.color(*color).style(style).width(1.0));
-            }
-        });
+        .show_exportable(
+            ui,
+            &format!("playground-density-{}", model + 1),
+            |plot_ui| {
+                for (curve, (_, _, color)) in curves.iter().zip(sets.iter().flat_map(|s| [s, s])) {
+                    let style = if curve.name.ends_with(" y") {
+                        LineStyle::dashed_dense()
+                    } else {
+                        LineStyle::Solid
+                    };
+                    let line =
+                        Line::new(curve.name.as_str(), PlotPoints::from(curve.points.clone()));
+                    plot_ui.line(line.color(*color).style(style).width(1.0));
+                }
+            },
+        );
     export.then(|| {
         Command::Export(ExportRequest::Csv {
             stem: format!("playground-marginals-{}", model + 1),
@@ -581,7 +587,7 @@ fn loss_plot_ui(
         .legend(Legend::default())
         .x_axis_label("training step")
         .label_formatter(readout(Axis::Whole("step"), Axis::Log10("loss")))
-        .show(ui, |plot_ui| {
+        .show_exportable(ui, "playground-loss", |plot_ui| {
             for (model, ((raw, smoothed), results)) in curves.into_iter().zip(models).enumerate() {
                 let color = sample_color(model);
                 let name = |what: &str| {

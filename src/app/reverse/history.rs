@@ -2,6 +2,7 @@
 //! its run kept every few hundred steps, read from the weights files off the UI thread and
 //! scrubbed by step.
 
+use crate::app::plot_export::ExportablePlot;
 use std::path::PathBuf;
 
 use eframe::egui::{self, RichText};
@@ -209,7 +210,7 @@ fn loss_plot_ui(ui: &mut egui::Ui, state: &HistoryState) {
         .y_axis_label("log₁₀ loss")
         .label_formatter(readout(Axis::Whole("step"), Axis::Log10("loss")))
         .allow_drag(false)
-        .show(ui, |plot_ui| {
+        .show_exportable(ui, "training-loss", |plot_ui| {
             for model in &state.models {
                 let points: PlotPoints<'_> = model
                     .log

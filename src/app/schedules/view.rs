@@ -1,5 +1,6 @@
 //! The Schedules panel: up to four schedules edited live, their plots, and a sanity read-out.
 
+use crate::app::plot_export::ExportablePlot;
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{HoverPosition, Legend, Line, LineStyle, Plot, PlotPoints, VLine};
 
@@ -290,6 +291,17 @@ impl Quantity {
         ]
     }
 
+    /// The file name of its plot's picture.
+    fn stem(self) -> &'static str {
+        match self {
+            Self::Beta(false) => "schedules-beta",
+            Self::Beta(true) => "schedules-log-beta",
+            Self::AlphaBar => "schedules-alpha-bar",
+            Self::LogSnr => "schedules-log-snr",
+            Self::Coefficients => "schedules-coefficients",
+        }
+    }
+
     fn title(self) -> &'static str {
         match self {
             Self::Beta(false) => "β_t",
@@ -364,7 +376,7 @@ fn plots_ui(
             if matches!(quantity, Quantity::AlphaBar) {
                 plot = plot.legend(Legend::default());
             }
-            let response = plot.show(ui, |plot_ui| {
+            let response = plot.show_exportable(ui, quantity.stem(), |plot_ui| {
                 for (index, slot) in slots.iter().enumerate() {
                     add_series(plot_ui, index, &slot.schedule, quantity, settings.x_axis);
                 }

@@ -6,13 +6,12 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor};
 
-use super::kept::{RunRecorder, RunStore, run_key};
-use super::state::check_recording_size;
+use super::kept::{KeptRun, RunRecorder, RunStore, run_key};
+use super::state::{check_recording_size, recording_size};
 use crate::app::job::{Job, JobContext};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::diffusion::{
-    QuantizedBatch, RecordedStep, ReverseStep, Sampler, SamplerConfig, predict_x0, recording_bytes,
-    tensor_to_vec,
+    QuantizedBatch, RecordedStep, ReverseStep, Sampler, SamplerConfig, predict_x0, tensor_to_vec,
 };
 use crate::model::{Condition, Conditioned, Guided, WithinTrainedLogSnr};
 use crate::schedule::{Schedule, x0_coefficients};
@@ -92,12 +91,7 @@ impl Job for SampleJob {
         let key = self.keep.as_ref().and_then(|_| run_key(&self));
         let kept = self.keep.as_ref().zip(key.as_deref());
         if let Some(run) = kept.and_then(|(store, key)| store.find(key)) {
-            context.emit(SampleEvent::Kept {
-                seconds: run.seconds,
-            });
-            for event in run.events {
-                context.emit(event);
-            }
+            replay(run, context);
             return Ok(());
         }
         if self.replay_only {
@@ -146,8 +140,10 @@ impl Job for SampleJob {
             context,
             recorder: kept.filter(|_| everyone).and_then(|(store, key)| {
                 let steps = longest.unwrap_or(0);
-                let bytes = recording_bytes(samplers.len(), steps, self.batch, IMAGE_PIXELS);
-                store.recorder(key, if guided { bytes / 3 * 4 } else { bytes })
+                store.recorder(
+                    key,
+                    recording_size(samplers.len(), steps, self.batch, guided),
+                )
             }),
         };
         let mut columns = Vec::with_capacity(samplers.len());
@@ -171,6 +167,16 @@ impl Job for SampleJob {
             recorder.finish(started.elapsed().as_secs_f64());
         }
         Ok(())
+    }
+}
+
+/// Sends a kept run to the panel as its sampling did, after saying that it was kept.
+fn replay(run: KeptRun, context: &mut JobContext<'_, SampleEvent>) {
+    context.emit(SampleEvent::Kept {
+        seconds: run.seconds,
+    });
+    for event in run.events {
+        context.emit(event);
     }
 }
 

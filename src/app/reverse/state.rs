@@ -231,6 +231,13 @@ pub fn shipped_file(file: &str, dir: Option<&Path>) -> Result<PathBuf, String> {
     }
 }
 
+/// Bytes a recording of `steps` steps of `batch` images for `models` models takes.
+pub fn recording_size(models: usize, steps: usize, batch: usize, guided: bool) -> u64 {
+    let bytes = recording_bytes(models, steps, batch, IMAGE_PIXELS);
+    // A guided step also keeps the unguided x̂0: four images instead of three.
+    if guided { bytes / 3 * 4 } else { bytes }
+}
+
 /// Refuses recordings that would not fit comfortably in memory, with the estimate.
 pub fn check_recording_size(
     models: usize,
@@ -238,11 +245,7 @@ pub fn check_recording_size(
     batch: usize,
     guided: bool,
 ) -> Result<(), String> {
-    let mut bytes = recording_bytes(models, steps, batch, IMAGE_PIXELS);
-    if guided {
-        // A guided step also keeps the unguided x̂0: four images instead of three.
-        bytes = bytes / 3 * 4;
-    }
+    let bytes = recording_size(models, steps, batch, guided);
     if batch == 0 || batch > MAX_BATCH {
         return Err(format!(
             "the batch must be between 1 and {MAX_BATCH} images"

@@ -236,17 +236,23 @@ fn the_schedules_panel_exports_its_curves_and_a_diffusers_config_that_reads_back
     assert_eq!(&read_back.spec, slots[0].spec());
 }
 
+/// The app drawn through wgpu (lavapipe in CI), exporting to `exports`.
+fn drawn_through_wgpu(exports: &Path) -> Harness<'static, App> {
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1200.0, 800.0))
+        .wgpu_setup(noisescope::gpu::wgpu_configuration().wgpu_setup)
+        .build_eframe(|cc| App::with_compute(cc, noisescope::gpu::ComputePreference::Cpu));
+    harness.state_mut().settings_mut().export.folder = exports.to_string_lossy().into_owned();
+    harness
+}
+
 #[test]
 fn a_panel_of_plots_is_drawn_anew_at_the_chosen_resolution_whatever_the_zoom() {
     if !common::gpu_adapter_or_fail() {
         return;
     }
     let out = common::temp_dir("exports-offscreen");
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1200.0, 800.0))
-        .wgpu_setup(noisescope::gpu::wgpu_configuration().wgpu_setup)
-        .build_eframe(|cc| App::with_compute(cc, noisescope::gpu::ComputePreference::Cpu));
-    harness.state_mut().settings_mut().export.folder = out.path().to_string_lossy().into_owned();
+    let mut harness = drawn_through_wgpu(out.path());
     open(&mut harness, "Schedules");
     let export = |harness: &mut Harness<'static, App>, scale: f32, name: &str| {
         harness.state_mut().settings_mut().export.panel_scale = scale;
@@ -311,15 +317,8 @@ fn a_right_click_on_a_plot_exports_that_plot_alone() {
         return;
     }
     let out = common::temp_dir("exports-one-plot");
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1200.0, 800.0))
-        .wgpu_setup(noisescope::gpu::wgpu_configuration().wgpu_setup)
-        .build_eframe(|cc| App::with_compute(cc, noisescope::gpu::ComputePreference::Cpu));
-    {
-        let export = &mut harness.state_mut().settings_mut().export;
-        export.folder = out.path().to_string_lossy().into_owned();
-        export.panel_scale = 2.0;
-    }
+    let mut harness = drawn_through_wgpu(out.path());
+    harness.state_mut().settings_mut().export.panel_scale = 2.0;
     open(&mut harness, "Schedules");
     // The ᾱ_t plot: the second of four, under its title.
     let title = harness.get_by_label("ᾱ_t").rect();

@@ -104,11 +104,12 @@ mod tests {
             crop_of(plot, panel, 2.0, [1600, 1200]),
             Some([200, 100, 600, 300])
         );
-        // A plot partly scrolled out of the panel keeps its visible part.
+        // A plot partly scrolled out of the panel keeps its visible part: y from −20 to 130,
+        // of which 30 to 130 shows, 100 points.
         let scrolled = plot.translate(egui::vec2(0.0, -100.0));
         assert_eq!(
             crop_of(scrolled, panel, 2.0, [1600, 1200]),
-            Some([200, 0, 600, 100])
+            Some([200, 0, 600, 200])
         );
         let outside = plot.translate(egui::vec2(0.0, 2000.0));
         assert_eq!(crop_of(outside, panel, 2.0, [1600, 1200]), None);

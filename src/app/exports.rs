@@ -318,26 +318,25 @@ impl Exporter {
         });
     }
 
-    /// Writes `picture` as `<stem>.png` on a thread of its own (a large picture takes a while
-    /// to encode) and says so once it is written.
+    /// Makes a picture with `make` and writes it as `<stem>.png`, on a thread of its own (a
+    /// large picture takes a while to draw and encode); says so once it is written.
     pub fn picture(
         &mut self,
         ctx: &egui::Context,
-        (stem, picture): (&str, RgbImage),
-        settings: &ExportSettings,
+        (stem, settings): (&str, &ExportSettings),
+        make: impl FnOnce() -> Result<RgbImage, String> + Send + 'static,
     ) {
         let Some(folder) = self.folder(settings) else {
             return;
         };
         let (stem, mailbox) = (stem.to_owned(), Arc::clone(&self.written));
         let repaint = ctx.clone();
-        self.message = Some(format!(
-            "writing {}×{} pixels…",
-            picture.width(),
-            picture.height()
-        ));
+        self.message = Some(format!("drawing {stem}.png…"));
         std::thread::spawn(move || {
-            let message = write_picture(&folder, &stem, &picture);
+            let message = match make() {
+                Ok(picture) => write_picture(&folder, &stem, &picture),
+                Err(error) => format!("not exported: {error}"),
+            };
             *mailbox.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
             repaint.request_repaint();
         });

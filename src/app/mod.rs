@@ -478,21 +478,22 @@ impl App {
         let Some(panel) = self.panels.all_mut().into_iter().find(|p| p.tab() == tab) else {
             return;
         };
-        let drawn = offscreen.draw(ctx, (panel_rect.size(), scale), |ui| {
+        let laid_out = offscreen.lay_out(ctx, (panel_rect.size(), scale), |ui| {
             panel.ui(ui, &lent, &mut ignored);
         });
-        let cut = drawn.and_then(|picture| {
+        let laid_out = match laid_out {
+            Ok(laid_out) => laid_out,
+            Err(message) => return self.exporter.refused(&message),
+        };
+        // Drawn, cut and written on the exporter's thread.
+        let cut = move || {
+            let picture = laid_out.draw()?;
             let size = [picture.width(), picture.height()];
             let [x, y, width, height] =
                 plot_export::crop_of(rect, panel_rect, scale, size).ok_or("it is not on screen")?;
             Ok(image::imageops::crop_imm(&picture, x, y, width, height).to_image())
-        });
-        match cut {
-            Ok(picture) => self
-                .exporter
-                .picture(ctx, (stem, picture), &self.shared.export),
-            Err(message) => self.exporter.refused(&message),
-        }
+        };
+        self.exporter.picture(ctx, (stem, &self.shared.export), cut);
     }
 
     /// The largest t the cursor can take in the open panel: its own limit (the sampled models'

@@ -38,14 +38,15 @@ impl Offscreen {
         }
     }
 
-    /// `contents` laid out in `size` points as the window's context `window` would, drawn at
-    /// `pixels_per_point`.
-    pub fn draw(
+    /// `contents` laid out in `size` points as the window's context `window` would, to be
+    /// drawn at `pixels_per_point` (on the UI thread: `contents` is the panel's own UI; the
+    /// drawing itself can go to another thread).
+    pub fn lay_out(
         &self,
         window: &egui::Context,
         (size, pixels_per_point): (egui::Vec2, f32),
         mut contents: impl FnMut(&mut egui::Ui),
-    ) -> Result<RgbImage, String> {
+    ) -> Result<LaidOut, String> {
         let pixels = (size * pixels_per_point).round();
         let largest = self.device.limits().max_texture_dimension_2d;
         if pixels.x < 1.0 || pixels.y < 1.0 || pixels.max_elem() > largest as f32 {
@@ -83,13 +84,19 @@ impl Offscreen {
             textures.append(std::mem::take(&mut full.textures_delta));
             shapes = full.shapes;
         }
-        let jobs = ctx.tessellate(shapes, pixels_per_point);
         let screen = ScreenDescriptor {
             size_in_pixels: [pixels.x as u32, pixels.y as u32],
             pixels_per_point,
         };
         let background = ctx.style_of(ctx.theme()).visuals.panel_fill;
-        self.render(&jobs, textures, &screen, background)
+        Ok(LaidOut {
+            offscreen: self.clone(),
+            ctx,
+            shapes,
+            textures,
+            screen,
+            background,
+        })
     }
 
     fn render(
@@ -224,6 +231,27 @@ impl Offscreen {
             }
         }
         Ok(picture)
+    }
+}
+
+/// A panel laid out offscreen, ready to be drawn into pixels on any thread.
+pub struct LaidOut {
+    offscreen: Offscreen,
+    ctx: egui::Context,
+    shapes: Vec<egui::epaint::ClippedShape>,
+    textures: egui::TexturesDelta,
+    screen: ScreenDescriptor,
+    background: egui::Color32,
+}
+
+impl LaidOut {
+    /// The picture: tessellated, rendered with egui's wgpu renderer and read back.
+    pub fn draw(self) -> Result<RgbImage, String> {
+        let jobs = self
+            .ctx
+            .tessellate(self.shapes, self.screen.pixels_per_point);
+        self.offscreen
+            .render(&jobs, self.textures, &self.screen, self.background)
     }
 }
 

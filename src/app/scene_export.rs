@@ -81,9 +81,10 @@ pub fn scene_exports(
             })
         }
         other => Err(format!(
-            "scene \"{}\" opens the {other:?} panel, whose figures are plots: export their \
-             curves as CSV in the app; `export --scene` makes pictures of Forward and Reverse \
-             scenes",
+            "scene \"{}\" opens the {other:?} panel, whose figures are plots: open the scene \
+             in the app and press E (the panel as PNG) or right-click a plot (that plot alone), \
+             or export their curves as CSV there; `export --scene` makes pictures of Forward \
+             and Reverse scenes",
             scene.name
         )),
     }

@@ -172,6 +172,9 @@ fn export_scene_on_the_command_line_writes_what_the_app_exports() {
     }
     harness.run_steps(2);
     harness.state_mut().add_scene("reverse");
+    *harness.state_mut().settings_mut().tab = Tab::Schedules;
+    harness.run_steps(2);
+    harness.state_mut().add_scene("schedules");
     harness.state_mut().save_scenes(&list);
     harness.state_mut().go_to_scene(1);
     common::run_until(
@@ -235,4 +238,23 @@ fn export_scene_on_the_command_line_writes_what_the_app_exports() {
     ]);
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(stderr.contains("no scene is called \"none\""), "{stderr}");
+
+    // A panel of plots is exported from the app; the command says how, and writes nothing.
+    let plots = folder.path().join("schedules.png");
+    let refused = noisescope(&[
+        "export",
+        "--scene",
+        list_arg,
+        "--name",
+        "schedules",
+        "--png",
+        plots.to_str().expect("utf-8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("press E") && stderr.contains("right-click a plot"),
+        "{stderr}"
+    );
+    assert!(!plots.exists());
 }

@@ -91,6 +91,16 @@ impl Panels {
             &mut self.playground,
         ]
     }
+
+    /// The panel of `tab`.
+    fn open(&self, tab: Tab) -> Option<&dyn Panel> {
+        self.all().into_iter().find(|p| p.tab() == tab)
+    }
+
+    /// The panel of `tab`, to change.
+    fn open_mut(&mut self, tab: Tab) -> Option<&mut dyn Panel> {
+        self.all_mut().into_iter().find(|p| p.tab() == tab)
+    }
 }
 
 /// What the panels share, besides what [`Shared`] lends them each frame.
@@ -323,8 +333,7 @@ impl App {
         let tab = self.shared.tab;
         let lent = lend(&self.shared, &self.around);
         let central = egui::CentralPanel::default().show(ui, |ui| {
-            let open = self.panels.all_mut().into_iter().find(|p| p.tab() == tab);
-            if let Some(panel) = open {
+            if let Some(panel) = self.panels.open_mut(tab) {
                 panel.ui(ui, &lent, &mut commands);
             }
         });
@@ -449,7 +458,7 @@ impl App {
     pub fn export_screen(&mut self, ctx: &egui::Context) {
         let tab = self.shared.tab;
         let lent = lend(&self.shared, &self.around);
-        let open = self.panels.all().into_iter().find(|p| p.tab() == tab);
+        let open = self.panels.open(tab);
         let requests = open.map(|p| p.screen_export(&lent)).unwrap_or_default();
         let stem = open.map_or("panel", |p| p.title()).to_lowercase();
         if requests.is_empty() {
@@ -475,7 +484,7 @@ impl App {
         let tab = self.shared.tab;
         let lent = lend(&self.shared, &self.around);
         let mut ignored = Vec::new();
-        let Some(panel) = self.panels.all_mut().into_iter().find(|p| p.tab() == tab) else {
+        let Some(panel) = self.panels.open_mut(tab) else {
             return;
         };
         let laid_out = offscreen.lay_out(ctx, (panel_rect.size(), scale), |ui| {
@@ -500,7 +509,7 @@ impl App {
     /// T in Reverse), else the compared schedules' largest T.
     fn cursor_limit(&self) -> usize {
         let tab = self.shared.tab;
-        let own = self.panels.all().into_iter().find(|p| p.tab() == tab);
+        let own = self.panels.open(tab);
         own.and_then(|p| p.max_t()).unwrap_or_else(|| {
             let schedules = self.shared.schedules.iter();
             schedules.map(Schedule::steps).max().unwrap_or(1)

@@ -188,11 +188,11 @@ impl SceneList {
 /// The stamp of weights file `file`, if it exists.
 fn stamp(file: &str, models_dir: Option<&Path>) -> Option<ModelStamp> {
     let path = shipped_file(file, models_dir).ok()?;
-    let bytes = std::fs::read(path).ok()?;
+    let (bytes, crc32) = crate::model::fingerprint(&path).ok()?;
     Some(ModelStamp {
         file: file.to_owned(),
-        bytes: bytes.len() as u64,
-        crc32: format!("{:08x}", crc32fast::hash(&bytes)),
+        bytes,
+        crc32: format!("{crc32:08x}"),
     })
 }
 

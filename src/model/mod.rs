@@ -25,8 +25,8 @@ pub use unet::{
     step_positions,
 };
 pub use weights::{
-    ModelKind, TrainingRecord, WeightsError, WeightsFile, WeightsMetadata, nan_from_null,
-    save_module, write_atomically,
+    ModelKind, TrainingRecord, WeightsError, WeightsFile, WeightsMetadata, fingerprint,
+    nan_from_null, save_module, write_atomically,
 };
 
 use crate::schedule::ScheduleSpec;

@@ -169,6 +169,13 @@ pub fn save_module<M: Module>(
     write_atomically(path, &bytes)
 }
 
+/// The size and CRC-32 of the file at `path` as it is now: what tells one weights file (a
+/// model retrained, another copy) from another.
+pub fn fingerprint(path: &Path) -> std::io::Result<(u64, u32)> {
+    let bytes = fs::read(path)?;
+    Ok((bytes.len() as u64, crc32fast::hash(&bytes)))
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WeightsError> {
     let io = |source| WeightsError::Io {

@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use super::job::{SampleEvent, SampleJob};
 use crate::diffusion::{ByteReader, RecordedStep, SamplerConfig, write_count};
+use crate::model::fingerprint;
 use crate::schedule::{Schedule, ScheduleSpec};
 
 const MAGIC: &[u8] = b"NOISESCOPE-RUN\n";
@@ -78,11 +79,11 @@ pub fn run_key(job: &SampleJob) -> Option<String> {
         .models
         .iter()
         .map(|path| {
-            let bytes = fs::read(path).ok()?;
+            let (bytes, crc32) = fingerprint(path).ok()?;
             Some(WeightsStamp {
                 path: path.clone(),
-                bytes: bytes.len() as u64,
-                crc32: crc32fast::hash(&bytes),
+                bytes,
+                crc32,
             })
         })
         .collect::<Option<Vec<_>>>()?;

@@ -312,9 +312,7 @@ impl Exporter {
                     let [r, g, b, _] = region[(x as usize, y as usize)].to_array();
                     image::Rgb([r, g, b])
                 });
-            let message = write_picture(&folder, &stem, &picture);
-            *mailbox.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
-            repaint.request_repaint();
+            post(&mailbox, &repaint, write_picture(&folder, &stem, &picture));
         });
     }
 
@@ -337,8 +335,7 @@ impl Exporter {
                 Ok(picture) => write_picture(&folder, &stem, &picture),
                 Err(error) => format!("not exported: {error}"),
             };
-            *mailbox.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
-            repaint.request_repaint();
+            post(&mailbox, &repaint, message);
         });
     }
 
@@ -438,6 +435,12 @@ pub fn settings_ui(ui: &mut egui::Ui, settings: &mut ExportSettings) {
         .small()
         .weak(),
     );
+}
+
+/// Leaves what a background export said for the next [`Exporter::poll`], and wakes the UI.
+fn post(mailbox: &Mutex<Option<String>>, ui: &egui::Context, message: String) {
+    *mailbox.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
+    ui.request_repaint();
 }
 
 /// Writes `picture` as `<stem>.png` (a fresh name) in `folder`; what happened.

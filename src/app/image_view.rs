@@ -108,9 +108,11 @@ fn texture_for(
         colormap,
     );
     // A panel drawn offscreen has the window's memory but textures of its own.
-    let mark = egui::Id::unique(crate::app::offscreen::OFFSCREEN_MARK);
-    let offscreen = ctx.data(|d| d.get_temp::<bool>(mark)).unwrap_or(false);
-    let key = if offscreen { key.with(mark) } else { key };
+    let key = if crate::app::offscreen::is_offscreen(ctx) {
+        key.with("offscreen")
+    } else {
+        key
+    };
     let cached: Option<(Stamp, egui::TextureHandle)> = ctx.data(|d| d.get_temp(key));
     if let Some((old, handle)) = cached
         && old == stamp

@@ -18,7 +18,15 @@ const READ_BACK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The id under which the offscreen context marks its memory, so that textures cached by the
 /// window's context are not taken for its own.
-pub const OFFSCREEN_MARK: &str = "noisescope offscreen";
+fn offscreen_mark() -> egui::Id {
+    egui::Id::unique("noisescope offscreen")
+}
+
+/// Whether `ctx` draws a panel offscreen (its memory is the window's, its textures are not).
+pub fn is_offscreen(ctx: &egui::Context) -> bool {
+    ctx.data(|d| d.get_temp::<bool>(offscreen_mark()))
+        .unwrap_or(false)
+}
 
 /// The device that draws the window, reused to draw panels offscreen.
 #[derive(Clone)]
@@ -263,6 +271,6 @@ fn twin_of(window: &egui::Context) -> egui::Context {
     crate::app::fonts::install_fallback_font(&ctx);
     // The window's zoom is already in the size in points; the pixels come from the scale.
     ctx.options_mut(|o| o.zoom_factor = 1.0);
-    ctx.data_mut(|d| d.insert_temp(egui::Id::unique(OFFSCREEN_MARK), true));
+    ctx.data_mut(|d| d.insert_temp(offscreen_mark(), true));
     ctx
 }
